@@ -1,0 +1,267 @@
+//! Trace and span identifiers.
+//!
+//! A trace id names one whole request tree; a span id names one operation inside it. Both
+//! travel as lower-case hex: 16 characters for 64 bits, or 32 for a 128-bit trace id. This
+//! is py_zipkin's `generate_random_64bit_string` / `generate_random_128bit_string`, as
+//! small `Copy` types that cannot hold an invalid (zero) value.
+
+use std::fmt;
+use std::num::{NonZeroU64, NonZeroU128};
+use std::str::FromStr;
+
+use rand::RngExt;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a string is not a valid trace or span id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdParseError {
+    /// The id has a length other than the ones allowed (16, or 32 for trace ids).
+    #[error("expected {expected} lower-case hex characters, got {actual}")]
+    Length {
+        /// The allowed lengths, for the message.
+        expected: &'static str,
+        /// The length received.
+        actual: usize,
+    },
+    /// The id holds a character that is not lower-case hex (`0-9a-f`).
+    #[error("expected only lower-case hex characters (0-9, a-f)")]
+    NotLowerHex,
+    /// The id is all zeros, which B3 and Zipkin reserve for "no id".
+    #[error("an id of all zeros is invalid")]
+    Zero,
+}
+
+/// Parses exactly 16 lower-case hex characters into a `u64`.
+///
+/// Hand-rolled rather than `u64::from_str_radix` because that accepts upper case and a
+/// leading `+`, both of which B3 forbids.
+fn parse_hex16(s: &[u8]) -> Result<u64, IdParseError> {
+    debug_assert_eq!(s.len(), 16);
+    let mut value = 0u64;
+    for &b in s {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return Err(IdParseError::NotLowerHex),
+        };
+        value = (value << 4) | u64::from(digit);
+    }
+    Ok(value)
+}
+
+/// A 64-bit span id, never zero. Displays as 16 lower-case hex characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpanId(NonZeroU64);
+
+impl SpanId {
+    /// A fresh random span id.
+    pub fn random() -> Self {
+        SpanId(rand::rng().random())
+    }
+
+    /// The id as a number.
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+
+    /// An id from a number; `None` for zero.
+    pub fn new(value: u64) -> Option<Self> {
+        NonZeroU64::new(value).map(SpanId)
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl FromStr for SpanId {
+    type Err = IdParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 16 {
+            return Err(IdParseError::Length {
+                expected: "16",
+                actual: s.len(),
+            });
+        }
+        SpanId::new(parse_hex16(s.as_bytes())?).ok_or(IdParseError::Zero)
+    }
+}
+
+/// A trace id: 64 or 128 bits, remembering which, so that it is written back exactly as it
+/// was read. Displays as 16 or 32 lower-case hex characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TraceId {
+    /// A 64-bit id (16 hex characters), as older tracers send.
+    Bits64(NonZeroU64),
+    /// A 128-bit id (32 hex characters), the default for new traces.
+    Bits128(NonZeroU128),
+}
+
+impl TraceId {
+    /// A fresh random 128-bit trace id.
+    pub fn random_128() -> Self {
+        let mut rng = rand::rng();
+        // Brave requires the low 64 bits to be non-zero (see `FromStr`); a random
+        // NonZeroU64 for them keeps that true without a retry loop.
+        let low: NonZeroU64 = rng.random();
+        let high: u64 = rng.random();
+        let value = (u128::from(high) << 64) | u128::from(low.get());
+        TraceId::Bits128(NonZeroU128::new(value).expect("low 64 bits are non-zero"))
+    }
+
+    /// A fresh random 64-bit trace id.
+    pub fn random_64() -> Self {
+        TraceId::Bits64(rand::rng().random())
+    }
+
+    /// Whether this is a 128-bit id.
+    pub fn is_128(self) -> bool {
+        matches!(self, TraceId::Bits128(_))
+    }
+
+    /// The low 64 bits, the part a 64-bit tracer would see.
+    pub fn low(self) -> u64 {
+        match self {
+            TraceId::Bits64(v) => v.get(),
+            TraceId::Bits128(v) => v.get() as u64,
+        }
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceId::Bits64(v) => write!(f, "{v:016x}"),
+            TraceId::Bits128(v) => write!(f, "{v:032x}"),
+        }
+    }
+}
+
+impl FromStr for TraceId {
+    type Err = IdParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = s.as_bytes();
+        // A trace id is invalid when its low 64 bits are zero, even if the high bits are
+        // not: the B3 specification leaves this open, and we follow Brave, whose
+        // `TraceContext` treats `traceId == 0` (the low half) as "no trace".
+        match bytes.len() {
+            16 => NonZeroU64::new(parse_hex16(bytes)?)
+                .map(TraceId::Bits64)
+                .ok_or(IdParseError::Zero),
+            32 => {
+                let high = parse_hex16(&bytes[..16])?;
+                let low = parse_hex16(&bytes[16..])?;
+                if low == 0 {
+                    return Err(IdParseError::Zero);
+                }
+                let value = (u128::from(high) << 64) | u128::from(low);
+                Ok(TraceId::Bits128(
+                    NonZeroU128::new(value).expect("low 64 bits are non-zero"),
+                ))
+            }
+            actual => Err(IdParseError::Length {
+                expected: "16 or 32",
+                actual,
+            }),
+        }
+    }
+}
+
+/// Serde support: ids are JSON strings in their hex form, and decoding checks them as
+/// strictly as B3 parsing does.
+macro_rules! serde_as_hex_string {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(|e: IdParseError| {
+                    serde::de::Error::custom(format_args!("invalid id {text:?}: {e}"))
+                })
+            }
+        }
+    };
+}
+
+serde_as_hex_string!(SpanId);
+serde_as_hex_string!(TraceId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_id_round_trips_through_hex() {
+        for _ in 0..1000 {
+            let id = SpanId::random();
+            let text = id.to_string();
+            assert_eq!(text.len(), 16);
+            assert_eq!(text.parse::<SpanId>(), Ok(id));
+        }
+    }
+
+    #[test]
+    fn trace_ids_keep_their_width() {
+        let long = TraceId::random_128();
+        assert_eq!(long.to_string().len(), 32);
+        assert_eq!(long.to_string().parse::<TraceId>(), Ok(long));
+        let short = TraceId::random_64();
+        assert_eq!(short.to_string().len(), 16);
+        assert_eq!(short.to_string().parse::<TraceId>(), Ok(short));
+        // A 128-bit id whose high half is zero still prints 32 characters.
+        let padded = "00000000000000000000000000000001";
+        assert_eq!(padded.parse::<TraceId>().unwrap().to_string(), padded);
+    }
+
+    #[test]
+    fn invalid_ids_are_rejected_with_a_reason() {
+        assert_eq!(
+            "0000000000000000".parse::<SpanId>(),
+            Err(IdParseError::Zero)
+        );
+        assert_eq!(
+            "463AC35C9F6413AD".parse::<SpanId>(),
+            Err(IdParseError::NotLowerHex)
+        );
+        assert_eq!(
+            "+63ac35c9f6413ad".parse::<SpanId>(),
+            Err(IdParseError::NotLowerHex)
+        );
+        assert!(matches!(
+            "463ac35c9f6413a".parse::<SpanId>(),
+            Err(IdParseError::Length { actual: 15, .. })
+        ));
+        assert!(matches!(
+            "463ac35c9f6413ad463ac35c9f6413ad".parse::<SpanId>(),
+            Err(IdParseError::Length { .. })
+        ));
+        assert!(matches!(
+            "463ac35c9f6413ad0".parse::<TraceId>(),
+            Err(IdParseError::Length { actual: 17, .. })
+        ));
+        assert_eq!(
+            "463ac35c9f6413ad0000000000000000".parse::<TraceId>(),
+            Err(IdParseError::Zero)
+        );
+        assert_eq!("".parse::<TraceId>().unwrap_err().to_string(), "expected 16 or 32 lower-case hex characters, got 0");
+    }
+
+    #[test]
+    fn ids_are_json_strings() {
+        let id: SpanId = "00f067aa0ba902b7".parse().unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"00f067aa0ba902b7\"");
+        let back: SpanId = serde_json::from_str("\"00f067aa0ba902b7\"").unwrap();
+        assert_eq!(back, id);
+        let err = serde_json::from_str::<SpanId>("\"00F067AA0BA902B7\"").unwrap_err();
+        assert!(err.to_string().contains("invalid id"), "{err}");
+    }
+}
