@@ -252,7 +252,10 @@ mod tests {
             "463ac35c9f6413ad0000000000000000".parse::<TraceId>(),
             Err(IdParseError::Zero)
         );
-        assert_eq!("".parse::<TraceId>().unwrap_err().to_string(), "expected 16 or 32 lower-case hex characters, got 0");
+        assert_eq!(
+            "".parse::<TraceId>().unwrap_err().to_string(),
+            "expected 16 or 32 lower-case hex characters, got 0"
+        );
     }
 
     #[test]

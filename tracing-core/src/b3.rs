@@ -1,0 +1,309 @@
+//! B3 propagation: the HTTP headers that carry a trace context from one service to the next.
+//!
+//! The caller writes its client span's context into the request ([`inject`]); the callee
+//! reads it ([`extract`]) and continues the same trace. Two forms exist: several
+//! `X-B3-*` headers, or one `b3` header. This is py_zipkin's
+//! `create_http_headers_for_new_span` (inject) and the header parsing its Flask example
+//! does by hand (extract). Extraction never fails a request: anything invalid simply means
+//! "no incoming context", and the receiver starts a new trace.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::context::{SamplingFlags, TraceContext};
+use crate::id::{IdParseError, SpanId, TraceId};
+
+/// `X-B3-TraceId`: 16 or 32 lower-hex characters.
+pub const TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
+/// `X-B3-SpanId`: 16 lower-hex characters.
+pub const SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
+/// `X-B3-ParentSpanId`: 16 lower-hex characters; absent on a root span.
+pub const PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+/// `X-B3-Sampled`: `1` or `0` (legacy `true`/`false` accepted on input).
+pub const SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+/// `X-B3-Flags`: `1` means debug.
+pub const FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
+/// `b3`: the single-header form, `{traceid}-{spanid}[-{1|0|d}[-{parentspanid}]]`.
+pub const SINGLE: HeaderName = HeaderName::from_static("b3");
+
+/// Which header form [`inject`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum B3Format {
+    /// `X-B3-TraceId`, `X-B3-SpanId`, ...: the form py_zipkin and most servers expect.
+    #[default]
+    Multi,
+    /// One `b3` header: smaller, and survives proxies that drop unknown headers.
+    Single,
+}
+
+/// What a request's B3 headers said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extracted {
+    /// A full context: the caller's span, to join or to be a child of.
+    Context(TraceContext),
+    /// Only a sampling decision (`X-B3-Sampled: 0`, `b3: 0`): start new ids that keep it.
+    Flags(SamplingFlags),
+    /// No usable B3 headers (none, or invalid ones): start a new trace.
+    Empty,
+}
+
+/// Why incoming B3 headers were ignored. Values are quoted with escapes and shortened,
+/// so that logging an error never writes raw client bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum B3Error {
+    /// A header value is not visible ASCII.
+    #[error("{header} is not visible ASCII")]
+    NotAscii {
+        /// The header's name.
+        header: &'static str,
+    },
+    /// An id did not parse.
+    #[error("{header} {value} is invalid: {source}")]
+    BadId {
+        /// The header (or `b3` field) holding the id.
+        header: &'static str,
+        /// The value, quoted and shortened.
+        value: String,
+        /// Why the id is invalid.
+        source: IdParseError,
+    },
+    /// A trace id came without a span id, or the reverse.
+    #[error("X-B3-TraceId and X-B3-SpanId must come together")]
+    HalfContext,
+    /// A parent id came without the ids it would be the parent in.
+    #[error("X-B3-ParentSpanId without X-B3-TraceId and X-B3-SpanId")]
+    OrphanParent,
+    /// A sampled value other than the ones B3 defines.
+    #[error("{header} {value} is not a sampling state")]
+    BadSampled {
+        /// The header holding it.
+        header: &'static str,
+        /// The value, quoted and shortened.
+        value: String,
+    },
+    /// A `b3` header with the wrong number of fields.
+    #[error("b3 {value} does not have the form traceid-spanid[-sampled[-parentspanid]]")]
+    BadSingleForm {
+        /// The value, quoted and shortened.
+        value: String,
+    },
+}
+
+/// Quotes a client-supplied value for an error message: escaped and at most 40 characters.
+fn quote(value: &str) -> String {
+    const MAX: usize = 40;
+    if value.chars().count() <= MAX {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head:?}... ({} bytes)", value.len())
+    }
+}
+
+fn header_str<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    label: &'static str,
+) -> Result<Option<&'a str>, B3Error> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| B3Error::NotAscii { header: label }),
+    }
+}
+
+fn parse_id<T: std::str::FromStr<Err = IdParseError>>(
+    value: &str,
+    label: &'static str,
+) -> Result<T, B3Error> {
+    value.parse().map_err(|source| B3Error::BadId {
+        header: label,
+        value: quote(value),
+        source,
+    })
+}
+
+/// Reads the B3 headers of a request. Never fails: invalid headers give
+/// [`Extracted::Empty`] and a debug-level log line saying why.
+pub fn extract(headers: &HeaderMap) -> Extracted {
+    match try_extract(headers) {
+        Ok(extracted) => extracted,
+        Err(error) => {
+            tracing::debug!(%error, "ignoring invalid B3 headers; starting a new trace");
+            Extracted::Empty
+        }
+    }
+}
+
+/// Reads the B3 headers of a request, saying why they are invalid if they are.
+///
+/// The `b3` single header wins over the multi headers; if it is malformed, the multi
+/// headers are used instead, as Brave does.
+pub fn try_extract(headers: &HeaderMap) -> Result<Extracted, B3Error> {
+    if let Some(single) = headers.get(SINGLE) {
+        let parsed = single
+            .to_str()
+            .map_err(|_| B3Error::NotAscii { header: "b3" })
+            .and_then(parse_single);
+        match parsed {
+            Ok(extracted) => return Ok(extracted),
+            Err(error) if has_multi(headers) => {
+                tracing::debug!(%error, "ignoring invalid b3 header; using X-B3-* headers");
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    extract_multi(headers)
+}
+
+fn has_multi(headers: &HeaderMap) -> bool {
+    [TRACE_ID, SPAN_ID, PARENT_SPAN_ID, SAMPLED, FLAGS]
+        .iter()
+        .any(|name| headers.contains_key(name))
+}
+
+fn extract_multi(headers: &HeaderMap) -> Result<Extracted, B3Error> {
+    let sampled = match header_str(headers, &SAMPLED, "X-B3-Sampled")? {
+        None => None,
+        // `true`/`false` are what early B3 tracers sent; accepted, never written.
+        Some("1" | "true") => Some(true),
+        Some("0" | "false") => Some(false),
+        Some(other) => {
+            return Err(B3Error::BadSampled {
+                header: "X-B3-Sampled",
+                value: quote(other),
+            });
+        }
+    };
+    // Only `1` means debug. Brave ignores any other X-B3-Flags value rather than rejecting
+    // the context, and so do we: py_zipkin sends `0` on every request.
+    let debug = header_str(headers, &FLAGS, "X-B3-Flags")? == Some("1");
+    let flags = if debug {
+        // Debug implies sampled, whatever X-B3-Sampled says.
+        SamplingFlags::DEBUG
+    } else {
+        SamplingFlags { sampled, debug }
+    };
+
+    let trace_id = header_str(headers, &TRACE_ID, "X-B3-TraceId")?;
+    let span_id = header_str(headers, &SPAN_ID, "X-B3-SpanId")?;
+    let parent_id = header_str(headers, &PARENT_SPAN_ID, "X-B3-ParentSpanId")?;
+    match (trace_id, span_id) {
+        (Some(trace_id), Some(span_id)) => Ok(Extracted::Context(TraceContext {
+            trace_id: parse_id::<TraceId>(trace_id, "X-B3-TraceId")?,
+            span_id: parse_id::<SpanId>(span_id, "X-B3-SpanId")?,
+            parent_id: parent_id
+                .map(|p| parse_id::<SpanId>(p, "X-B3-ParentSpanId"))
+                .transpose()?,
+            flags,
+        })),
+        (None, None) if parent_id.is_some() => Err(B3Error::OrphanParent),
+        (None, None) if flags == SamplingFlags::DEFERRED => Ok(Extracted::Empty),
+        (None, None) => Ok(Extracted::Flags(flags)),
+        _ => Err(B3Error::HalfContext),
+    }
+}
+
+fn parse_sampling_field(field: &str, whole: &str) -> Result<SamplingFlags, B3Error> {
+    match field {
+        "1" => Ok(SamplingFlags::SAMPLED),
+        "0" => Ok(SamplingFlags::NOT_SAMPLED),
+        "d" => Ok(SamplingFlags::DEBUG),
+        _ => Err(B3Error::BadSampled {
+            header: "b3",
+            value: quote(whole),
+        }),
+    }
+}
+
+fn parse_single(value: &str) -> Result<Extracted, B3Error> {
+    let mut fields = value.split('-');
+    let first = fields.next().unwrap_or_default();
+    let Some(second) = fields.next() else {
+        // `b3: 0|1|d`: a sampling decision alone.
+        return parse_sampling_field(first, value).map(Extracted::Flags);
+    };
+    let flags = match fields.next() {
+        None => SamplingFlags::DEFERRED,
+        Some(field) => parse_sampling_field(field, value)?,
+    };
+    let parent = fields.next();
+    if fields.next().is_some() {
+        return Err(B3Error::BadSingleForm {
+            value: quote(value),
+        });
+    }
+    Ok(Extracted::Context(TraceContext {
+        trace_id: parse_id(first, "b3 trace id")?,
+        span_id: parse_id(second, "b3 span id")?,
+        parent_id: parent.map(|p| parse_id(p, "b3 parent id")).transpose()?,
+        flags,
+    }))
+}
+
+fn hex_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).expect("lower-case hex is a valid header value")
+}
+
+/// Writes `context` into outgoing request headers, replacing any B3 headers already there.
+///
+/// The multi form sends `X-B3-Flags` on every request (`1` for debug, else `0`) because
+/// py_zipkin does and code written against it reads the header unconditionally. A debug
+/// context sends `X-B3-Flags: 1` and no `X-B3-Sampled`, as the B3 specification says.
+pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap) {
+    for name in [
+        &SINGLE,
+        &TRACE_ID,
+        &SPAN_ID,
+        &PARENT_SPAN_ID,
+        &SAMPLED,
+        &FLAGS,
+    ] {
+        headers.remove(name);
+    }
+    let flags = context.flags;
+    match format {
+        B3Format::Multi => {
+            headers.insert(TRACE_ID, hex_value(context.trace_id.to_string()));
+            headers.insert(SPAN_ID, hex_value(context.span_id.to_string()));
+            if let Some(parent) = context.parent_id {
+                headers.insert(PARENT_SPAN_ID, hex_value(parent.to_string()));
+            }
+            if flags.debug {
+                headers.insert(FLAGS, HeaderValue::from_static("1"));
+            } else {
+                if let Some(sampled) = flags.sampled {
+                    let value = if sampled { "1" } else { "0" };
+                    headers.insert(SAMPLED, HeaderValue::from_static(value));
+                }
+                headers.insert(FLAGS, HeaderValue::from_static("0"));
+            }
+        }
+        B3Format::Single => {
+            let mut value = format!("{}-{}", context.trace_id, context.span_id);
+            let sampling = match (flags.debug, flags.sampled) {
+                (true, _) => Some("d"),
+                (false, Some(true)) => Some("1"),
+                (false, Some(false)) => Some("0"),
+                (false, None) => None,
+            };
+            // The B3 specification puts the parent id after the sampling state and has no
+            // way to write one without the other, so a deferred context leaves it out.
+            if let Some(sampling) = sampling {
+                value.push('-');
+                value.push_str(sampling);
+                if let Some(parent) = context.parent_id {
+                    value.push('-');
+                    value.push_str(&parent.to_string());
+                }
+            }
+            headers.insert(SINGLE, hex_value(value));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "b3_tests.rs"]
+mod tests;

@@ -1,0 +1,106 @@
+//! Client side: tracing an outgoing reqwest call as a CLIENT span.
+//!
+//! A CLIENT span starts as a child of the current span, its context goes into the
+//! request's B3 headers, and it finishes when the response head arrives or the call
+//! fails, recording the status, the server's address and any error. The server then joins
+//! this span. It is py_zipkin's `create_http_headers_for_new_span` plus the client span
+//! that py_zipkin leaves to the caller.
+//!
+//! ```no_run
+//! use zipkin_tracing::TracedRequest;
+//!
+//! # async fn example(client: reqwest::Client) -> reqwest::Result<()> {
+//! let response = client.get("http://127.0.0.1:6000/service/").send_traced().await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use reqwest::{RequestBuilder, Response};
+
+use crate::b3;
+use crate::context::TraceContext;
+use crate::current;
+use crate::http_tags;
+use crate::span::{Endpoint, Kind};
+use crate::tracer::Tracer;
+
+/// Describes a failed call by its root cause (`"Connection refused (os error 111)"`,
+/// `"operation timed out"`) rather than reqwest's generic outer message.
+pub fn describe_error(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let root = cause.to_string();
+    if error.is_timeout() && !root.contains("timed out") {
+        format!("timeout: {root}")
+    } else {
+        root
+    }
+}
+
+/// Sends `request` inside a CLIENT span that is a child of `parent` (or the root of a new
+/// trace when `parent` is `None`), with the B3 headers of that span.
+pub async fn send_with(
+    tracer: &Tracer,
+    parent: Option<&TraceContext>,
+    request: RequestBuilder,
+) -> reqwest::Result<Response> {
+    let (client, request) = request.build_split();
+    let mut request = request?;
+    let context = match parent {
+        Some(parent) => tracer.child(parent),
+        None => tracer.new_trace(),
+    };
+    b3::inject(&context, tracer.b3_format(), request.headers_mut());
+
+    let url = request.url();
+    let name = format!("{} {}", request.method(), url.path());
+    let mut span = tracer.start(context, &name, Some(Kind::Client));
+    if span.is_recording() {
+        http_tags::request(&mut span, request.method(), url.path());
+        // The address we are about to call, refined below by the one we reached.
+        if let Some(host) = url.host_str()
+            && let Ok(ip) = host.trim_matches(['[', ']']).parse()
+        {
+            let port = url.port_or_known_default().unwrap_or(0);
+            span.set_remote_endpoint(Endpoint::from_socket(SocketAddr::new(ip, port)));
+        }
+    }
+
+    let result = client.execute(request).await;
+    match &result {
+        Ok(response) => {
+            if let Some(peer) = response.remote_addr() {
+                span.set_remote_endpoint(Endpoint::from_socket(peer));
+            }
+            http_tags::response(&mut span, response.status());
+        }
+        Err(error) => span.tag(http_tags::ERROR, &describe_error(error)),
+    }
+    span.finish();
+    result
+}
+
+/// Sends `request` inside a CLIENT span that is a child of the current span (see
+/// [`current`](crate::current)). With no current span the request is sent as is.
+pub async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
+    match current::current() {
+        Some(current) => send_with(&current.tracer, Some(&current.context), request).await,
+        None => request.send().await,
+    }
+}
+
+/// `.send_traced()` on a reqwest `RequestBuilder`: [`send`] as a method.
+pub trait TracedRequest {
+    /// Sends the request inside a CLIENT span, a child of the current span.
+    fn send_traced(self) -> impl Future<Output = reqwest::Result<Response>> + Send;
+}
+
+impl TracedRequest for RequestBuilder {
+    fn send_traced(self) -> impl Future<Output = reqwest::Result<Response>> + Send {
+        send(self)
+    }
+}

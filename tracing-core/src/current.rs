@@ -1,0 +1,122 @@
+//! The current span: which span new work belongs to, without passing it by hand.
+//!
+//! py_zipkin keeps a thread-local stack of spans. That breaks under async Rust: a task
+//! moves between threads at each `.await`, and one thread interleaves many requests, so a
+//! thread-local would hand one request's span to another. Here the current span lives in
+//! a tokio task-local, set for the duration of a future ([`scope`]): it follows the future
+//! across `.await` and threads and is never seen by a concurrent request.
+
+use std::future::Future;
+
+use crate::context::TraceContext;
+use crate::tracer::Tracer;
+
+tokio::task_local! {
+    static CURRENT: Current;
+}
+
+/// The current span's context and the tracer that recorded it, so that children can be
+/// created and reported the same way.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// The tracer of the service doing the work.
+    pub tracer: Tracer,
+    /// The current span.
+    pub context: TraceContext,
+}
+
+/// The current span, if the calling code runs inside [`scope`].
+pub fn current() -> Option<Current> {
+    CURRENT.try_with(Current::clone).ok()
+}
+
+/// The current span's context, if any; cheaper than [`current`].
+pub fn current_context() -> Option<TraceContext> {
+    CURRENT.try_with(|current| current.context).ok()
+}
+
+/// Runs `future` with `context` as its current span. Scopes nest: inside, a new scope
+/// replaces the span until its future ends.
+pub fn scope<F: Future>(
+    tracer: Tracer,
+    context: TraceContext,
+    future: F,
+) -> tokio::task::futures::TaskLocalFuture<Current, F> {
+    CURRENT.scope(Current { tracer, context }, future)
+}
+
+/// Carries the current span (if any) into `future`, for work handed to `tokio::spawn`,
+/// which starts with no current span.
+///
+/// ```
+/// # async fn example() {
+/// let background = zipkin_tracing::current::bind(async { /* traced work */ });
+/// tokio::spawn(background);
+/// # }
+/// ```
+pub fn bind<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    // Read now, at the call, not when the returned future is first polled in another task.
+    let current = current();
+    async move {
+        match current {
+            Some(Current { tracer, context }) => scope(tracer, context, future).await,
+            None => future.await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::SamplingFlags;
+
+    #[tokio::test]
+    async fn the_current_span_is_set_only_inside_its_scope() {
+        let tracer = Tracer::builder("svc").build();
+        let outer = tracer.new_trace();
+        let inner = tracer.child(&outer);
+        assert!(current().is_none());
+        scope(tracer.clone(), outer, async {
+            assert_eq!(current_context(), Some(outer));
+            scope(tracer.clone(), inner, async {
+                assert_eq!(current_context(), Some(inner));
+            })
+            .await;
+            assert_eq!(current_context(), Some(outer));
+        })
+        .await;
+        assert!(current_context().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_tasks_never_see_each_others_span() {
+        let tracer = Tracer::builder("svc").build();
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let tracer = tracer.clone();
+            let context = tracer.new_trace_with(SamplingFlags::SAMPLED);
+            tasks.push(tokio::spawn(scope(tracer, context, async move {
+                for _ in 0..20 {
+                    tokio::task::yield_now().await;
+                    assert_eq!(current_context(), Some(context));
+                }
+            })));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn bind_carries_the_span_into_spawned_work() {
+        let tracer = Tracer::builder("svc").build();
+        let context = tracer.new_trace();
+        let seen = scope(tracer, context, async {
+            let unbound = tokio::spawn(async { current_context() });
+            let bound = tokio::spawn(bind(async { current_context() }));
+            (unbound.await.unwrap(), bound.await.unwrap())
+        })
+        .await;
+        assert_eq!(seen, (None, Some(context)));
+    }
+}

@@ -1,0 +1,35 @@
+//! The HTTP tags every client and server span carries, as Brave sets them.
+//!
+//! `http.method` and `http.path` (without the query string) on every span;
+//! `http.status_code` only when the status is not 2xx, since success is the common case;
+//! and `error` when the status is 400 or more (its value is the code) or the call failed
+//! (its value says how). Zipkin's UI colours spans with an `error` tag red.
+
+use http::{Method, StatusCode};
+
+use crate::record::OpenSpan;
+
+/// The method tag: `GET`, `POST`, ...
+pub const METHOD: &str = "http.method";
+/// The path tag: the request path without its query string.
+pub const PATH: &str = "http.path";
+/// The status tag, set when the status is not 2xx.
+pub const STATUS_CODE: &str = "http.status_code";
+/// The error tag: a status of 400 or more, or a description of the failure.
+pub const ERROR: &str = "error";
+
+/// Tags what is known when a request starts.
+pub fn request(span: &mut OpenSpan, method: &Method, path: &str) {
+    span.tag(METHOD, method.as_str());
+    span.tag(PATH, path);
+}
+
+/// Tags the response status.
+pub fn response(span: &mut OpenSpan, status: StatusCode) {
+    if !status.is_success() {
+        span.tag(STATUS_CODE, status.as_str());
+    }
+    if status.as_u16() >= 400 {
+        span.tag(ERROR, status.as_str());
+    }
+}

@@ -1,0 +1,108 @@
+//! Local spans: timing a piece of in-process work as a child of the current span.
+//!
+//! A local span has no kind and no remote side; it shows where time went inside one
+//! service, such as the article's `service_1_do_stuff` and `db_search`. [`local_span`] is
+//! py_zipkin's `with zipkin_span(service_name=..., span_name=...)` used inside a request:
+//! the block runs as a named child of the current span, which it becomes current for.
+
+use std::future::Future;
+
+use crate::context::TraceContext;
+use crate::current::{self, Current};
+use crate::tracer::Tracer;
+
+/// Runs `future` inside a new local span named `name`, a child of the current span. With
+/// no current span (untraced code) the future just runs.
+///
+/// ```
+/// use zipkin_tracing::local_span;
+///
+/// # async fn example() {
+/// let rows = local_span("db_search", async {
+///     // ... query the database ...
+///     42
+/// })
+/// .await;
+/// # }
+/// ```
+pub async fn local_span<F: Future>(name: &str, future: F) -> F::Output {
+    match current::current() {
+        Some(Current { tracer, context }) => tracer.in_span(Some(&context), name, future).await,
+        None => future.await,
+    }
+}
+
+impl Tracer {
+    /// Runs `future` inside a new local span named `name`: a child of `parent`, or the root
+    /// of a new trace when `parent` is `None`. For code that passes the parent by hand.
+    pub async fn in_span<F: Future>(
+        &self,
+        parent: Option<&TraceContext>,
+        name: &str,
+        future: F,
+    ) -> F::Output {
+        let context = match parent {
+            Some(parent) => self.child(parent),
+            None => self.new_trace(),
+        };
+        let span = self.start(context, name, None);
+        let output = current::scope(self.clone(), context, future).await;
+        span.finish();
+        output
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::InMemoryReporter;
+
+    #[tokio::test]
+    async fn local_spans_nest_under_the_current_span() {
+        let reporter = InMemoryReporter::new();
+        let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+        let root = tracer.new_trace();
+        let inner_context = current::scope(tracer.clone(), root, async {
+            local_span("outer", async {
+                local_span("inner", async { current::current_context() }).await
+            })
+            .await
+        })
+        .await
+        .expect("a current span inside local_span");
+
+        let spans = reporter.spans();
+        assert_eq!(spans.len(), 2);
+        let (inner, outer) = (&spans[0], &spans[1]);
+        assert_eq!(inner.name.as_deref(), Some("inner"));
+        assert_eq!(outer.name.as_deref(), Some("outer"));
+        assert_eq!(outer.parent_id, Some(root.span_id));
+        assert_eq!(inner.parent_id, Some(outer.id));
+        assert_eq!(inner.id, inner_context.span_id);
+        assert!(inner.trace_id == root.trace_id && outer.trace_id == root.trace_id);
+        assert_eq!((inner.kind, outer.kind), (None, None));
+        // The child's interval lies inside its parent's.
+        let (i_start, o_start) = (inner.timestamp.unwrap(), outer.timestamp.unwrap());
+        assert!(i_start >= o_start);
+        assert!(i_start + inner.duration.unwrap() <= o_start + outer.duration.unwrap());
+    }
+
+    #[tokio::test]
+    async fn without_a_current_span_the_work_runs_untraced() {
+        let reporter = InMemoryReporter::new();
+        let _tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+        assert_eq!(local_span("work", async { 7 }).await, 7);
+        assert!(reporter.spans().is_empty());
+    }
+
+    #[tokio::test]
+    async fn in_span_without_a_parent_starts_a_trace() {
+        let reporter = InMemoryReporter::new();
+        let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+        tracer.in_span(None, "job", async {}).await;
+        let spans = reporter.spans();
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].parent_id, None);
+        assert_eq!(spans[0].service_name(), Some("svc"));
+    }
+}

@@ -1,0 +1,322 @@
+//! The HTTP reporter: spans go to a bounded queue, a background task POSTs them in batches.
+//!
+//! The request path only does a non-blocking `try_send`; when the queue is full the span is
+//! dropped and counted, never waited for. The background task sends a batch when it holds
+//! 100 spans or its oldest span has waited a second, retries outages with backoff for a
+//! bounded time, and logs an outage once rather than once per span.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use super::Report;
+use crate::span::Span;
+
+/// Settings of an [`HttpReporter`]. The defaults follow the project's reporter rules.
+#[derive(Debug, Clone)]
+pub struct HttpReporterConfig {
+    /// Where to POST spans, e.g. `http://127.0.0.1:9411/api/v2/spans`.
+    pub endpoint: String,
+    /// Spans waiting to be sent, at most; more are dropped and counted. Default 10,000.
+    pub queue_capacity: usize,
+    /// Spans per POST, at most. Default 100.
+    pub batch_size: usize,
+    /// How long the first span of a batch waits for others. Default 1 s.
+    pub batch_interval: Duration,
+    /// Time limit of one POST, connection included. Default 5 s.
+    pub request_timeout: Duration,
+    /// How long a batch is retried after failures before it is given up. Default 30 s.
+    pub retry_window: Duration,
+    /// The first pause between retries; it doubles up to `max_backoff`. Default 100 ms.
+    pub initial_backoff: Duration,
+    /// The longest pause between retries. Default 5 s.
+    pub max_backoff: Duration,
+}
+
+impl HttpReporterConfig {
+    /// The default settings for `endpoint`.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        HttpReporterConfig {
+            endpoint: endpoint.into(),
+            queue_capacity: 10_000,
+            batch_size: 100,
+            batch_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(5),
+            retry_window: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The reporter cannot start with this configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ReporterError {
+    /// The endpoint is not an absolute `http` or `https` URL.
+    #[error("invalid Zipkin endpoint {endpoint:?}: {reason}")]
+    BadEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A size setting is zero.
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// What happened to the spans handed to a reporter so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReporterStats {
+    /// Spans taken into the queue.
+    pub queued: u64,
+    /// Spans the collector acknowledged (2xx).
+    pub sent: u64,
+    /// Spans dropped because the queue was full, never sent.
+    pub dropped: u64,
+    /// Spans given up: rejected by the collector (4xx) or undeliverable within the retry
+    /// window.
+    pub failed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queued: AtomicU64,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    /// Spans the worker has finished with (sent or failed): `flush` waits on this.
+    done: AtomicU64,
+    done_changed: Notify,
+    flush_requested: Notify,
+}
+
+/// Sends spans to a Zipkin-compatible collector (`POST /api/v2/spans`) in the background.
+///
+/// Create it inside a tokio runtime: it spawns its sending task. Clones share the queue.
+#[derive(Debug, Clone)]
+pub struct HttpReporter {
+    queue: mpsc::Sender<Span>,
+    shared: Arc<Shared>,
+}
+
+impl HttpReporter {
+    /// Starts the reporter and its background task.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn start(config: HttpReporterConfig) -> Result<Self, ReporterError> {
+        let url =
+            reqwest::Url::parse(&config.endpoint).map_err(|e| ReporterError::BadEndpoint {
+                endpoint: config.endpoint.clone(),
+                reason: e.to_string(),
+            })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ReporterError::BadEndpoint {
+                endpoint: config.endpoint.clone(),
+                reason: format!("the scheme must be http or https, not {}", url.scheme()),
+            });
+        }
+        if config.queue_capacity == 0 {
+            return Err(ReporterError::Zero("queue capacity"));
+        }
+        if config.batch_size == 0 {
+            return Err(ReporterError::Zero("batch size"));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .build()?;
+        let (queue, receiver) = mpsc::channel(config.queue_capacity);
+        let shared = Arc::new(Shared::default());
+        let worker = Worker {
+            config,
+            url,
+            client,
+            shared: shared.clone(),
+            outage: None,
+        };
+        tokio::spawn(worker.run(receiver));
+        Ok(HttpReporter { queue, shared })
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ReporterStats {
+        ReporterStats {
+            queued: self.shared.queued.load(Ordering::Relaxed),
+            sent: self.shared.sent.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            failed: self.shared.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends what is queued now and waits until every span queued before this call has
+    /// been sent or given up, for at most `timeout`. Returns `false` on timeout.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let target = self.shared.queued.load(Ordering::Acquire);
+        self.shared.flush_requested.notify_one();
+        let wait = async {
+            loop {
+                let changed = self.shared.done_changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.shared.done.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+}
+
+impl Report for HttpReporter {
+    fn report(&self, span: Span) {
+        match self.queue.try_send(span) {
+            Ok(()) => {
+                self.shared.queued.fetch_add(1, Ordering::Release);
+            }
+            Err(_) => {
+                // Full (or the worker is gone): drop rather than wait. Not logged per span;
+                // the counter and the outage warning tell the story.
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// An outage in progress: when it started and how many spans it has cost.
+struct Outage {
+    since: Instant,
+    lost: u64,
+}
+
+struct Worker {
+    config: HttpReporterConfig,
+    url: reqwest::Url,
+    client: reqwest::Client,
+    shared: Arc<Shared>,
+    outage: Option<Outage>,
+}
+
+enum Attempt {
+    Sent,
+    Rejected(String),
+    Failed(String),
+}
+
+impl Worker {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Span>) {
+        let mut batch = Vec::with_capacity(self.config.batch_size);
+        while let Some(first) = receiver.recv().await {
+            batch.push(first);
+            let deadline = Instant::now() + self.config.batch_interval;
+            while batch.len() < self.config.batch_size {
+                tokio::select! {
+                    biased;
+                    next = receiver.recv() => match next {
+                        Some(span) => batch.push(span),
+                        None => break,
+                    },
+                    () = self.shared.flush_requested.notified() => break,
+                    () = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            self.deliver(&batch).await;
+            let count = batch.len() as u64;
+            batch.clear();
+            self.shared.done.fetch_add(count, Ordering::Release);
+            self.shared.done_changed.notify_waiters();
+        }
+    }
+
+    /// Sends one batch, retrying failures with backoff until the retry window closes.
+    async fn deliver(&mut self, batch: &[Span]) {
+        let count = batch.len() as u64;
+        let body = match serde_json::to_vec(batch) {
+            Ok(body) => bytes::Bytes::from(body),
+            Err(error) => {
+                // Our own types always encode; this guards against a future change.
+                tracing::error!(%error, "cannot encode spans; dropping a batch of {count}");
+                self.shared.failed.fetch_add(count, Ordering::Relaxed);
+                return;
+            }
+        };
+        let give_up_at = Instant::now() + self.config.retry_window;
+        let mut backoff = self.config.initial_backoff;
+        loop {
+            match self.attempt(body.clone()).await {
+                Attempt::Sent => {
+                    self.shared.sent.fetch_add(count, Ordering::Relaxed);
+                    if let Some(outage) = self.outage.take() {
+                        tracing::info!(
+                            endpoint = %self.url,
+                            lost_spans = outage.lost,
+                            "Zipkin collector reachable again after {:.1?}",
+                            outage.since.elapsed()
+                        );
+                    }
+                    return;
+                }
+                Attempt::Rejected(reason) => {
+                    // The collector understood and refused: sending it again cannot help.
+                    tracing::warn!(endpoint = %self.url, "Zipkin collector rejected a batch of {count} spans, dropping it: {reason}");
+                    self.shared.failed.fetch_add(count, Ordering::Relaxed);
+                    return;
+                }
+                Attempt::Failed(reason) => {
+                    if self.outage.is_none() {
+                        tracing::warn!(
+                            endpoint = %self.url,
+                            "Zipkin collector unavailable ({reason}); retrying each batch for up to {:?}, further failures are not logged until it recovers",
+                            self.config.retry_window
+                        );
+                        self.outage = Some(Outage {
+                            since: Instant::now(),
+                            lost: 0,
+                        });
+                    }
+                    if Instant::now() + backoff >= give_up_at {
+                        tracing::debug!("giving up a batch of {count} spans: {reason}");
+                        self.shared.failed.fetch_add(count, Ordering::Relaxed);
+                        if let Some(outage) = &mut self.outage {
+                            outage.lost += count;
+                        }
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, body: bytes::Bytes) -> Attempt {
+        let response = self
+            .client
+            .post(self.url.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            // `b3: 0` tells a traced proxy or collector not to trace this request, so the
+            // reporter never reports its own reporting.
+            .header(crate::b3::SINGLE, "0")
+            .body(body)
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status().is_success() => Attempt::Sent,
+            Ok(response) if response.status().is_client_error() => {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                let text: String = text.chars().take(200).collect();
+                Attempt::Rejected(format!("{status}: {text:?}"))
+            }
+            Ok(response) => Attempt::Failed(format!("status {}", response.status())),
+            Err(error) => Attempt::Failed(crate::client::describe_error(&error)),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! A reporter that keeps spans in memory, for tests and examples.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::Report;
+use crate::span::Span;
+
+/// Collects reported spans in memory so that tests can assert on them. Clones share the
+/// same store.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryReporter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    spans: Mutex<Vec<Span>>,
+    arrived: Notify,
+}
+
+impl InMemoryReporter {
+    /// An empty reporter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Span>> {
+        // A panic while holding this lock can only come from a failing test; the spans are
+        // still worth reading, so a poisoned lock is not an error here.
+        self.inner
+            .spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A copy of every span reported so far, in the order they finished.
+    pub fn spans(&self) -> Vec<Span> {
+        self.lock().clone()
+    }
+
+    /// Removes and returns every span reported so far.
+    pub fn take(&self) -> Vec<Span> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Waits until at least `count` spans have been reported, then returns them all; or
+    /// `None` if that does not happen within `timeout`.
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Option<Vec<Span>> {
+        let wait = async {
+            loop {
+                let arrived = self.inner.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                {
+                    let spans = self.lock();
+                    if spans.len() >= count {
+                        return spans.clone();
+                    }
+                }
+                arrived.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok()
+    }
+}
+
+impl Report for InMemoryReporter {
+    fn report(&self, span: Span) {
+        self.lock().push(span);
+        self.inner.arrived.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{SpanId, TraceId};
+
+    #[tokio::test]
+    async fn wait_for_returns_once_enough_spans_arrived() {
+        let reporter = InMemoryReporter::new();
+        let sender = reporter.clone();
+        let task = tokio::spawn(async move {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+                sender.report(Span::new(TraceId::random_64(), SpanId::random()));
+            }
+        });
+        let spans = reporter.wait_for(3, Duration::from_secs(5)).await;
+        assert_eq!(spans.map(|s| s.len()), Some(3));
+        task.await.unwrap();
+        assert_eq!(reporter.take().len(), 3);
+        assert!(reporter.spans().is_empty());
+        assert!(
+            reporter
+                .wait_for(1, Duration::from_millis(10))
+                .await
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! Reporting: handing finished spans to whatever stores them.
+//!
+//! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
+//! so a reporter must return at once: the HTTP reporter only queues the span and sends
+//! batches from a background task. This is py_zipkin's `transport_handler` together with
+//! its `ZipkinBatchSender`.
+
+mod http;
+mod memory;
+
+pub use self::http::{HttpReporter, HttpReporterConfig, ReporterError, ReporterStats};
+pub use self::memory::InMemoryReporter;
+
+use crate::span::Span;
+
+/// Receives finished spans. Implementations must not block: this runs on the request path.
+pub trait Report: Send + Sync + 'static {
+    /// Takes one finished span.
+    fn report(&self, span: Span);
+}
+
+/// Discards every span: tracing ids still propagate, nothing is stored.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NopReporter;
+
+impl Report for NopReporter {
+    fn report(&self, _span: Span) {}
+}
+
+impl<R: Report + ?Sized> Report for std::sync::Arc<R> {
+    fn report(&self, span: Span) {
+        (**self).report(span);
+    }
+}

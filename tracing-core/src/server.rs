@@ -1,0 +1,161 @@
+//! Server side: a tower layer that traces every request an axum router handles.
+//!
+//! For each request, [`ZipkinLayer`] reads the B3 headers, joins the caller's span (or
+//! starts a trace), records a SERVER span named `"{METHOD} {route}"`, makes it the current
+//! span while the handler runs, and finishes it when the response is produced. It does
+//! what py_zipkin's Flask example does by hand around each view with `zipkin_span`.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use zipkin_tracing::{Tracer, ZipkinLayer};
+//!
+//! let tracer = Tracer::builder("frontend").build();
+//! let app: Router = Router::new()
+//!     .route("/items/{id}", get(|| async { "item" }))
+//!     .layer(ZipkinLayer::new(tracer))
+//!     // Routes added after the layer are not traced.
+//!     .route("/health", get(|| async { "ok" }));
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::{ConnectInfo, MatchedPath};
+use http::{Request, Response};
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::b3;
+use crate::current::{self, Current};
+use crate::http_tags;
+use crate::record::OpenSpan;
+use crate::span::{Endpoint, Kind};
+use crate::tracer::Tracer;
+
+/// Wraps services in [`ZipkinService`], which traces each request.
+#[derive(Debug, Clone)]
+pub struct ZipkinLayer {
+    tracer: Tracer,
+}
+
+impl ZipkinLayer {
+    /// A layer recording SERVER spans with `tracer`.
+    pub fn new(tracer: Tracer) -> Self {
+        ZipkinLayer { tracer }
+    }
+}
+
+impl<S> Layer<S> for ZipkinLayer {
+    type Service = ZipkinService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ZipkinService {
+            inner,
+            tracer: self.tracer.clone(),
+        }
+    }
+}
+
+/// A service that records a SERVER span around each request to `S`.
+#[derive(Debug, Clone)]
+pub struct ZipkinService<S> {
+    inner: S,
+    tracer: Tracer,
+}
+
+/// The span name for a request: the method and the route template, never the raw path,
+/// which would give one name per item id.
+fn span_name<B>(request: &Request<B>) -> String {
+    match request.extensions().get::<MatchedPath>() {
+        Some(route) => format!("{} {}", request.method(), route.as_str()),
+        None => request.method().to_string(),
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ZipkinService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let (context, shared) = self.tracer.server_context(b3::extract(request.headers()));
+        let mut span = self
+            .tracer
+            .start(context, &span_name(&request), Some(Kind::Server));
+        if span.is_recording() {
+            span.set_shared(shared);
+            http_tags::request(&mut span, request.method(), request.uri().path());
+            if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+                span.set_remote_endpoint(Endpoint::from_socket(*peer));
+            }
+        }
+        // Every log line of the request carries the trace and span ids.
+        let log_span = tracing::info_span!(
+            "request",
+            trace_id = %context.trace_id,
+            span_id = %context.span_id,
+        );
+        let inner = log_span.in_scope(|| self.inner.call(request));
+        let scoped = current::scope(self.tracer.clone(), context, inner);
+        ResponseFuture {
+            inner: scoped.instrument(log_span),
+            span: SpanGuard(Some(span)),
+        }
+    }
+}
+
+/// Reports the span when dropped, marked as cancelled if the response never came (the
+/// client went away, or the server shut down mid-request).
+struct SpanGuard(Option<OpenSpan>);
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        if let Some(mut span) = self.0.take()
+            && !std::thread::panicking()
+        {
+            span.tag("error", "cancelled");
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`ZipkinService`]: finishes the span when the response (or
+    /// an error) is ready.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: tracing::instrument::Instrumented<TaskLocalFuture<Current, F>>,
+        span: SpanGuard,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    E: std::fmt::Display,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Some(mut span) = this.span.0.take() {
+            match &result {
+                Ok(response) => http_tags::response(&mut span, response.status()),
+                Err(error) => span.tag("error", &error.to_string()),
+            }
+            span.finish();
+        }
+        Poll::Ready(result)
+    }
+}

@@ -1,0 +1,191 @@
+//! The tracer: the one object a service configures to create, sample and report spans.
+//!
+//! A `Tracer` knows the service's name, its sampler, its reporter and its propagation
+//! settings; every span the service records starts here. It is py_zipkin's configuration
+//! of `zipkin_span` (`service_name`, `sample_rate`, `transport_handler`) gathered in one
+//! cheaply cloned value, instead of being repeated at each call site.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::b3::{B3Format, Extracted};
+use crate::context::{SamplingFlags, TraceContext};
+use crate::record::OpenSpan;
+use crate::report::{NopReporter, Report};
+use crate::sample::{ProbabilitySampler, Sample};
+use crate::span::{Endpoint, Kind};
+
+/// Creates spans for one service. Cloning is cheap (one reference count).
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    local_endpoint: Endpoint,
+    sampler: Box<dyn Sample>,
+    reporter: Arc<dyn Report>,
+    join_spans: bool,
+    trace_id_128: bool,
+    b3_format: B3Format,
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("local_endpoint", &self.inner.local_endpoint)
+            .field("join_spans", &self.inner.join_spans)
+            .field("trace_id_128", &self.inner.trace_id_128)
+            .field("b3_format", &self.inner.b3_format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Tracer`]; see [`Tracer::builder`].
+pub struct TracerBuilder {
+    local_endpoint: Endpoint,
+    sampler: Box<dyn Sample>,
+    reporter: Arc<dyn Report>,
+    join_spans: bool,
+    trace_id_128: bool,
+    b3_format: B3Format,
+}
+
+impl TracerBuilder {
+    /// The sampler for new traces (default: sample everything).
+    pub fn sampler(mut self, sampler: impl Sample) -> Self {
+        self.sampler = Box::new(sampler);
+        self
+    }
+
+    /// Where finished spans go (default: nowhere, [`NopReporter`]).
+    pub fn reporter(mut self, reporter: impl Report) -> Self {
+        self.reporter = Arc::new(reporter);
+        self
+    }
+
+    /// The local endpoint recorded on every span; its service name is kept unless the
+    /// given endpoint has one.
+    pub fn local_endpoint(mut self, endpoint: Endpoint) -> Self {
+        let service_name = endpoint
+            .service_name
+            .clone()
+            .or(self.local_endpoint.service_name.take());
+        self.local_endpoint = Endpoint {
+            service_name,
+            ..endpoint
+        };
+        self
+    }
+
+    /// Whether a server joins its caller's span (same id, `shared: true`; the default, as
+    /// in Zipkin's B3 model) or records a child of it (as systems with single-host spans
+    /// such as OpenTelemetry do).
+    pub fn join_spans(mut self, join: bool) -> Self {
+        self.join_spans = join;
+        self
+    }
+
+    /// Whether new traces get 128-bit ids (the default) or 64-bit ones.
+    pub fn trace_id_128(mut self, wide: bool) -> Self {
+        self.trace_id_128 = wide;
+        self
+    }
+
+    /// The B3 header form written on outgoing calls (default: multi).
+    pub fn b3_format(mut self, format: B3Format) -> Self {
+        self.b3_format = format;
+        self
+    }
+
+    /// The configured tracer.
+    pub fn build(self) -> Tracer {
+        Tracer {
+            inner: Arc::new(Inner {
+                local_endpoint: self.local_endpoint,
+                sampler: self.sampler,
+                reporter: self.reporter,
+                join_spans: self.join_spans,
+                trace_id_128: self.trace_id_128,
+                b3_format: self.b3_format,
+            }),
+        }
+    }
+}
+
+impl Tracer {
+    /// A builder for a tracer of the service `service_name`, with the defaults: sample
+    /// everything, report nowhere, join spans, 128-bit trace ids, multi-header B3.
+    pub fn builder(service_name: &str) -> TracerBuilder {
+        TracerBuilder {
+            local_endpoint: Endpoint::service(service_name),
+            sampler: Box::new(ProbabilitySampler::always()),
+            reporter: Arc::new(NopReporter),
+            join_spans: true,
+            trace_id_128: true,
+            b3_format: B3Format::Multi,
+        }
+    }
+
+    /// The service name recorded on every span.
+    pub fn service_name(&self) -> &str {
+        self.inner
+            .local_endpoint
+            .service_name
+            .as_deref()
+            .unwrap_or_default()
+    }
+
+    /// The B3 header form for outgoing calls.
+    pub fn b3_format(&self) -> B3Format {
+        self.inner.b3_format
+    }
+
+    /// Settles a deferred sampling decision with this tracer's sampler.
+    fn decide(&self, mut context: TraceContext) -> TraceContext {
+        if context.flags.sampled.is_none() && !context.flags.debug {
+            context.flags.sampled = Some(self.inner.sampler.sample(context.trace_id));
+        }
+        context
+    }
+
+    /// The root of a new trace, sampled by this tracer's sampler.
+    pub fn new_trace(&self) -> TraceContext {
+        self.new_trace_with(SamplingFlags::DEFERRED)
+    }
+
+    /// The root of a new trace that keeps the given sampling decision (a deferred one is
+    /// settled by this tracer's sampler).
+    pub fn new_trace_with(&self, flags: SamplingFlags) -> TraceContext {
+        self.decide(TraceContext::new_root(flags, self.inner.trace_id_128))
+    }
+
+    /// A child of `parent`, in the same trace.
+    pub fn child(&self, parent: &TraceContext) -> TraceContext {
+        self.decide(parent.new_child())
+    }
+
+    /// The context of a server span for what the request's B3 headers said, and whether
+    /// the span is shared with the caller: joined (same span id), a child of the caller's
+    /// span, or a new trace.
+    pub fn server_context(&self, incoming: Extracted) -> (TraceContext, bool) {
+        match incoming {
+            Extracted::Context(caller) if self.inner.join_spans => (self.decide(caller), true),
+            Extracted::Context(caller) => (self.child(&caller), false),
+            Extracted::Flags(flags) => (self.new_trace_with(flags), false),
+            Extracted::Empty => (self.new_trace(), false),
+        }
+    }
+
+    /// Starts recording a span for `context`. Nothing is recorded (and nothing allocated)
+    /// when the trace is not sampled; the span is reported when it is finished or dropped.
+    pub fn start(&self, context: TraceContext, name: &str, kind: Option<Kind>) -> OpenSpan {
+        OpenSpan::start(
+            context,
+            name,
+            kind,
+            &self.inner.local_endpoint,
+            &self.inner.reporter,
+        )
+    }
+}
