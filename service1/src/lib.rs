@@ -1,1 +1,235 @@
-//! placeholder
+//! service1, the article's caller: `GET /` on port 5000.
+//!
+//! Its SERVER span is the trace's root (or joins a caller that sent B3 headers). Inside it,
+//! `service_1_do_stuff` sleeps 2 s and calls service2's `GET /service/` in a CLIENT span
+//! whose B3 headers service2 joins; then service1 sleeps 1 s and answers `OK`, with the
+//! trace id in `x-trace-id`. Sleeps are scaled by `TIME_SCALE`. If service2 is down or
+//! fails, service1 answers 502; if it is too slow, 504.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use clap::Parser;
+use tokio::net::TcpListener;
+use zipkin_tracing::cli::{TracingArgs, parse_time_scale};
+use zipkin_tracing::{TracedRequest, Tracer, ZipkinLayer, current_context, local_span};
+
+/// The service name recorded on service1's spans.
+pub const SERVICE_NAME: &str = "service1";
+
+/// The response header that tells the user which trace their request made.
+pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// service1's settings: each a flag and an environment variable.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "service1",
+    version,
+    about = "The article's caller: GET / calls service2"
+)]
+pub struct Config {
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 5000)]
+    pub port: u16,
+
+    /// Address to listen on (0.0.0.0 in a container).
+    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    /// Base URL of service2; `/service/` is appended.
+    #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = parse_base_url)]
+    pub service2_url: reqwest::Url,
+
+    /// Multiplies every simulated sleep: 1.0 as in the article, 0 for none.
+    #[arg(long, env = "TIME_SCALE", default_value_t = 1.0, value_parser = parse_time_scale)]
+    pub time_scale: f64,
+
+    /// Seconds to wait for service2 before answering 504.
+    #[arg(long, env = "CLIENT_TIMEOUT_SECS", default_value_t = 10.0, value_parser = parse_timeout)]
+    pub client_timeout_secs: f64,
+
+    /// Where and how spans are reported.
+    #[command(flatten)]
+    pub tracing: TracingArgs,
+}
+
+fn parse_base_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "the scheme must be http or https, not {}",
+            url.scheme()
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => Ok(secs),
+        _ => Err(format!(
+            "expected a number of seconds above 0, got {text:?}"
+        )),
+    }
+}
+
+impl Config {
+    /// The address to listen on.
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+}
+
+/// What the handlers need.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Records the SERVER span of each request; the CLIENT span uses the current span's.
+    pub tracer: Tracer,
+    /// The HTTP client for service2, with the client timeout.
+    pub client: reqwest::Client,
+    /// service2's `GET /service/` URL.
+    pub service2: reqwest::Url,
+    /// Multiplies the simulated sleeps.
+    pub time_scale: f64,
+}
+
+impl AppState {
+    /// State for calling service2 at `service2_url` (a base URL) with `timeout`.
+    pub fn new(
+        tracer: Tracer,
+        service2_url: &reqwest::Url,
+        timeout: Duration,
+        time_scale: f64,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .context("cannot build the HTTP client")?;
+        let service2 = service2_url
+            .join("service/")
+            .with_context(|| format!("cannot append service/ to {service2_url}"))?;
+        Ok(AppState {
+            tracer,
+            client,
+            service2,
+            time_scale,
+        })
+    }
+}
+
+/// The router: `GET /` traced, `GET /health` not.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .layer(ZipkinLayer::new(state.tracer.clone()))
+        .route("/health", get(|| async { "OK" }))
+        .with_state(state)
+}
+
+async fn scaled_sleep(seconds: f64, scale: f64) {
+    tokio::time::sleep(Duration::from_secs_f64(seconds * scale)).await;
+}
+
+/// Why service2 gave no usable answer.
+#[derive(Debug, thiserror::Error)]
+enum Downstream {
+    #[error("service2 did not answer within the client timeout")]
+    Timeout,
+    #[error("service2 is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl IntoResponse for Downstream {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Downstream::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Downstream::Unavailable(_) => StatusCode::BAD_GATEWAY,
+        };
+        (status, format!("{self}\n")).into_response()
+    }
+}
+
+async fn index(State(state): State<AppState>) -> Response {
+    tracing::info!("handling GET /");
+    let result = local_span("service_1_do_stuff", do_stuff(&state)).await;
+    let mut response = match result {
+        Ok(()) => {
+            scaled_sleep(1.0, state.time_scale).await;
+            "OK".into_response()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "answering without service2");
+            error.into_response()
+        }
+    };
+    if let Some(context) = current_context() {
+        let value = HeaderValue::try_from(context.trace_id.to_string())
+            .expect("a hex trace id is a valid header value");
+        response.headers_mut().insert(TRACE_ID_HEADER, value);
+    }
+    response
+}
+
+/// The article's `do_stuff`: some work, then a traced call to service2.
+async fn do_stuff(state: &AppState) -> Result<(), Downstream> {
+    scaled_sleep(2.0, state.time_scale).await;
+    let request = state.client.get(state.service2.clone());
+    let response = request.send_traced().await.map_err(|error| {
+        if error.is_timeout() {
+            Downstream::Timeout
+        } else {
+            Downstream::Unavailable(zipkin_tracing::client::describe_error(&error))
+        }
+    })?;
+    let status = response.status();
+    // Read the body so that the connection can be reused (and a slow body is timed too).
+    let body = response.bytes().await.map_err(|error| {
+        if error.is_timeout() {
+            Downstream::Timeout
+        } else {
+            Downstream::Unavailable(zipkin_tracing::client::describe_error(&error))
+        }
+    })?;
+    if !status.is_success() {
+        return Err(Downstream::Unavailable(format!(
+            "it answered {status} ({} bytes)",
+            body.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Serves service1 on `listener` until `shutdown` resolves, then flushes its spans.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (tracer, reporter) = config
+        .tracing
+        .start(SERVICE_NAME)
+        .context("invalid ZIPKIN_ENDPOINT")?;
+    let state = AppState::new(
+        tracer,
+        &config.service2_url,
+        Duration::from_secs_f64(config.client_timeout_secs),
+        config.time_scale,
+    )?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        service2 = %state.service2,
+        zipkin = %config.tracing.zipkin_endpoint,
+        "service1 listening"
+    );
+    zipkin_tracing::serve::serve(listener, app(state), &reporter, shutdown).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -52,6 +52,14 @@ fn parse_sample_rate(text: &str) -> Result<f64, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Parses a `TIME_SCALE`-style multiplier: a finite number, zero or more.
+pub fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale >= 0.0 => Ok(scale),
+        _ => Err(format!("expected a number of 0 or more, got {text:?}")),
+    }
+}
+
 impl TracingArgs {
     /// Starts an HTTP reporter with the default queue and batch settings and a tracer for
     /// `service_name` that reports to it. Call inside a tokio runtime.

@@ -17,6 +17,9 @@
 //! | [`span`] | the Zipkin v2 JSON model | `encoding` |
 //! | [`report`] | queuing and sending spans | `transport_handler`, `ZipkinBatchSender` |
 //!
+//! With the `cli` feature, `cli` defines the tracing flags and environment variables of
+//! a service, and `serve` runs an axum app until SIGINT/SIGTERM and flushes its spans.
+//!
 //! ```
 //! use zipkin_tracing::{InMemoryReporter, Tracer, local_span};
 //!
@@ -42,6 +45,8 @@ pub mod local;
 pub mod record;
 pub mod report;
 pub mod sample;
+#[cfg(feature = "cli")]
+pub mod serve;
 pub mod server;
 pub mod span;
 pub mod tracer;

@@ -1,0 +1,11 @@
+//! The service2 binary: read the configuration, listen, serve until SIGINT/SIGTERM.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = service2::Config::parse();
+    zipkin_tracing::serve::init_logging().map_err(anyhow::Error::msg)?;
+    let listener = zipkin_tracing::serve::bind(config.address()).await?;
+    service2::run(config, listener, zipkin_tracing::serve::shutdown_signal()).await
+}
