@@ -1,0 +1,56 @@
+//! The HTTP face of the collector: the router and a server loop with graceful shutdown.
+//!
+//! [`app`] builds the axum router in the style of axum's `examples/testing`, so tests can
+//! call it with `tower::ServiceExt::oneshot` without a socket; [`serve`] runs it on a
+//! listener until a shutdown future completes, letting in-flight requests finish.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use collector::{Collector, CollectorConfig, serve};
+//!
+//! let collector = Collector::new(CollectorConfig::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("POST spans to http://{}/api/v2/spans", listener.local_addr()?);
+//! serve(listener, collector.clone(), async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::Collector;
+use crate::ingest::post_spans;
+use crate::query::{get_services, get_span_names, get_trace, get_traces};
+
+/// The collector's routes, sharing `collector`'s store. Unknown paths answer 404 and
+/// known paths with another method 405.
+pub fn app(collector: Collector) -> Router {
+    let body_limit = collector.config().body_limit;
+    Router::new()
+        .route(
+            "/api/v2/spans",
+            get(get_span_names)
+                .post(post_spans)
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/api/v2/trace/{trace_id}", get(get_trace))
+        .route("/api/v2/traces", get(get_traces))
+        .route("/api/v2/services", get(get_services))
+        .with_state(collector)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then waits for in-flight
+/// requests to finish.
+pub async fn serve(
+    listener: TcpListener,
+    collector: Collector,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(collector))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,161 @@
+//! The in-memory span store: traces by id, with a cap on the total number of spans.
+//!
+//! Spans are grouped by trace as they arrive, and repeated reports of one span are merged
+//! on the way in (see `merge`), so a trace read back is already what Zipkin would return.
+//! Memory is bounded: when the store holds more than `max_spans`, whole traces are evicted
+//! in the order they first arrived, oldest first, so a trace is never left half-deleted.
+
+use std::collections::{HashMap, VecDeque};
+
+use zipkin_tracing::{Span, TraceId};
+
+use crate::merge::{SpanKey, merge_into};
+
+/// One stored trace: its spans in arrival order, and where each span identity sits.
+#[derive(Debug, Default)]
+struct StoredTrace {
+    spans: Vec<Span>,
+    positions: HashMap<SpanKey, usize>,
+}
+
+/// Traces by id, plus the arrival order used for eviction. Not synchronised: the
+/// [`Collector`](crate::Collector) holds it behind a lock.
+#[derive(Debug)]
+pub(crate) struct Store {
+    max_spans: usize,
+    traces: HashMap<TraceId, StoredTrace>,
+    /// Trace ids by first arrival, oldest at the front; holds exactly the keys of `traces`.
+    arrival: VecDeque<TraceId>,
+    span_count: usize,
+}
+
+impl Store {
+    /// An empty store holding at most `max_spans` spans.
+    pub(crate) fn new(max_spans: usize) -> Self {
+        Store {
+            max_spans,
+            traces: HashMap::new(),
+            arrival: VecDeque::new(),
+            span_count: 0,
+        }
+    }
+
+    /// Adds `spans`, merging repeated reports, then evicts the oldest traces while the
+    /// store is over its cap. Returns how many traces were evicted.
+    pub(crate) fn insert(&mut self, spans: Vec<Span>) -> usize {
+        for span in spans {
+            let trace = self.traces.entry(span.trace_id).or_insert_with(|| {
+                self.arrival.push_back(span.trace_id);
+                StoredTrace::default()
+            });
+            let key = SpanKey::of(&span);
+            match trace.positions.get(&key) {
+                Some(&at) => merge_into(&mut trace.spans[at], span),
+                None => {
+                    trace.positions.insert(key, trace.spans.len());
+                    trace.spans.push(span);
+                    self.span_count += 1;
+                }
+            }
+        }
+        self.evict()
+    }
+
+    /// Drops whole traces, oldest arrival first, until the span count is within the cap.
+    /// The cap is a hard bound: a single trace larger than the cap is dropped too.
+    fn evict(&mut self) -> usize {
+        let mut evicted = 0;
+        while self.span_count > self.max_spans {
+            let Some(oldest) = self.arrival.pop_front() else {
+                break;
+            };
+            if let Some(trace) = self.traces.remove(&oldest) {
+                self.span_count -= trace.spans.len();
+                evicted += 1;
+            }
+        }
+        evicted
+    }
+
+    /// The spans of one trace, in a stable order (see [`sort_trace`]).
+    pub(crate) fn trace(&self, id: &TraceId) -> Option<Vec<Span>> {
+        let mut spans = self.traces.get(id)?.spans.clone();
+        sort_trace(&mut spans);
+        Some(spans)
+    }
+
+    /// Every stored trace, spans in arrival order, traces in no particular order.
+    pub(crate) fn all_traces(&self) -> impl Iterator<Item = &[Span]> {
+        self.traces.values().map(|trace| trace.spans.as_slice())
+    }
+
+    /// The number of spans stored, after merging.
+    pub(crate) fn span_count(&self) -> usize {
+        self.span_count
+    }
+
+    /// The number of traces stored.
+    pub(crate) fn trace_count(&self) -> usize {
+        self.traces.len()
+    }
+}
+
+/// Sorts a trace's spans by start time, spans without a timestamp last, ties broken by id
+/// and kind so that the JSON answer does not depend on arrival order.
+pub(crate) fn sort_trace(spans: &mut [Span]) {
+    spans.sort_by_key(|span| {
+        (
+            span.timestamp.is_none(),
+            span.timestamp,
+            span.id,
+            span.kind.map(|kind| kind as u8),
+        )
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zipkin_tracing::{Endpoint, Kind};
+
+    fn span(trace: u64, id: u64, kind: Option<Kind>) -> Span {
+        let mut span = Span::new(
+            TraceId::Bits64(std::num::NonZeroU64::new(trace).unwrap()),
+            zipkin_tracing::SpanId::new(id).unwrap(),
+        );
+        span.kind = kind;
+        span.local_endpoint = Some(Endpoint::service("svc"));
+        span
+    }
+
+    #[test]
+    fn duplicates_merge_and_shared_ids_do_not() {
+        let mut store = Store::new(100);
+        store.insert(vec![
+            span(1, 1, Some(Kind::Client)),
+            span(1, 1, Some(Kind::Server)),
+            span(1, 1, Some(Kind::Client)),
+        ]);
+        assert_eq!(store.span_count(), 2);
+        assert_eq!(store.trace_count(), 1);
+    }
+
+    #[test]
+    fn eviction_drops_whole_oldest_traces() {
+        let mut store = Store::new(3);
+        store.insert(vec![span(1, 1, None), span(1, 2, None)]);
+        store.insert(vec![span(2, 1, None)]);
+        // Adding to trace 1 later does not make it younger: arrival is first arrival.
+        assert_eq!(store.insert(vec![span(1, 3, None), span(3, 1, None)]), 1);
+        assert!(store.trace(&span(1, 1, None).trace_id).is_none());
+        assert_eq!(store.span_count(), 2);
+        assert_eq!(store.trace_count(), 2);
+    }
+
+    #[test]
+    fn a_trace_larger_than_the_cap_is_not_kept() {
+        let mut store = Store::new(1);
+        assert_eq!(store.insert(vec![span(1, 1, None), span(1, 2, None)]), 1);
+        assert_eq!((store.span_count(), store.trace_count()), (0, 0));
+    }
+}
