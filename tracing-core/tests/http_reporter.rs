@@ -1,0 +1,223 @@
+//! The HTTP reporter against a mock collector: batching, headers, flush, retries, 4xx,
+//! a full queue and a collector that is down.
+
+use std::time::Duration;
+
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use zipkin_tracing::report::ReporterError;
+use zipkin_tracing::{HttpReporter, HttpReporterConfig, Report, Span, SpanId, TraceId};
+
+fn span() -> Span {
+    let mut span = Span::new(TraceId::random_128(), SpanId::random());
+    span.name = Some("work".into());
+    span.timestamp = Some(1);
+    span.duration = Some(1);
+    span
+}
+
+fn config(server: &MockServer) -> HttpReporterConfig {
+    HttpReporterConfig {
+        initial_backoff: Duration::from_millis(10),
+        ..HttpReporterConfig::new(format!("{}/api/v2/spans", server.uri()))
+    }
+}
+
+fn decode(requests: &[Request]) -> Vec<Vec<Span>> {
+    requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).expect("a JSON list of spans"))
+        .collect()
+}
+
+async fn accepting_collector() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/spans"))
+        .and(header("content-type", "application/json"))
+        .and(header("b3", "0"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn spans_arrive_in_batches_of_at_most_100_and_flush_sends_them_now() {
+    let server = accepting_collector().await;
+    let reporter = HttpReporter::start(HttpReporterConfig {
+        // Without flush, the last batch would wait a minute.
+        batch_interval: Duration::from_secs(60),
+        ..config(&server)
+    })
+    .unwrap();
+    let sent: Vec<Span> = (0..250).map(|_| span()).collect();
+    for span in &sent {
+        reporter.report(span.clone());
+    }
+    assert!(
+        reporter.flush(Duration::from_secs(10)).await,
+        "flush timed out"
+    );
+
+    let batches = decode(&server.received_requests().await.unwrap());
+    assert!(batches.len() >= 3, "{} batches", batches.len());
+    assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= 100));
+    let received: Vec<Span> = batches.into_iter().flatten().collect();
+    assert_eq!(received, sent, "every span once, in order");
+    let stats = reporter.stats();
+    assert_eq!(
+        (stats.queued, stats.sent, stats.dropped, stats.failed),
+        (250, 250, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_lone_span_is_sent_after_the_batch_interval_without_flush() {
+    let server = accepting_collector().await;
+    let reporter = HttpReporter::start(HttpReporterConfig {
+        batch_interval: Duration::from_millis(50),
+        ..config(&server)
+    })
+    .unwrap();
+    reporter.report(span());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reporter.stats().sent == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_5xx_is_retried_until_the_collector_recovers_and_each_span_arrives_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let reporter = HttpReporter::start(config(&server)).unwrap();
+    let sent = span();
+    reporter.report(sent.clone());
+    assert!(reporter.flush(Duration::from_secs(10)).await);
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3, "two failures, then success");
+    let accepted = decode(&requests[2..]);
+    assert_eq!(accepted, vec![vec![sent]]);
+    assert_eq!((reporter.stats().sent, reporter.stats().failed), (1, 0));
+}
+
+#[tokio::test]
+async fn a_4xx_drops_that_batch_and_later_batches_still_go() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("bad span"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let reporter = HttpReporter::start(config(&server)).unwrap();
+    reporter.report(span());
+    assert!(reporter.flush(Duration::from_secs(10)).await);
+    reporter.report(span());
+    assert!(reporter.flush(Duration::from_secs(10)).await);
+
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "no retry of a 4xx"
+    );
+    let stats = reporter.stats();
+    assert_eq!((stats.sent, stats.failed), (1, 1));
+}
+
+#[tokio::test]
+async fn when_the_collector_is_down_flush_gives_up_at_its_deadline() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let reporter = HttpReporter::start(HttpReporterConfig {
+        retry_window: Duration::from_millis(300),
+        initial_backoff: Duration::from_millis(10),
+        ..HttpReporterConfig::new(format!("http://{closed}/api/v2/spans"))
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    reporter.report(span());
+    // Within the retry window flush cannot succeed; after it, the batch is given up.
+    assert!(!reporter.flush(Duration::from_millis(50)).await);
+    assert!(reporter.flush(Duration::from_secs(10)).await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let stats = reporter.stats();
+    assert_eq!((stats.sent, stats.failed), (0, 1));
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_and_counts_instead_of_waiting() {
+    // A collector that accepts connections and never answers holds the first batch.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(8);
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+            let _ = accepted_tx.send(()).await;
+        }
+    });
+    let reporter = HttpReporter::start(HttpReporterConfig {
+        queue_capacity: 4,
+        batch_interval: Duration::from_millis(1),
+        request_timeout: Duration::from_secs(60),
+        ..HttpReporterConfig::new(format!("http://{address}/api/v2/spans"))
+    })
+    .unwrap();
+    reporter.report(span());
+    accepted_rx.recv().await.expect("the reporter connects");
+
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        reporter.report(span());
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "report never waits"
+    );
+    let stats = reporter.stats();
+    assert_eq!((stats.queued, stats.dropped), (5, 6), "{stats:?}");
+    hold.abort();
+}
+
+#[test]
+fn a_bad_endpoint_is_refused_at_start() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = runtime.enter();
+    for endpoint in ["zipkin:9411/api/v2/spans", "ftp://zipkin/api/v2/spans", ""] {
+        let error = HttpReporter::start(HttpReporterConfig::new(endpoint)).unwrap_err();
+        assert!(
+            matches!(error, ReporterError::BadEndpoint { .. }),
+            "{endpoint}: {error}"
+        );
+    }
+    let error = HttpReporter::start(HttpReporterConfig {
+        queue_capacity: 0,
+        ..HttpReporterConfig::new("http://127.0.0.1:9411/api/v2/spans")
+    })
+    .unwrap_err();
+    assert_eq!(error.to_string(), "queue capacity must be at least 1");
+}

@@ -1,0 +1,210 @@
+//! The axum layer and the reqwest client helper, end to end on loopback: parent links,
+//! kinds, tags, shared spans, status and errors.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{spawn_server, tracer};
+use zipkin_tracing::{Kind, Span, TraceContext, send_with};
+
+fn one<'a>(spans: &'a [Span], kind: Option<Kind>) -> &'a Span {
+    let matching: Vec<_> = spans.iter().filter(|s| s.kind == kind).collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "one {kind:?} span expected in {spans:#?}"
+    );
+    matching[0]
+}
+
+/// Calls `path` on a traced server from a traced client; returns the client's root
+/// context and the spans of both sides.
+async fn call(path: &str) -> (TraceContext, reqwest::StatusCode, Vec<Span>, Vec<Span>) {
+    let (client_tracer, client_spans) = tracer("caller");
+    let (server_tracer, server_spans) = tracer("callee");
+    let base = spawn_server(server_tracer).await;
+    let root = client_tracer.new_trace();
+    let response = send_with(
+        &client_tracer,
+        Some(&root),
+        reqwest::Client::new().get(format!("{base}{path}?q=secret")),
+    )
+    .await
+    .unwrap();
+    (
+        root,
+        response.status(),
+        client_spans.spans(),
+        server_spans.spans(),
+    )
+}
+
+#[tokio::test]
+async fn the_server_joins_the_client_span() {
+    let (root, status, client, server) = call("/ok").await;
+    assert_eq!(status, 200);
+    let client_span = one(&client, Some(Kind::Client));
+    let server_span = one(&server, Some(Kind::Server));
+    let local = one(&server, None);
+
+    assert_eq!(client_span.trace_id, root.trace_id);
+    assert_eq!(client_span.parent_id, Some(root.span_id));
+    assert_eq!(server_span.trace_id, root.trace_id);
+    assert_eq!(server_span.id, client_span.id);
+    assert_eq!(server_span.parent_id, client_span.parent_id);
+    assert!(server_span.shared && !client_span.shared);
+    assert_eq!(local.parent_id, Some(server_span.id));
+
+    assert_eq!(client_span.name.as_deref(), Some("GET /ok"));
+    assert_eq!(server_span.name.as_deref(), Some("GET /ok"));
+    for span in [client_span, server_span] {
+        assert_eq!(span.tag("http.method"), Some("GET"));
+        assert_eq!(span.tag("http.path"), Some("/ok"), "no query string");
+        assert_eq!(span.tag("http.status_code"), None);
+        assert_eq!(span.tag("error"), None);
+    }
+    assert_eq!(client_span.service_name(), Some("caller"));
+    assert_eq!(server_span.service_name(), Some("callee"));
+    // Each side records the other's address.
+    let server_remote = server_span.remote_endpoint.as_ref().unwrap();
+    assert_eq!(server_remote.ipv4, Some(std::net::Ipv4Addr::LOCALHOST));
+    assert!(server_remote.port.is_some());
+    let client_remote = client_span.remote_endpoint.as_ref().unwrap();
+    assert_eq!(client_remote.ipv4, Some(std::net::Ipv4Addr::LOCALHOST));
+}
+
+#[tokio::test]
+async fn spans_are_named_by_route_not_by_path() {
+    let (_, _, _, server) = call("/items/42").await;
+    assert_eq!(
+        one(&server, Some(Kind::Server)).name.as_deref(),
+        Some("GET /items/{id}")
+    );
+    assert_eq!(
+        one(&server, Some(Kind::Server)).tag("http.path"),
+        Some("/items/42")
+    );
+}
+
+#[tokio::test]
+async fn a_5xx_is_tagged_on_both_sides() {
+    let (_, status, client, server) = call("/fail").await;
+    assert_eq!(status, 500);
+    for span in [
+        one(&client, Some(Kind::Client)),
+        one(&server, Some(Kind::Server)),
+    ] {
+        assert_eq!(span.tag("http.status_code"), Some("500"));
+        assert_eq!(span.tag("error"), Some("500"));
+    }
+}
+
+#[tokio::test]
+async fn the_health_route_is_not_traced() {
+    let (_, status, client, server) = call("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(client.len(), 1, "the client still records its call");
+    assert!(server.is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_an_error_on_the_client_span() {
+    let (tracer, spans) = tracer("caller");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let result = send_with(
+        &tracer,
+        None,
+        reqwest::Client::new().get(format!("http://{closed}/x")),
+    )
+    .await;
+    assert!(result.is_err());
+    let spans = spans.spans();
+    let client = one(&spans, Some(Kind::Client));
+    assert_eq!(
+        client.parent_id, None,
+        "no parent: the client span starts a trace"
+    );
+    assert!(
+        client
+            .tag("error")
+            .unwrap()
+            .to_lowercase()
+            .contains("refused"),
+        "{client:?}"
+    );
+    assert_eq!(
+        client.remote_endpoint.as_ref().unwrap().port,
+        Some(closed.port())
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_is_an_error_on_the_client_span() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let (tracer, spans) = tracer("caller");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let result = send_with(&tracer, None, client.get(format!("http://{address}/slow"))).await;
+    assert!(result.unwrap_err().is_timeout());
+    let spans = spans.spans();
+    assert!(
+        one(&spans, Some(Kind::Client))
+            .tag("error")
+            .unwrap()
+            .contains("timed out")
+    );
+    hold.abort();
+}
+
+#[tokio::test]
+async fn unsampled_traces_propagate_and_report_nothing() {
+    let (client_tracer, client_spans) = tracer("caller");
+    let (server_tracer, server_spans) = tracer("callee");
+    let base = spawn_server(server_tracer).await;
+    let root = client_tracer.new_trace_with(zipkin_tracing::SamplingFlags::NOT_SAMPLED);
+    let response = send_with(
+        &client_tracer,
+        Some(&root),
+        reqwest::Client::new().get(format!("{base}/ok")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(client_spans.spans().is_empty());
+    assert!(server_spans.spans().is_empty());
+}
+
+#[tokio::test]
+async fn debug_is_carried_to_every_span() {
+    let (client_tracer, client_spans) = tracer("caller");
+    let (server_tracer, server_spans) = tracer("callee");
+    let base = spawn_server(server_tracer).await;
+    let root = client_tracer.new_trace_with(zipkin_tracing::SamplingFlags::DEBUG);
+    send_with(
+        &client_tracer,
+        Some(&root),
+        reqwest::Client::new().get(format!("{base}/ok")),
+    )
+    .await
+    .unwrap();
+    let all: Vec<Span> = client_spans
+        .spans()
+        .into_iter()
+        .chain(server_spans.spans())
+        .collect();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|s| s.debug), "{all:#?}");
+}
