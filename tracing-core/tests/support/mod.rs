@@ -20,7 +20,9 @@ pub async fn spawn_server(tracer: Tracer) -> String {
         .route("/items/{id}", get(|| async { "item" }))
         .layer(ZipkinLayer::new(tracer))
         .route("/health", get(|| async { "ok" }));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let address = listener.local_addr().expect("bound address");
     tokio::spawn(async move {
         axum::serve(
@@ -28,7 +30,7 @@ pub async fn spawn_server(tracer: Tracer) -> String {
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .await
-        .expect(\"serve\");
+        .expect("serve");
     });
     format!("http://{address}")
 }
