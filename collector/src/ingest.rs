@@ -22,14 +22,12 @@ use crate::Collector;
 /// Why a `POST /api/v2/spans` body was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The body, as sent or once decompressed, is larger than the configured limit.
-    #[error("request body exceeds the limit of {limit} bytes{}", if *.decompressed { " once decompressed" } else { "" })]
-    TooLarge {
-        /// The configured limit in bytes.
-        limit: usize,
-        /// Whether it was the decompressed body that was too large.
-        decompressed: bool,
-    },
+    /// The body as sent is larger than the configured limit (in bytes).
+    #[error("request body exceeds the limit of {0} bytes")]
+    TooLarge(usize),
+    /// The gzip body inflates past the configured limit (in bytes).
+    #[error("request body exceeds the limit of {0} bytes once decompressed")]
+    InflatesTooLarge(usize),
     /// The body was declared gzip but is not valid gzip.
     #[error("invalid gzip body: {0}")]
     Gzip(#[source] std::io::Error),
@@ -53,7 +51,9 @@ impl IngestError {
     /// The HTTP status that answers this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge(_) | IngestError::InflatesTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             IngestError::UnsupportedEncoding(_) | IngestError::UnsupportedType(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -112,10 +112,7 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
         .read_to_end(&mut json)
         .map_err(IngestError::Gzip)?;
     if json.len() > limit {
-        return Err(IngestError::TooLarge {
-            limit,
-            decompressed: true,
-        });
+        return Err(IngestError::InflatesTooLarge(limit));
     }
     Ok(json)
 }
@@ -175,10 +172,7 @@ pub(crate) async fn post_spans(
 ) -> Result<StatusCode, IngestError> {
     let limit = collector.config().body_limit;
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => IngestError::TooLarge {
-            limit,
-            decompressed: false,
-        },
+        StatusCode::PAYLOAD_TOO_LARGE => IngestError::TooLarge(limit),
         _ => IngestError::Invalid {
             at: "the body".to_owned(),
             problem: rejection.body_text(),

@@ -12,6 +12,35 @@
 //! - query: the read API and [`TraceQuery`], the filters of `/api/v2/traces`.
 //! - [`app`] and [`serve`]: the router and the server loop.
 //! - [`waterfall`]: a trace drawn as text.
+//!
+//! Embedded in a test, posting through the router as a service would, then reading the
+//! trace back from the handle:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::time::Duration;
+//!
+//! use axum::body::Body;
+//! use axum::http::{Request, StatusCode};
+//! use collector::waterfall::{WaterfallOptions, render};
+//! use collector::{Collector, CollectorConfig, app};
+//! use tower::ServiceExt;
+//!
+//! let collector = Collector::new(CollectorConfig::default());
+//! let json = r#"[{"traceId": "5af7183fb1d4cf5f", "id": "352bff9a74ca9ad2",
+//!     "kind": "SERVER", "name": "GET /api", "timestamp": 1556604172355737,
+//!     "duration": 1431, "localEndpoint": {"serviceName": "backend"}}]"#;
+//! let request = Request::post("/api/v2/spans").body(Body::from(json)).unwrap();
+//! let response = app(collector.clone()).oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::ACCEPTED);
+//!
+//! let trace_id = "5af7183fb1d4cf5f".parse().unwrap();
+//! let spans = collector.wait_for_trace(&trace_id, 1, Duration::from_secs(5)).await.unwrap();
+//! let text = render(&spans, &WaterfallOptions { width: 60, colour: false });
+//! assert!(text.contains("backend: GET /api"));
+//! # }
+//! ```
 
 mod collector;
 pub mod config;

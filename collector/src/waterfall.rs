@@ -234,8 +234,8 @@ impl Painter {
     }
 }
 
-/// `text` cut to `width` characters (ending in `…` when cut), padded with spaces to
-/// exactly `width` if `pad`, on the left if it is a number-like column.
+/// `text` cut to `width` characters (ending in `…` when cut), and if `pad`, right-aligned
+/// in exactly `width` characters.
 fn fit(text: &str, width: usize, pad: bool) -> String {
     let length = text.chars().count();
     if length > width {
