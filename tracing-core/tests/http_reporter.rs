@@ -1,6 +1,9 @@
 //! The HTTP reporter against a mock collector: batching, headers, flush, retries, 4xx,
 //! a full queue and a collector that is down.
 
+// Test helpers outside #[test] functions may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use wiremock::matchers::{header, method, path};

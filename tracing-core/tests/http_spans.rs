@@ -1,6 +1,9 @@
 //! The axum layer and the reqwest client helper, end to end on loopback: parent links,
 //! kinds, tags, shared spans, status and errors.
 
+// Test helpers outside #[test] functions may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -8,7 +11,7 @@ use std::time::Duration;
 use support::{spawn_server, tracer};
 use zipkin_tracing::{Kind, Span, TraceContext, send_with};
 
-fn one<'a>(spans: &'a [Span], kind: Option<Kind>) -> &'a Span {
+fn one(spans: &[Span], kind: Option<Kind>) -> &Span {
     let matching: Vec<_> = spans.iter().filter(|s| s.kind == kind).collect();
     assert_eq!(
         matching.len(),

@@ -12,6 +12,9 @@
 //! - `debug`, `shared`: booleans; Zipkin's encoder writes them only when true.
 //! - No other fields.
 
+// Test helpers outside #[test] functions may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeSet;
