@@ -1,1 +1,57 @@
-//! placeholder
+//! Helpers for the end-to-end tests in `tests/`: one file there per behaviour, the shared
+//! machinery here.
+//!
+//! | module | what it gives a test |
+//! |---|---|
+//! | [`services`] | service1 and service2 in-process on `127.0.0.1:0`, stopped with a flush |
+//! | [`process`] | the real binaries as child processes, configured by environment |
+//! | [`mock_collector`] | a wiremock Zipkin that accepts `POST /api/v2/spans` |
+//! | [`stand_in`] | a wiremock service2 that records the headers service1 sends |
+//! | [`trace_source`] | reading a trace from any collector, waiting for it with a deadline |
+//! | [`tree`] | a trace as a tree whose spans each assertion consumes |
+//! | [`article`] | the article's six-span trace as one assertion |
+//!
+//! ```no_run
+//! use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! let collector = MockCollector::start().await;
+//! let chain = Chain::start(&ServiceOptions::new(collector.endpoint(), 0.01)).await?;
+//! let response = reqwest::get(chain.entry_url()).await?;
+//! let trace_id = itests::trace_id_of(&response)?;
+//! let mut tree = TraceTree::new(wait_for_trace(&collector, trace_id, 6).await?);
+//! ArticleTrace::take(&mut tree).assert_timing(0.01, std::time::Duration::from_secs(1));
+//! tree.finish();
+//! chain.stop().await
+//! # }
+//! ```
+
+pub mod article;
+pub mod mock_collector;
+pub mod process;
+pub mod services;
+pub mod stand_in;
+pub mod trace_source;
+pub mod tree;
+
+pub use article::ArticleTrace;
+pub use mock_collector::MockCollector;
+pub use process::{ServiceProcess, build_binary, free_port};
+pub use services::{Chain, RunningService, ServiceOptions, start_service1, start_service2};
+pub use stand_in::Service2StandIn;
+pub use trace_source::{TraceSource, ZipkinApi, wait_for_trace, wait_for_trace_within};
+pub use tree::{NameMatch, TraceTree};
+
+use anyhow::Context as _;
+use zipkin_tracing::TraceId;
+
+/// The trace id service1 put in its response's `x-trace-id` header.
+pub fn trace_id_of(response: &reqwest::Response) -> anyhow::Result<TraceId> {
+    let value = response
+        .headers()
+        .get("x-trace-id")
+        .context("the response has no x-trace-id header")?;
+    let text = value.to_str().context("x-trace-id is not text")?;
+    text.parse()
+        .with_context(|| format!("x-trace-id {text:?} is not a valid trace id"))
+}
