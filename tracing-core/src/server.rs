@@ -90,9 +90,13 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (context, shared) = self.tracer.server_context(b3::extract(request.headers()));
-        let mut span = self
-            .tracer
-            .start(context, &span_name(&request), Some(Kind::Server));
+        // Unsampled requests skip the name's allocation along with the rest of the span.
+        let name = if context.is_sampled() {
+            span_name(&request)
+        } else {
+            String::new()
+        };
+        let mut span = self.tracer.start(context, &name, Some(Kind::Server));
         if span.is_recording() {
             span.set_shared(shared);
             http_tags::request(&mut span, request.method(), request.uri().path());

@@ -189,3 +189,69 @@ impl Tracer {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(flags: SamplingFlags) -> TraceContext {
+        TraceContext::new_root(flags, true).new_child()
+    }
+
+    #[test]
+    fn a_server_joins_by_default_and_records_a_child_when_configured() {
+        let incoming = caller(SamplingFlags::SAMPLED);
+        let joining = Tracer::builder("svc").build();
+        assert_eq!(
+            joining.server_context(Extracted::Context(incoming)),
+            (incoming, true)
+        );
+        let child_making = Tracer::builder("svc").join_spans(false).build();
+        let (context, shared) = child_making.server_context(Extracted::Context(incoming));
+        assert!(!shared);
+        assert_eq!(context.trace_id, incoming.trace_id);
+        assert_eq!(context.parent_id, Some(incoming.span_id));
+        assert_ne!(context.span_id, incoming.span_id);
+    }
+
+    #[test]
+    fn the_callers_decision_wins_and_a_deferred_one_is_settled_here() {
+        let never = Tracer::builder("svc")
+            .sampler(ProbabilitySampler::never())
+            .build();
+        let always = Tracer::builder("svc").build();
+        let sampled = Extracted::Context(caller(SamplingFlags::SAMPLED));
+        assert!(never.server_context(sampled).0.is_sampled());
+        let debug = Extracted::Context(caller(SamplingFlags::DEBUG));
+        assert!(never.server_context(debug).0.flags.debug);
+        let unsampled = Extracted::Context(caller(SamplingFlags::NOT_SAMPLED));
+        assert!(!always.server_context(unsampled).0.is_sampled());
+
+        let deferred = Extracted::Context(caller(SamplingFlags::DEFERRED));
+        assert_eq!(always.server_context(deferred).0.flags.sampled, Some(true));
+        assert_eq!(never.server_context(deferred).0.flags.sampled, Some(false));
+    }
+
+    #[test]
+    fn a_sampling_decision_alone_starts_new_ids_that_keep_it() {
+        let always = Tracer::builder("svc").build();
+        let (context, shared) = always.server_context(Extracted::Flags(SamplingFlags::NOT_SAMPLED));
+        assert_eq!((context.parent_id, shared), (None, false));
+        assert_eq!(context.flags, SamplingFlags::NOT_SAMPLED);
+        let (context, _) = always.server_context(Extracted::Empty);
+        assert!(context.trace_id.is_128() && context.is_sampled());
+        let narrow = Tracer::builder("svc").trace_id_128(false).build();
+        assert!(!narrow.new_trace().trace_id.is_128());
+    }
+
+    #[test]
+    fn unsampled_spans_record_nothing() {
+        let reporter = crate::report::InMemoryReporter::new();
+        let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+        let mut span = tracer.start(tracer.new_trace_with(SamplingFlags::NOT_SAMPLED), "x", None);
+        assert!(!span.is_recording());
+        span.tag("k", "v");
+        span.finish();
+        assert!(reporter.spans().is_empty());
+    }
+}
