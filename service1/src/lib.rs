@@ -145,6 +145,16 @@ enum Downstream {
     Unavailable(String),
 }
 
+impl From<reqwest::Error> for Downstream {
+    fn from(error: reqwest::Error) -> Self {
+        if error.is_timeout() {
+            Downstream::Timeout
+        } else {
+            Downstream::Unavailable(zipkin_tracing::client::describe_error(&error))
+        }
+    }
+}
+
 impl IntoResponse for Downstream {
     fn into_response(self) -> Response {
         let status = match self {
@@ -180,22 +190,10 @@ async fn index(State(state): State<AppState>) -> Response {
 async fn do_stuff(state: &AppState) -> Result<(), Downstream> {
     scaled_sleep(2.0, state.time_scale).await;
     let request = state.client.get(state.service2.clone());
-    let response = request.send_traced().await.map_err(|error| {
-        if error.is_timeout() {
-            Downstream::Timeout
-        } else {
-            Downstream::Unavailable(zipkin_tracing::client::describe_error(&error))
-        }
-    })?;
+    let response = request.send_traced().await.map_err(Downstream::from)?;
     let status = response.status();
     // Read the body so that the connection can be reused (and a slow body is timed too).
-    let body = response.bytes().await.map_err(|error| {
-        if error.is_timeout() {
-            Downstream::Timeout
-        } else {
-            Downstream::Unavailable(zipkin_tracing::client::describe_error(&error))
-        }
-    })?;
+    let body = response.bytes().await.map_err(Downstream::from)?;
     if !status.is_success() {
         return Err(Downstream::Unavailable(format!(
             "it answered {status} ({} bytes)",

@@ -43,35 +43,31 @@ impl fmt::Debug for Tracer {
 
 /// Builds a [`Tracer`]; see [`Tracer::builder`].
 pub struct TracerBuilder {
-    local_endpoint: Endpoint,
-    sampler: Box<dyn Sample>,
-    reporter: Arc<dyn Report>,
-    join_spans: bool,
-    trace_id_128: bool,
-    b3_format: B3Format,
+    inner: Inner,
 }
 
 impl TracerBuilder {
     /// The sampler for new traces (default: sample everything).
     pub fn sampler(mut self, sampler: impl Sample) -> Self {
-        self.sampler = Box::new(sampler);
+        self.inner.sampler = Box::new(sampler);
         self
     }
 
     /// Where finished spans go (default: nowhere, [`NopReporter`]).
     pub fn reporter(mut self, reporter: impl Report) -> Self {
-        self.reporter = Arc::new(reporter);
+        self.inner.reporter = Arc::new(reporter);
         self
     }
 
     /// The local endpoint recorded on every span; its service name is kept unless the
     /// given endpoint has one.
     pub fn local_endpoint(mut self, endpoint: Endpoint) -> Self {
-        let service_name = endpoint
+        let service_name = endpoint.service_name.clone().or(self
+            .inner
+            .local_endpoint
             .service_name
-            .clone()
-            .or(self.local_endpoint.service_name.take());
-        self.local_endpoint = Endpoint {
+            .take());
+        self.inner.local_endpoint = Endpoint {
             service_name,
             ..endpoint
         };
@@ -82,33 +78,26 @@ impl TracerBuilder {
     /// in Zipkin's B3 model) or records a child of it (as systems with single-host spans
     /// such as OpenTelemetry do).
     pub fn join_spans(mut self, join: bool) -> Self {
-        self.join_spans = join;
+        self.inner.join_spans = join;
         self
     }
 
     /// Whether new traces get 128-bit ids (the default) or 64-bit ones.
     pub fn trace_id_128(mut self, wide: bool) -> Self {
-        self.trace_id_128 = wide;
+        self.inner.trace_id_128 = wide;
         self
     }
 
     /// The B3 header form written on outgoing calls (default: multi).
     pub fn b3_format(mut self, format: B3Format) -> Self {
-        self.b3_format = format;
+        self.inner.b3_format = format;
         self
     }
 
     /// The configured tracer.
     pub fn build(self) -> Tracer {
         Tracer {
-            inner: Arc::new(Inner {
-                local_endpoint: self.local_endpoint,
-                sampler: self.sampler,
-                reporter: self.reporter,
-                join_spans: self.join_spans,
-                trace_id_128: self.trace_id_128,
-                b3_format: self.b3_format,
-            }),
+            inner: Arc::new(self.inner),
         }
     }
 }
@@ -118,12 +107,14 @@ impl Tracer {
     /// everything, report nowhere, join spans, 128-bit trace ids, multi-header B3.
     pub fn builder(service_name: &str) -> TracerBuilder {
         TracerBuilder {
-            local_endpoint: Endpoint::service(service_name),
-            sampler: Box::new(ProbabilitySampler::always()),
-            reporter: Arc::new(NopReporter),
-            join_spans: true,
-            trace_id_128: true,
-            b3_format: B3Format::Multi,
+            inner: Inner {
+                local_endpoint: Endpoint::service(service_name),
+                sampler: Box::new(ProbabilitySampler::always()),
+                reporter: Arc::new(NopReporter),
+                join_spans: true,
+                trace_id_128: true,
+                b3_format: B3Format::Multi,
+            },
         }
     }
 
