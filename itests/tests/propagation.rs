@@ -1,0 +1,369 @@
+//! A caller sends B3 headers to service1: the trace id and the parent link continue, the
+//! caller's sampling decision is honoured (sampled, unsampled, deferred, debug), and
+//! malformed headers start a new trace without failing the request.
+
+use itests::stand_in::header;
+use itests::trace_source::describe_spans;
+use itests::{
+    ArticleTrace, Chain, MockCollector, Service2StandIn, ServiceOptions, TraceTree, start_service1,
+    wait_for_trace,
+};
+use zipkin_tracing::{Span, SpanId, TraceId};
+
+const TIME_SCALE: f64 = 0.001;
+
+/// The ids of the caller's span, which service1's SERVER span joins.
+#[derive(Debug, Clone, Copy)]
+struct Caller {
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent_id: SpanId,
+}
+
+impl Caller {
+    fn new(wide: bool) -> Self {
+        Caller {
+            trace_id: if wide {
+                TraceId::random_128()
+            } else {
+                TraceId::random_64()
+            },
+            span_id: SpanId::random(),
+            parent_id: SpanId::random(),
+        }
+    }
+
+    /// The multi-header form with `sampled` as `X-B3-Sampled` (absent when `None`).
+    fn multi(&self, sampled: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("X-B3-TraceId", self.trace_id.to_string()),
+            ("X-B3-SpanId", self.span_id.to_string()),
+            ("X-B3-ParentSpanId", self.parent_id.to_string()),
+        ];
+        if let Some(sampled) = sampled {
+            headers.push(("X-B3-Sampled", sampled.to_owned()));
+        }
+        headers
+    }
+
+    /// The single-header form `b3: trace-span-sampling-parent`.
+    fn single(&self, sampling: &str) -> Vec<(&'static str, String)> {
+        vec![(
+            "b3",
+            format!(
+                "{}-{}-{sampling}-{}",
+                self.trace_id, self.span_id, self.parent_id
+            ),
+        )]
+    }
+}
+
+/// Sends `GET /` with `headers`, checks the answer is 200, and returns the trace id
+/// service1 says it used.
+async fn call(url: &str, headers: &[(&str, String)]) -> TraceId {
+    let mut request = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.expect("service1 answers");
+    assert_eq!(response.status(), 200, "headers {headers:?}");
+    itests::trace_id_of(&response).expect("service1 names its trace")
+}
+
+/// Checks that `spans` are the article's trace, joined to `caller`'s span.
+#[track_caller]
+fn assert_joined(spans: Vec<Span>, caller: &Caller, debug: bool) {
+    let mut tree = TraceTree::new(spans);
+    assert_eq!(tree.trace_id(), caller.trace_id);
+    let trace = ArticleTrace::take(&mut tree);
+    tree.finish();
+    let root = &trace.server1;
+    assert_eq!(root.id, caller.span_id, "service1 joins the caller's span");
+    assert!(root.shared, "the joined SERVER span is shared: {root:?}");
+    assert_eq!(
+        root.parent_id,
+        Some(caller.parent_id),
+        "the parent link continues"
+    );
+    for span in trace.all() {
+        assert_eq!(span.debug, debug, "debug flag on {span:?}");
+    }
+}
+
+/// Checks that the collector holds nothing of `unreported`, after proving that it does
+/// receive the traces of `reported` (sent after them, so they were queued after them).
+async fn assert_never_reported(
+    collector: &MockCollector,
+    chain: Chain,
+    unreported: &[TraceId],
+    reported: &[TraceId],
+) {
+    for &id in reported {
+        wait_for_trace(collector, id, 6)
+            .await
+            .expect("the sampled trace arrives");
+    }
+    // Stopping flushes every span still queued: absence after it is absence for good.
+    chain.stop().await.expect("the services stop cleanly");
+    let spans = collector.spans().await.expect("valid reports");
+    let leaked: Vec<Span> = spans
+        .iter()
+        .filter(|span| unreported.contains(&span.trace_id))
+        .cloned()
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "unsampled traces were reported:\n{}",
+        describe_spans(&leaked)
+    );
+    assert_eq!(
+        spans.len(),
+        6 * reported.len(),
+        "{}",
+        describe_spans(&spans)
+    );
+}
+
+#[tokio::test]
+async fn sampled_contexts_continue_the_callers_trace_in_both_forms_and_widths() {
+    let collector = MockCollector::start().await;
+    // Sample rate 0: only the caller's "sampled" decision can make these traces recorded.
+    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE).sample_rate(0.0);
+    let chain = Chain::start(&options).await.unwrap();
+    let mut cases = Vec::new();
+    for wide in [true, false] {
+        for form in ["multi", "multi legacy true", "single"] {
+            let caller = Caller::new(wide);
+            let headers = match form {
+                "multi" => caller.multi(Some("1")),
+                "multi legacy true" => caller.multi(Some("true")),
+                _ => caller.single("1"),
+            };
+            let answered = call(&chain.entry_url(), &headers).await;
+            assert_eq!(answered, caller.trace_id, "{form}, 128-bit: {wide}");
+            cases.push(caller);
+        }
+    }
+    for caller in &cases {
+        let spans = wait_for_trace(&collector, caller.trace_id, 6)
+            .await
+            .unwrap();
+        assert_joined(spans, caller, false);
+    }
+    chain.stop().await.unwrap();
+    assert_eq!(collector.spans().await.unwrap().len(), 6 * cases.len());
+}
+
+#[tokio::test]
+async fn unsampled_traces_report_nothing_anywhere() {
+    let collector = MockCollector::start().await;
+    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE);
+    let chain = Chain::start(&options).await.unwrap();
+    let (multi, single) = (Caller::new(true), Caller::new(false));
+    let mut unreported = vec![
+        call(&chain.entry_url(), &multi.multi(Some("0"))).await,
+        call(&chain.entry_url(), &single.single("0")).await,
+        call(&chain.entry_url(), &multi.multi(Some("false"))).await,
+    ];
+    assert_eq!(
+        unreported,
+        [multi.trace_id, single.trace_id, multi.trace_id]
+    );
+    // A sampling decision alone starts new ids that keep it.
+    unreported.push(call(&chain.entry_url(), &[("b3", "0".to_owned())]).await);
+    unreported.push(call(&chain.entry_url(), &[("X-B3-Sampled", "0".to_owned())]).await);
+    let sampled = call(&chain.entry_url(), &[]).await;
+    assert_never_reported(&collector, chain, &unreported, &[sampled]).await;
+}
+
+#[tokio::test]
+async fn unsampled_traces_still_propagate_their_ids_downstream() {
+    let collector = MockCollector::start().await;
+    let service2 = Service2StandIn::start().await;
+    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE);
+    let service1 = start_service1(&options, &service2.url()).await.unwrap();
+    let url = format!("{}/", service1.url());
+    let callers = [Caller::new(true), Caller::new(false)];
+    call(&url, &callers[0].multi(Some("0"))).await;
+    call(&url, &callers[1].single("0")).await;
+
+    let received = service2.received_headers().await.unwrap();
+    assert_eq!(received.len(), 2);
+    for (caller, headers) in callers.iter().zip(&received) {
+        let trace_id = caller.trace_id.to_string();
+        assert_eq!(
+            header(headers, "x-b3-traceid"),
+            Some(trace_id.as_str()),
+            "{headers:?}"
+        );
+        assert_eq!(header(headers, "x-b3-sampled"), Some("0"), "{headers:?}");
+        assert_ne!(header(headers, "x-b3-flags"), Some("1"), "{headers:?}");
+        let span_id: SpanId = header(headers, "x-b3-spanid").unwrap().parse().unwrap();
+        assert_ne!(
+            span_id, caller.span_id,
+            "the call to service2 is a new span"
+        );
+        let parent: SpanId = header(headers, "x-b3-parentspanid")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_ne!(
+            parent, caller.parent_id,
+            "its parent is a span inside service1"
+        );
+    }
+    // Stopping flushes: whatever service1 had queued has been sent by now.
+    service1.stop().await.unwrap();
+    let spans = collector.spans().await.unwrap();
+    assert!(spans.is_empty(), "unsampled:\n{}", describe_spans(&spans));
+}
+
+#[tokio::test]
+async fn deferred_decisions_follow_service1s_sample_rate() {
+    let collector = MockCollector::start().await;
+    let always = Chain::start(&ServiceOptions::new(collector.endpoint(), TIME_SCALE))
+        .await
+        .unwrap();
+    let caller = Caller::new(true);
+    assert_eq!(
+        call(&always.entry_url(), &caller.multi(None)).await,
+        caller.trace_id
+    );
+    let spans = wait_for_trace(&collector, caller.trace_id, 6)
+        .await
+        .unwrap();
+    assert_joined(spans, &caller, false);
+    always.stop().await.unwrap();
+
+    let collector = MockCollector::start().await;
+    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE).sample_rate(0.0);
+    let never = Chain::start(&options).await.unwrap();
+    let (deferred, forced) = (Caller::new(true), Caller::new(true));
+    assert_eq!(
+        call(&never.entry_url(), &deferred.multi(None)).await,
+        deferred.trace_id
+    );
+    let b3_deferred = Caller::new(false);
+    let single = vec![(
+        "b3",
+        format!("{}-{}", b3_deferred.trace_id, b3_deferred.span_id),
+    )];
+    assert_eq!(
+        call(&never.entry_url(), &single).await,
+        b3_deferred.trace_id
+    );
+    call(&never.entry_url(), &forced.multi(Some("1"))).await;
+    assert_never_reported(
+        &collector,
+        never,
+        &[deferred.trace_id, b3_deferred.trace_id],
+        &[forced.trace_id],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn debug_traces_are_reported_even_at_sample_rate_zero() {
+    let collector = MockCollector::start().await;
+    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE).sample_rate(0.0);
+    let chain = Chain::start(&options).await.unwrap();
+    let (multi, single) = (Caller::new(true), Caller::new(false));
+    let mut flags = multi.multi(Some("0"));
+    flags.push(("X-B3-Flags", "1".to_owned()));
+    assert_eq!(call(&chain.entry_url(), &flags).await, multi.trace_id);
+    assert_eq!(
+        call(&chain.entry_url(), &single.single("d")).await,
+        single.trace_id
+    );
+    for caller in [&multi, &single] {
+        let spans = wait_for_trace(&collector, caller.trace_id, 6)
+            .await
+            .unwrap();
+        assert_joined(spans, caller, true);
+    }
+    chain.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_contexts_start_a_new_trace_and_the_request_succeeds() {
+    let collector = MockCollector::start().await;
+    let chain = Chain::start(&ServiceOptions::new(collector.endpoint(), TIME_SCALE))
+        .await
+        .unwrap();
+    let caller = Caller::new(true);
+    let (trace, span) = (caller.trace_id.to_string(), caller.span_id.to_string());
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "upper-case trace id",
+            vec![
+                ("X-B3-TraceId", trace.to_uppercase()),
+                ("X-B3-SpanId", span.clone()),
+            ],
+        ),
+        (
+            "upper-case span id",
+            vec![
+                ("X-B3-TraceId", trace.clone()),
+                ("X-B3-SpanId", span.to_uppercase()),
+            ],
+        ),
+        (
+            "trace id of 15 characters",
+            vec![
+                ("X-B3-TraceId", trace[..15].to_owned()),
+                ("X-B3-SpanId", span.clone()),
+            ],
+        ),
+        (
+            "span id of 32 characters",
+            vec![
+                ("X-B3-TraceId", trace.clone()),
+                ("X-B3-SpanId", format!("{span}{span}")),
+            ],
+        ),
+        ("trace id alone", vec![("X-B3-TraceId", trace.clone())]),
+        ("span id alone", vec![("X-B3-SpanId", span.clone())]),
+        (
+            "sampled value yes",
+            vec![
+                ("X-B3-TraceId", trace.clone()),
+                ("X-B3-SpanId", span.clone()),
+                ("X-B3-Sampled", "yes".to_owned()),
+            ],
+        ),
+        (
+            "b3 with a bad sampling field",
+            vec![("b3", format!("{trace}-{span}-x"))],
+        ),
+        (
+            "b3 with a short trace id",
+            vec![("b3", format!("{}-{span}-1", &trace[1..]))],
+        ),
+        (
+            "all-zero trace id",
+            vec![
+                ("X-B3-TraceId", "0".repeat(32)),
+                ("X-B3-SpanId", span.clone()),
+            ],
+        ),
+    ];
+    let mut started = Vec::new();
+    for (case, headers) in &cases {
+        let new_trace = call(&chain.entry_url(), headers).await;
+        assert_ne!(
+            new_trace, caller.trace_id,
+            "{case}: the context should be ignored"
+        );
+        started.push((case, new_trace));
+    }
+    for (case, trace_id) in started {
+        let spans = wait_for_trace(&collector, trace_id, 6).await.unwrap();
+        let mut tree = TraceTree::new(spans);
+        let trace = ArticleTrace::take(&mut tree);
+        tree.finish();
+        assert_eq!(trace.server1.parent_id, None, "{case}: a new root");
+        assert!(!trace.server1.shared, "{case}: nothing to join");
+        assert_ne!(trace.server1.id, caller.span_id, "{case}");
+    }
+    chain.stop().await.unwrap();
+}
