@@ -1,0 +1,141 @@
+//! The demo's command line, and its quiet log set-up.
+//!
+//! Every setting is a flag, and where it cannot clash with the services' own variables
+//! (`PORT`, `BIND`) also an environment variable. Logs go to standard error and show only
+//! warnings unless `RUST_LOG` says otherwise, so the demo's own output stays readable.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use zipkin_tracing::cli::parse_time_scale;
+
+/// The article's request lasts this many seconds at time scale 1: 2 s in service1, 4 s
+/// in service2, then 1 s more in service1.
+pub const ARTICLE_SECONDS: f64 = 7.0;
+
+/// The demo's settings.
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(
+    name = "demo",
+    version,
+    about = "The article's two services and a stand-in Zipkin collector in one process: \
+             sends one request and prints its trace, then prints each further trace"
+)]
+pub struct Config {
+    /// Exit after printing the first trace, instead of serving until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Multiplies the article's sleeps: 1.0 as in the article (~7 s), 0.01 for a quick
+    /// look, 0 for none.
+    #[arg(long, env = "TIME_SCALE", default_value_t = 1.0, value_parser = parse_time_scale)]
+    pub time_scale: f64,
+
+    /// Port of service1, the caller (0 picks a free one).
+    #[arg(long, env = "SERVICE1_PORT", default_value_t = 5000)]
+    pub service1_port: u16,
+
+    /// Port of service2, the callee (0 picks a free one).
+    #[arg(long, env = "SERVICE2_PORT", default_value_t = 6000)]
+    pub service2_port: u16,
+
+    /// Port of the stand-in Zipkin collector (0 picks a free one).
+    #[arg(long, env = "COLLECTOR_PORT", default_value_t = 9411)]
+    pub collector_port: u16,
+}
+
+impl Config {
+    /// `--once` at `time_scale` with every port 0, so the system picks free ones: what a
+    /// test needs to run the whole demo next to other tests.
+    pub fn ephemeral(time_scale: f64) -> Self {
+        Config {
+            once: true,
+            time_scale,
+            service1_port: 0,
+            service2_port: 0,
+            collector_port: 0,
+        }
+    }
+
+    /// How long the article's request should take at this time scale, in seconds.
+    pub fn expected_seconds(&self) -> f64 {
+        ARTICLE_SECONDS * self.time_scale
+    }
+}
+
+/// `RUST_LOG` is set but is not a valid filter.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid RUST_LOG {value:?}: {reason}")]
+pub struct LoggingError {
+    /// The value as found.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Sends logs to standard error, filtered by `RUST_LOG` (default `warn`: the services'
+/// per-request lines would bury the waterfall).
+pub fn init_logging() -> Result<(), LoggingError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(value) if !value.trim().is_empty() => {
+            EnvFilter::try_new(&value).map_err(|e| LoggingError {
+                reason: e.to_string(),
+                value,
+            })?
+        }
+        _ => EnvFilter::new("warn"),
+    };
+    // A second call (a test that already installed a subscriber) keeps the first one.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_set_every_field() {
+        let config = Config::try_parse_from([
+            "demo",
+            "--once",
+            "--time-scale",
+            "0.05",
+            "--service1-port",
+            "5001",
+            "--service2-port",
+            "6001",
+            "--collector-port",
+            "9412",
+        ])
+        .unwrap();
+        assert_eq!(
+            config,
+            Config {
+                once: true,
+                time_scale: 0.05,
+                service1_port: 5001,
+                service2_port: 6001,
+                collector_port: 9412,
+            }
+        );
+        assert!((config.expected_seconds() - 0.35).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (flag, value) in [
+            ("--time-scale", "-1"),
+            ("--time-scale", "fast"),
+            ("--service1-port", "70000"),
+            ("--service2-port", "x"),
+            ("--collector-port", "-5"),
+        ] {
+            let argument = format!("{flag}={value}");
+            let err = Config::try_parse_from(["demo", &argument]).unwrap_err();
+            assert!(err.to_string().contains(flag), "{flag} {value}: {err}");
+        }
+    }
+}

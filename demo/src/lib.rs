@@ -1,0 +1,50 @@
+//! `cargo run`: the article's whole trace on one machine, with nothing to install.
+//!
+//! The demo starts the stand-in Zipkin collector (port 9411), service2 (6000) and service1
+//! (5000) in one process on loopback, sends the article's request `GET /` to service1,
+//! waits for the six spans of its trace, and prints them as a waterfall together with the
+//! B3 headers service1 sent to service2. Then it keeps serving, printing the trace of each
+//! further request, until Ctrl-C (or SIGTERM) stops everything cleanly.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | the command line (`--once`, `--time-scale`, the ports) and quiet logs |
+//! | [`stack`] | starting and stopping the collector and both services |
+//! | [`headers`] | a layer recording the B3 headers service2 receives |
+//! | [`watch`] | noticing finished traces and gathering their spans |
+//! | [`output`] | the printed text: intro, waterfall, headers |
+//! | [`run`] | the demo from start to finish |
+//!
+//! The whole demo at a hundredth of the article's time, on free ports, printing to a
+//! buffer:
+//!
+//! ```
+//! use collector::waterfall::WaterfallOptions;
+//! use demo::{Config, Printer, run};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), demo::DemoError> {
+//! let config = Config::ephemeral(0.01); // --once, every port 0
+//! let options = WaterfallOptions { width: 100, colour: false };
+//! let mut printer = Printer::new(Vec::new(), options);
+//! let traces = run(&config, &mut printer, std::future::pending()).await?;
+//! assert_eq!(traces[0].spans.len(), 6);
+//! let text = String::from_utf8_lossy(&printer.into_inner()).into_owned();
+//! assert!(text.contains("service2: db_search"));
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod config;
+pub mod headers;
+pub mod output;
+pub mod run;
+pub mod stack;
+pub mod watch;
+
+pub use config::{Config, init_logging};
+pub use headers::{CaptureB3Layer, CapturedRequest, HeaderLog};
+pub use output::Printer;
+pub use run::{DemoError, run, run_on};
+pub use stack::{Addresses, Server, Stack, StackError};
+pub use watch::{ARTICLE_SPANS, CollectedTrace, TraceWatcher};

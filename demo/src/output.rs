@@ -1,0 +1,227 @@
+//! What the demo prints: where things run, the request, each trace's waterfall and the B3
+//! headers that crossed the wire.
+//!
+//! [`Printer`] writes to any [`Write`], standard output in the binary and a buffer in
+//! tests, so the whole text can be checked. Logs never come here: they go to standard
+//! error.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use collector::waterfall::{WaterfallOptions, render};
+
+use crate::headers::CapturedRequest;
+use crate::stack::Addresses;
+use crate::watch::{ARTICLE_SPANS, CollectedTrace, SPAN_DEADLINE};
+
+/// What each B3 header means in the article's trace, printed next to its value.
+const MEANINGS: [(&str, &str); 6] = [
+    ("X-B3-TraceId", "the trace: the same on all six spans"),
+    ("X-B3-SpanId", "service1's CLIENT span (service2 joins it)"),
+    ("X-B3-ParentSpanId", "its parent: service_1_do_stuff"),
+    ("X-B3-Sampled", "1 = record this trace"),
+    ("X-B3-Flags", "0 = not a debug trace"),
+    ("b3", "the single-header form"),
+];
+
+/// Writes the demo's text to `W`.
+#[derive(Debug)]
+pub struct Printer<W> {
+    out: W,
+    waterfall: WaterfallOptions,
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer to `out`, drawing waterfalls with `waterfall` (width and colour).
+    pub fn new(out: W, waterfall: WaterfallOptions) -> Self {
+        Printer { out, waterfall }
+    }
+
+    /// The writer, e.g. a buffer to inspect.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// What runs where.
+    pub fn intro(&mut self, addresses: &Addresses, time_scale: f64) -> io::Result<()> {
+        let out = &mut self.out;
+        writeln!(
+            out,
+            "Zipkin tracing demo: the article's two services, in process:"
+        )?;
+        let rows = [
+            (
+                "collector",
+                addresses.collector,
+                "stand-in Zipkin: POST /api/v2/spans, GET /api/v2/trace/{id}",
+            ),
+            (
+                "service2",
+                addresses.service2,
+                "GET /service/: service_2_do_stuff, then db_search",
+            ),
+            (
+                "service1",
+                addresses.service1,
+                "GET /: service_1_do_stuff, which calls service2",
+            ),
+        ];
+        let urls = rows.map(|(name, address, what)| (name, format!("http://{address}"), what));
+        let width = urls.iter().map(|(_, url, _)| url.len()).max().unwrap_or(0);
+        for (name, url, what) in urls {
+            writeln!(out, "  {name:<9}  {url:<width$}  {what}")?;
+        }
+        writeln!(
+            out,
+            "The article's sleeps are multiplied by {} (--time-scale).",
+            number(time_scale)
+        )?;
+        writeln!(out)?;
+        out.flush()
+    }
+
+    /// The request about to be sent, and how long it should take.
+    pub fn request(&mut self, url: &str, expected: Duration, time_scale: f64) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "GET {url} … (takes ~{} s at time scale {})",
+            number(expected.as_secs_f64()),
+            number(time_scale)
+        )?;
+        self.out.flush()
+    }
+
+    /// The response to the article's request.
+    pub fn response(&mut self, status: &str, took: Duration, trace_id: &str) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{status} after {} s; x-trace-id: {trace_id}",
+            number(took.as_secs_f64())
+        )?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    /// A trace: a warning if spans are missing, the waterfall, the B3 headers, and where
+    /// to fetch its JSON.
+    pub fn trace(&mut self, trace: &CollectedTrace, addresses: &Addresses) -> io::Result<()> {
+        if !trace.complete {
+            writeln!(
+                self.out,
+                "Incomplete: {} of the article's {ARTICLE_SPANS} spans arrived within {} s; \
+                 showing those.",
+                trace.spans.len(),
+                SPAN_DEADLINE.as_secs()
+            )?;
+        }
+        self.out
+            .write_all(render(&trace.spans, &self.waterfall).as_bytes())?;
+        writeln!(self.out)?;
+        if trace.headers.is_empty() {
+            writeln!(self.out, "(service2 received no B3 headers in this trace)")?;
+        }
+        for request in &trace.headers {
+            self.headers(request)?;
+        }
+        writeln!(
+            self.out,
+            "As JSON: curl http://{}/api/v2/trace/{}",
+            addresses.collector, trace.trace_id
+        )?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    fn headers(&mut self, request: &CapturedRequest) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "B3 headers service1 sent with {} {}, as service2 received them:",
+            request.method, request.path
+        )?;
+        let name_width = request.headers.iter().map(|(n, _)| n.len() + 1).max();
+        let value_width = request.headers.iter().map(|(_, v)| v.len()).max();
+        let (name_width, value_width) = (name_width.unwrap_or(0), value_width.unwrap_or(0));
+        for (name, value) in &request.headers {
+            let label = format!("{name}:");
+            let meaning = MEANINGS
+                .iter()
+                .find(|(known, _)| known == name)
+                .map_or("", |(_, meaning)| meaning);
+            let line = format!("  {label:<name_width$} {value:<value_width$}  {meaning}");
+            writeln!(self.out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+
+    /// The demo keeps serving.
+    pub fn serving(&mut self, addresses: &Addresses) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "Serving: curl localhost:{} to see another trace, Ctrl-C to stop.",
+            addresses.service1.port()
+        )?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    /// The demo is stopping.
+    pub fn stopping(&mut self) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "Stopping: finishing requests in flight, flushing spans."
+        )?;
+        self.out.flush()
+    }
+}
+
+/// A number without trailing zeros: `7`, `0.35`, `0.07`.
+fn number(value: f64) -> String {
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text.is_empty() || text == "-" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_lose_trailing_zeros() {
+        assert_eq!(number(7.0), "7");
+        assert_eq!(number(0.35), "0.35");
+        assert_eq!(number(0.07), "0.07");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(12.5), "12.5");
+    }
+
+    #[test]
+    fn headers_are_aligned_and_explained() {
+        let options = WaterfallOptions {
+            width: 80,
+            colour: false,
+        };
+        let mut printer = Printer::new(Vec::new(), options);
+        let request = CapturedRequest {
+            method: "GET".into(),
+            path: "/service/".into(),
+            headers: vec![
+                ("X-B3-TraceId".into(), "463ac35c9f6413ad".into()),
+                ("X-B3-Sampled".into(), "1".into()),
+            ],
+        };
+        printer.headers(&request).unwrap();
+        let text = String::from_utf8(printer.into_inner()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].contains("GET /service/"));
+        assert!(lines[1].starts_with("  X-B3-TraceId: 463ac35c9f6413ad"));
+        assert_eq!(
+            lines[2],
+            "  X-B3-Sampled: 1                 1 = record this trace"
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! The whole demo in-process with `--once` on ephemeral ports: the printed waterfall shows
+//! the article's six spans nested in order, and the B3 headers that crossed the wire are
+//! the CLIENT span's context.
+
+use collector::waterfall::WaterfallOptions;
+use demo::{CollectedTrace, Config, Printer, run};
+use zipkin_tracing::Kind;
+
+const OPTIONS: WaterfallOptions = WaterfallOptions {
+    width: 100,
+    colour: false,
+};
+
+/// The waterfall rows of the article's trace: indentation and `service: name`, in order.
+const ARTICLE_ROWS: [(usize, &str); 6] = [
+    (0, "service1: GET /"),
+    (2, "service1: service_1_do_stuff"),
+    (4, "service1: GET /service/"),
+    (6, "service2: GET /service/"),
+    (8, "service2: service_2_do_stuff"),
+    (10, "service2: db_search"),
+];
+
+/// The waterfall rows in `text`: indentation and label (the text before the duration).
+fn waterfall_rows(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
+        .filter_map(|line| {
+            let trimmed = line.trim_start();
+            let is_row = trimmed.starts_with("service1: ") || trimmed.starts_with("service2: ");
+            let label = trimmed.split("  ").next()?;
+            is_row.then_some((line.len() - trimmed.len(), label))
+        })
+        .collect()
+}
+
+async fn run_once() -> (String, CollectedTrace) {
+    let mut printer = Printer::new(Vec::new(), OPTIONS);
+    let traces = run(
+        &Config::ephemeral(0.01),
+        &mut printer,
+        std::future::pending(),
+    )
+    .await
+    .expect("the demo runs");
+    let text = String::from_utf8(printer.into_inner()).expect("the output is UTF-8");
+    assert_eq!(traces.len(), 1, "--once prints one trace:\n{text}");
+    let trace = traces.into_iter().next().expect("one trace");
+    (text, trace)
+}
+
+#[tokio::test]
+async fn once_prints_the_article_waterfall_nested_in_order() {
+    let (text, trace) = run_once().await;
+    assert!(trace.complete, "{text}");
+    assert_eq!(trace.spans.len(), 6, "{text}");
+    assert!(trace.spans.iter().all(|s| s.trace_id == trace.trace_id));
+
+    assert!(
+        text.contains(&format!("x-trace-id: {}", trace.trace_id)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Trace {} | 6 spans |", trace.trace_id)),
+        "{text}"
+    );
+    assert_eq!(waterfall_rows(&text), ARTICLE_ROWS, "{text}");
+    assert!(!text.contains("Incomplete"), "{text}");
+    assert!(
+        !text.contains("Serving:"),
+        "--once does not keep serving:\n{text}"
+    );
+    // The intro comes first, the waterfall after the response, the headers after it.
+    let intro = text.find("GET http://127.0.0.1:").unwrap();
+    let waterfall = text.find("Trace ").unwrap();
+    let headers = text.find("X-B3-TraceId:").unwrap();
+    assert!(intro < waterfall && waterfall < headers, "{text}");
+}
+
+#[tokio::test]
+async fn the_captured_b3_headers_are_the_client_spans_context() {
+    let (text, trace) = run_once().await;
+    let client = trace
+        .spans
+        .iter()
+        .find(|s| s.kind == Some(Kind::Client))
+        .expect("service1's CLIENT span");
+    let do_stuff = trace
+        .spans
+        .iter()
+        .find(|s| s.name.as_deref() == Some("service_1_do_stuff"))
+        .expect("service_1_do_stuff");
+    assert_eq!(client.parent_id, Some(do_stuff.id));
+
+    assert_eq!(trace.headers.len(), 1, "one call to service2: {text}");
+    let request = &trace.headers[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("GET", "/service/")
+    );
+    let trace_id = trace.trace_id.to_string();
+    let span_id = client.id.to_string();
+    let parent_id = do_stuff.id.to_string();
+    let expected = [
+        ("X-B3-TraceId", trace_id.as_str()),
+        ("X-B3-SpanId", span_id.as_str()),
+        ("X-B3-ParentSpanId", parent_id.as_str()),
+        ("X-B3-Sampled", "1"),
+        ("X-B3-Flags", "0"),
+    ];
+    let sent: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(sent, expected, "{text}");
+
+    // And the printed form says the same, one header a line.
+    for (name, value) in expected {
+        let printed = text.lines().any(|line| {
+            let mut words = line.split_whitespace();
+            words.next() == Some(&format!("{name}:")) && words.next() == Some(value)
+        });
+        assert!(printed, "{name}: {value} not printed:\n{text}");
+    }
+}
