@@ -43,7 +43,7 @@ pub struct Config {
     pub bind: IpAddr,
 
     /// Base URL of service2; `/service/` is appended.
-    #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = parse_base_url)]
+    #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = zipkin_tracing::client::parse_http_url)]
     pub service2_url: reqwest::Url,
 
     /// Multiplies every simulated sleep: 1.0 as in the article, 0 for none.
@@ -57,17 +57,6 @@ pub struct Config {
     /// Where and how spans are reported.
     #[command(flatten)]
     pub tracing: TracingArgs,
-}
-
-fn parse_base_url(text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "the scheme must be http or https, not {}",
-            url.scheme()
-        ));
-    }
-    Ok(url)
 }
 
 fn parse_timeout(text: &str) -> Result<f64, String> {

@@ -36,11 +36,7 @@ pub struct TracingArgs {
 }
 
 fn parse_endpoint(text: &str) -> Result<String, String> {
-    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(text.to_owned()),
-        other => Err(format!("the scheme must be http or https, not {other}")),
-    }
+    crate::client::parse_http_url(text).map(|_| text.to_owned())
 }
 
 fn parse_sample_rate(text: &str) -> Result<f64, String> {

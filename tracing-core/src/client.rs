@@ -26,6 +26,21 @@ use crate::http_tags;
 use crate::span::{Endpoint, Kind};
 use crate::tracer::Tracer;
 
+/// Parses an absolute `http://` URL, the only kind this library calls: reqwest is built
+/// without TLS to keep the build small and free of C code, so `https://` is refused here,
+/// at start-up, rather than failing on every call. The error says what is wrong.
+pub fn parse_http_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "http" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
+        "http" => Err("the URL has no host".to_owned()),
+        "https" => Err("https is not supported (built without TLS): use http://, \
+             or a TLS-terminating proxy next to the service"
+            .to_owned()),
+        other => Err(format!("the scheme must be http, not {other}")),
+    }
+}
+
 /// Describes a failed call by its root cause (`"Connection refused (os error 111)"`,
 /// `"operation timed out"`) rather than reqwest's generic outer message.
 pub fn describe_error(error: &reqwest::Error) -> String {

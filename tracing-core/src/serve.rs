@@ -92,7 +92,12 @@ pub fn init_logging() -> Result<(), String> {
         }
         _ => EnvFilter::new("info"),
     };
+    // Colour only for a person at a terminal: `docker compose logs` and files get plain
+    // text, and NO_COLOR (no-color.org) turns it off.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
+        .with_ansi(colour)
         .with_env_filter(filter)
         .try_init()
         .map_err(|e| e.to_string())

@@ -210,7 +210,12 @@ fn a_bad_endpoint_is_refused_at_start() {
         .build()
         .unwrap();
     let _guard = runtime.enter();
-    for endpoint in ["zipkin:9411/api/v2/spans", "ftp://zipkin/api/v2/spans", ""] {
+    for endpoint in [
+        "zipkin:9411/api/v2/spans",
+        "ftp://zipkin/api/v2/spans",
+        "https://zipkin:9411/api/v2/spans",
+        "",
+    ] {
         let error = HttpReporter::start(HttpReporterConfig::new(endpoint)).unwrap_err();
         assert!(
             matches!(error, ReporterError::BadEndpoint { .. }),

@@ -55,7 +55,7 @@ impl HttpReporterConfig {
 /// The reporter cannot start with this configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ReporterError {
-    /// The endpoint is not an absolute `http` or `https` URL.
+    /// The endpoint is not an absolute `http://` URL.
     #[error("invalid Zipkin endpoint {endpoint:?}: {reason}")]
     BadEndpoint {
         /// The endpoint as given.
@@ -112,17 +112,12 @@ impl HttpReporter {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn start(config: HttpReporterConfig) -> Result<Self, ReporterError> {
-        let url =
-            reqwest::Url::parse(&config.endpoint).map_err(|e| ReporterError::BadEndpoint {
+        let url = crate::client::parse_http_url(&config.endpoint).map_err(|reason| {
+            ReporterError::BadEndpoint {
                 endpoint: config.endpoint.clone(),
-                reason: e.to_string(),
-            })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ReporterError::BadEndpoint {
-                endpoint: config.endpoint.clone(),
-                reason: format!("the scheme must be http or https, not {}", url.scheme()),
-            });
-        }
+                reason,
+            }
+        })?;
         if config.queue_capacity == 0 {
             return Err(ReporterError::Zero("queue capacity"));
         }
