@@ -114,8 +114,10 @@ impl ArticleTrace {
 
     /// Checks that each span lasted at least its sleeps at `time_scale` (root 7 s,
     /// `service_1_do_stuff` 6 s, client and server 4 s, `service_2_do_stuff` 4 s,
-    /// `db_search` 2 s, all scaled) and at most that plus `slack`, and that `db_search`
-    /// started at least 2 s (scaled) after `service_2_do_stuff`, and at most `slack` later.
+    /// `db_search` 2 s, all scaled) and at most that plus `slack`; and that the sleeps
+    /// between spans happened: the client call starts 2 s into `service_1_do_stuff`, the
+    /// root ends 1 s after it, `db_search` starts 2 s into `service_2_do_stuff` (each at
+    /// least that, scaled, and at most `slack` more).
     #[track_caller]
     pub fn assert_timing(&self, time_scale: f64, slack: Duration) {
         let scaled = |seconds: f64| Duration::from_secs_f64(seconds * time_scale);
@@ -129,13 +131,37 @@ impl ArticleTrace {
         ] {
             crate::tree::assert_duration(span, scaled(seconds), Some(scaled(seconds) + slack));
         }
-        let (parent_start, _) = crate::tree::interval(&self.do_stuff2);
-        let (search_start, _) = crate::tree::interval(&self.db_search);
-        let delay = Duration::from_micros(search_start - parent_start);
-        assert!(
-            delay >= scaled(2.0) && delay <= scaled(2.0) + slack,
-            "db_search started {delay:?} after service_2_do_stuff, expected {:?} (+ up to {slack:?})",
-            scaled(2.0)
-        );
+        // The sleeps between spans, which durations alone would not catch: service1 works
+        // 2 s before calling, and sleeps 1 s after `service_1_do_stuff` returns; service2
+        // works 2 s before `db_search`.
+        let start = |span: &Span| crate::tree::interval(span).0;
+        let end = |span: &Span| crate::tree::interval(span).1;
+        for (what, from, to, seconds) in [
+            (
+                "the call to service2 starts after service_1_do_stuff's sleep",
+                start(&self.do_stuff1),
+                start(&self.client),
+                2.0,
+            ),
+            (
+                "service1 answers after its final sleep",
+                end(&self.do_stuff1),
+                end(&self.server1),
+                1.0,
+            ),
+            (
+                "db_search starts after service_2_do_stuff's sleep",
+                start(&self.do_stuff2),
+                start(&self.db_search),
+                2.0,
+            ),
+        ] {
+            let gap = Duration::from_micros(to.saturating_sub(from));
+            assert!(
+                gap >= scaled(seconds) && gap <= scaled(seconds) + slack,
+                "{what}: {gap:?} apart, expected {:?} (+ up to {slack:?})",
+                scaled(seconds)
+            );
+        }
     }
 }
