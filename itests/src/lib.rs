@@ -6,6 +6,7 @@
 //! | [`services`] | service1 and service2 in-process on `127.0.0.1:0`, stopped with a flush |
 //! | [`process`] | the real binaries as child processes, configured by environment |
 //! | [`mock_collector`] | a wiremock Zipkin that accepts `POST /api/v2/spans` |
+//! | [`caller`] | an upstream caller of service1 that sends B3 headers |
 //! | [`stand_in`] | a wiremock service2 that records the headers service1 sends |
 //! | [`trace_source`] | reading a trace from any collector, waiting for it with a deadline |
 //! | [`tree`] | a trace as a tree whose spans each assertion consumes |
@@ -27,6 +28,7 @@
 //! ```
 
 pub mod article;
+pub mod caller;
 pub mod mock_collector;
 pub mod process;
 pub mod services;

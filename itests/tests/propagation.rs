@@ -2,6 +2,7 @@
 //! caller's sampling decision is honoured (sampled, unsampled, deferred, debug), and
 //! malformed headers start a new trace without failing the request.
 
+use itests::caller::Caller;
 use itests::stand_in::header;
 use itests::trace_source::describe_spans;
 use itests::{
@@ -12,62 +13,11 @@ use zipkin_tracing::{Span, SpanId, TraceId};
 
 const TIME_SCALE: f64 = 0.001;
 
-/// The ids of the caller's span, which service1's SERVER span joins.
-#[derive(Debug, Clone, Copy)]
-struct Caller {
-    trace_id: TraceId,
-    span_id: SpanId,
-    parent_id: SpanId,
-}
-
-impl Caller {
-    fn new(wide: bool) -> Self {
-        Caller {
-            trace_id: if wide {
-                TraceId::random_128()
-            } else {
-                TraceId::random_64()
-            },
-            span_id: SpanId::random(),
-            parent_id: SpanId::random(),
-        }
-    }
-
-    /// The multi-header form with `sampled` as `X-B3-Sampled` (absent when `None`).
-    fn multi(&self, sampled: Option<&str>) -> Vec<(&'static str, String)> {
-        let mut headers = vec![
-            ("X-B3-TraceId", self.trace_id.to_string()),
-            ("X-B3-SpanId", self.span_id.to_string()),
-            ("X-B3-ParentSpanId", self.parent_id.to_string()),
-        ];
-        if let Some(sampled) = sampled {
-            headers.push(("X-B3-Sampled", sampled.to_owned()));
-        }
-        headers
-    }
-
-    /// The single-header form `b3: trace-span-sampling-parent`.
-    fn single(&self, sampling: &str) -> Vec<(&'static str, String)> {
-        vec![(
-            "b3",
-            format!(
-                "{}-{}-{sampling}-{}",
-                self.trace_id, self.span_id, self.parent_id
-            ),
-        )]
-    }
-}
-
-/// Sends `GET /` with `headers`, checks the answer is 200, and returns the trace id
-/// service1 says it used.
+/// Sends `GET /` with `headers`; panics unless it answers 200 with a trace id.
 async fn call(url: &str, headers: &[(&str, String)]) -> TraceId {
-    let mut request = reqwest::Client::new().get(url);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    let response = request.send().await.expect("service1 answers");
-    assert_eq!(response.status(), 200, "headers {headers:?}");
-    itests::trace_id_of(&response).expect("service1 names its trace")
+    itests::caller::call(url, headers)
+        .await
+        .expect("service1 answers 200 with x-trace-id")
 }
 
 /// Checks that `spans` are the article's trace, joined to `caller`'s span.
