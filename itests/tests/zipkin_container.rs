@@ -1,6 +1,6 @@
 //! The article's chain against a real Zipkin (`openzipkin/zipkin` in a container), read
 //! back through Zipkin's own query API, `GET /api/v2/trace/{traceId}`, with the same
-//! collector-neutral helper the other tests could use against the stand-in collector.
+//! collector-neutral helper `stand_in_collector.rs` uses against the stand-in collector.
 //!
 //! Needs a Docker daemon, so it is ignored by default:
 //! `cargo test -p itests -- --ignored`.
