@@ -62,7 +62,8 @@ pub fn width_from(columns: Option<&str>) -> usize {
         .unwrap_or(100)
 }
 
-/// Whether standard output should get colour: it is a terminal and `NO_COLOR` is unset.
+/// Whether standard output should get colour: it is a terminal and `NO_COLOR` is unset
+/// or empty.
 pub fn colour_enabled() -> bool {
     should_colour(
         std::io::stdout().is_terminal(),

@@ -201,7 +201,7 @@ pub async fn run(
     let (tracer, reporter) = config
         .tracing
         .start(SERVICE_NAME)
-        .context("invalid ZIPKIN_ENDPOINT")?;
+        .context("cannot start reporting spans (--zipkin-endpoint/ZIPKIN_ENDPOINT)")?;
     let state = AppState::new(
         tracer,
         &config.service2_url,

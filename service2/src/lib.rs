@@ -85,7 +85,7 @@ pub async fn run(
     let (tracer, reporter) = config
         .tracing
         .start(SERVICE_NAME)
-        .context("invalid ZIPKIN_ENDPOINT")?;
+        .context("cannot start reporting spans (--zipkin-endpoint/ZIPKIN_ENDPOINT)")?;
     let state = AppState {
         tracer,
         time_scale: config.time_scale,
