@@ -114,11 +114,18 @@ impl AppState {
 
 /// The router: `GET /` traced, `GET /health` not.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index))
+    routes()
         .layer(ZipkinLayer::new(state.tracer.clone()))
         .route("/health", get(|| async { "OK" }))
         .with_state(state)
+}
+
+/// service1's own routes (`GET /`) without the [`ZipkinLayer`] that [`app`] puts around
+/// them: the same handlers, untraced (no span, no B3 headers to service2, no
+/// `x-trace-id`). Serve [`app`]; this exists so that the load benchmark can compare a
+/// traced service with the very same router untraced.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", get(index))
 }
 
 async fn scaled_sleep(seconds: f64, scale: f64) {

@@ -203,3 +203,26 @@ fn bad_settings_are_rejected_with_their_name() {
     );
     assert_eq!(config.tracing.sample_rate, 1.0);
 }
+
+#[tokio::test]
+async fn the_routes_alone_call_service2_untraced_and_record_nothing() {
+    let reporter = InMemoryReporter::new();
+    let tracer2 = Tracer::builder(service2::SERVICE_NAME)
+        .reporter(reporter.clone())
+        .build();
+    let url = spawn(service2::routes().with_state(service2::AppState {
+        tracer: tracer2,
+        time_scale: 0.0,
+    }))
+    .await;
+    let tracer1 = Tracer::builder(SERVICE_NAME)
+        .reporter(reporter.clone())
+        .build();
+    let state = AppState::new(tracer1, &url, Duration::from_secs(5), 0.0).unwrap();
+    let (status, trace_id, body) = get_root(routes().with_state(state)).await;
+    assert_eq!(
+        (status, trace_id, body.as_str()),
+        (StatusCode::OK, None, "OK")
+    );
+    assert!(reporter.spans().is_empty(), "{:#?}", reporter.spans());
+}

@@ -3,7 +3,8 @@
 //! Its SERVER span joins service1's CLIENT span (same span id, `shared: true`). Inside it,
 //! `service_2_do_stuff` sleeps 2 s and then runs `db_search`, which sleeps another 2 s, all
 //! scaled by `TIME_SCALE`. [`app`] builds the router, so tests can call it without a
-//! socket; [`run`] serves it until SIGINT/SIGTERM.
+//! socket ([`routes`] is the same without tracing, for benchmarks); [`run`] serves it
+//! until SIGINT/SIGTERM.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -59,11 +60,17 @@ pub struct AppState {
 
 /// The router: `GET /service/` traced, `GET /health` not.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/service/", get(service))
+    routes()
         .layer(ZipkinLayer::new(state.tracer.clone()))
         .route("/health", get(|| async { "OK" }))
         .with_state(state)
+}
+
+/// service2's own routes (`GET /service/`) without the [`ZipkinLayer`] that [`app`] puts
+/// around them: the same handlers, untraced. Serve [`app`]; this exists so that the load
+/// benchmark can compare a traced service with the very same router untraced.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/service/", get(service))
 }
 
 async fn service(State(state): State<AppState>) -> &'static str {

@@ -172,3 +172,18 @@ fn bad_settings_are_rejected_with_their_name() {
     );
     assert_eq!(config.time_scale, 1.0);
 }
+
+#[tokio::test]
+async fn the_routes_alone_answer_the_same_and_record_nothing() {
+    let reporter = InMemoryReporter::new();
+    let tracer = Tracer::builder(SERVICE_NAME)
+        .reporter(reporter.clone())
+        .build();
+    let untraced = routes().with_state(AppState {
+        tracer,
+        time_scale: 0.0,
+    });
+    let request = Request::get("/service/").body(Body::empty()).unwrap();
+    assert_eq!(get(untraced, request).await, (StatusCode::OK, "OK".into()));
+    assert!(reporter.spans().is_empty(), "{:#?}", reporter.spans());
+}
