@@ -22,6 +22,7 @@ use reqwest::{RequestBuilder, Response};
 use crate::b3;
 use crate::context::TraceContext;
 use crate::current;
+use crate::finished::Text;
 use crate::http_tags;
 use crate::span::{Endpoint, Kind};
 use crate::tracer::Tracer;
@@ -72,8 +73,13 @@ pub async fn send_with(
     b3::inject(&context, tracer.b3_format(), request.headers_mut());
 
     let url = request.url();
-    let name = format!("{} {}", request.method(), url.path());
-    let mut span = tracer.start(context, &name, Some(Kind::Client));
+    // Unsampled calls skip the name's formatting along with the rest of the span.
+    let name = if context.is_sampled() {
+        Text::Owned(format!("{} {}", request.method(), url.path()))
+    } else {
+        Text::Borrowed("")
+    };
+    let mut span = tracer.start(context, name, Some(Kind::Client));
     if span.is_recording() {
         http_tags::request(&mut span, request.method(), url.path());
         // The address we are about to call, refined below by the one we reached.
@@ -93,7 +99,7 @@ pub async fn send_with(
             }
             http_tags::response(&mut span, response.status());
         }
-        Err(error) => span.tag(http_tags::ERROR, &describe_error(error)),
+        Err(error) => span.tag(http_tags::ERROR, describe_error(error)),
     }
     span.finish();
     result

@@ -7,6 +7,7 @@
 
 use http::{Method, StatusCode};
 
+use crate::finished::Text;
 use crate::record::OpenSpan;
 
 /// The method tag: `GET`, `POST`, ...
@@ -20,16 +21,37 @@ pub const ERROR: &str = "error";
 
 /// Tags what is known when a request starts.
 pub fn request(span: &mut OpenSpan, method: &Method, path: &str) {
-    span.tag(METHOD, method.as_str());
-    span.tag(PATH, path);
+    if span.is_recording() {
+        span.tag(METHOD, method_text(method));
+        span.tag(PATH, path.to_owned());
+    }
 }
 
 /// Tags the response status.
 pub fn response(span: &mut OpenSpan, status: StatusCode) {
-    if !status.is_success() {
-        span.tag(STATUS_CODE, status.as_str());
+    if status.is_success() || !span.is_recording() {
+        return;
     }
+    let code = status.as_str().to_owned();
     if status.as_u16() >= 400 {
-        span.tag(ERROR, status.as_str());
+        span.tag(ERROR, code.clone());
     }
+    span.tag(STATUS_CODE, code);
+}
+
+/// The method's name, without a copy for the standard methods.
+pub(crate) fn method_text(method: &Method) -> Text {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Text::Owned(method.as_str().to_owned()),
+    };
+    Text::Borrowed(name)
 }

@@ -10,6 +10,7 @@
 //! | [`sample`] | sampling decisions | `sample_rate` |
 //! | [`tracer`] | per-service configuration | `zipkin_span(service_name=..., transport_handler=...)` |
 //! | [`record`] | recording one span | the body of `zipkin_span` |
+//! | [`finished`] | a finished span on its way to the reporter | the span `zipkin_span` hands to the transport |
 //! | [`current`] | the current span | the thread-local `Stack` |
 //! | [`local`] | local child spans | `with zipkin_span(...)` inside a request |
 //! | [`server`] | SERVER spans for axum | `zipkin_span` around a Flask view |
@@ -39,6 +40,7 @@ pub mod cli;
 pub mod client;
 pub mod context;
 pub mod current;
+pub mod finished;
 pub mod http_tags;
 pub mod id;
 pub mod local;
@@ -55,6 +57,7 @@ pub use b3::{B3Format, Extracted, extract, inject};
 pub use client::{TracedRequest, send_with};
 pub use context::{SamplingFlags, TraceContext};
 pub use current::{current, current_context};
+pub use finished::FinishedSpan;
 pub use id::{IdParseError, SpanId, TraceId};
 pub use local::local_span;
 pub use record::OpenSpan;

@@ -9,6 +9,7 @@ use std::future::Future;
 
 use crate::context::TraceContext;
 use crate::current::{self, Current};
+use crate::finished::Text;
 use crate::tracer::Tracer;
 
 /// Runs `future` inside a new local span named `name`, a child of the current span. With
@@ -25,7 +26,7 @@ use crate::tracer::Tracer;
 /// .await;
 /// # }
 /// ```
-pub async fn local_span<F: Future>(name: &str, future: F) -> F::Output {
+pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Output {
     match current::current() {
         Some(Current { tracer, context }) => tracer.in_span(Some(&context), name, future).await,
         None => future.await,
@@ -38,7 +39,7 @@ impl Tracer {
     pub async fn in_span<F: Future>(
         &self,
         parent: Option<&TraceContext>,
-        name: &str,
+        name: impl Into<Text>,
         future: F,
     ) -> F::Output {
         let context = match parent {

@@ -4,15 +4,18 @@
 //! clock adjustment mid-span gives a negative or inflated duration. Like Brave, we read the
 //! wall clock once, as an anchor, and derive every timestamp from the monotonic clock
 //! after it: one clock read per event, and a child's interval always lies inside its
-//! parent's. An [`OpenSpan`] is reported when finished or dropped, whichever comes first. This is the body of py_zipkin's `zipkin_span`
-//! (`start`, `stop`, `update_binary_annotations`, `add_remote_endpoint`).
+//! parent's. An [`OpenSpan`] is reported when finished or dropped, whichever comes first,
+//! as a [`FinishedSpan`]; the conversion to epoch microseconds and JSON happens later, on
+//! the reporter's task. This is the body of py_zipkin's `zipkin_span` (`start`, `stop`,
+//! `update_binary_annotations`, `add_remote_endpoint`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::context::TraceContext;
+use crate::finished::{FinishedSpan, Recorded, Text};
 use crate::report::Report;
-use crate::span::{Annotation, Endpoint, Kind, Span};
+use crate::span::{Endpoint, Kind};
 
 /// The wall clock (epoch microseconds) and the monotonic clock, read together once.
 fn anchor() -> &'static (u64, Instant) {
@@ -27,19 +30,23 @@ fn anchor() -> &'static (u64, Instant) {
     })
 }
 
-/// Epoch microseconds of `instant`: the anchor's wall time plus monotonic time since.
+/// Reads the clock anchor now, so that it exists before the first span starts.
+pub(crate) fn init_clock() {
+    anchor();
+}
+
+/// Epoch microseconds of `instant`: the anchor's wall time plus monotonic time since (or
+/// minus the time before, for an instant read before the anchor).
 ///
 /// Brave anchors once per local root span; a process-wide anchor is simpler and, on
 /// Linux, as accurate: `CLOCK_MONOTONIC` follows NTP's rate corrections, and only a step
 /// of the wall clock after start-up (which would also break durations) is not followed.
 pub(crate) fn epoch_micros(instant: Instant) -> u64 {
     let (wall, mono) = *anchor();
-    wall + instant.saturating_duration_since(mono).as_micros() as u64
-}
-
-/// Epoch microseconds now.
-pub(crate) fn now_micros() -> u64 {
-    epoch_micros(Instant::now())
+    match instant.checked_duration_since(mono) {
+        Some(after) => wall + after.as_micros() as u64,
+        None => wall.saturating_sub((mono - instant).as_micros() as u64),
+    }
 }
 
 /// A span being recorded. Unsampled spans record nothing: every method is then a no-op.
@@ -50,16 +57,16 @@ pub struct OpenSpan {
 }
 
 struct Recording {
-    span: Span,
+    span: Recorded,
     reporter: Arc<dyn Report>,
 }
 
 impl OpenSpan {
     pub(crate) fn start(
         context: TraceContext,
-        name: &str,
+        name: Text,
         kind: Option<Kind>,
-        local_endpoint: &Endpoint,
+        local_endpoint: &Arc<Endpoint>,
         reporter: &Arc<dyn Report>,
     ) -> Self {
         if !context.is_sampled() {
@@ -68,17 +75,23 @@ impl OpenSpan {
                 recording: None,
             };
         }
-        let mut span = Span::new(context.trace_id, context.span_id);
-        span.parent_id = context.parent_id;
-        span.kind = kind;
-        span.name = Some(name.to_owned());
-        span.timestamp = Some(now_micros());
-        span.debug = context.flags.debug;
-        span.local_endpoint = Some(local_endpoint.clone());
+        let start = Instant::now();
         OpenSpan {
             context,
             recording: Some(Recording {
-                span,
+                span: Recorded {
+                    context,
+                    kind,
+                    name,
+                    shared: false,
+                    start,
+                    // Set again when the span finishes.
+                    end: start,
+                    local_endpoint: local_endpoint.clone(),
+                    remote_endpoint: None,
+                    annotations: Vec::new(),
+                    tags: Vec::new(),
+                },
                 reporter: reporter.clone(),
             }),
         }
@@ -94,14 +107,14 @@ impl OpenSpan {
         self.recording.is_some()
     }
 
-    fn span_mut(&mut self) -> Option<&mut Span> {
+    fn span_mut(&mut self) -> Option<&mut Recorded> {
         self.recording.as_mut().map(|r| &mut r.span)
     }
 
     /// Renames the span, e.g. once the route is known.
-    pub fn set_name(&mut self, name: &str) {
+    pub fn set_name(&mut self, name: impl Into<Text>) {
         if let Some(span) = self.span_mut() {
-            span.name = Some(name.to_owned());
+            span.name = name.into();
         }
     }
 
@@ -114,19 +127,20 @@ impl OpenSpan {
     }
 
     /// Sets the tag `key` to `value`, replacing an earlier value.
-    pub fn tag(&mut self, key: &str, value: &str) {
+    ///
+    /// A `&'static str` or a `String` is taken as it is, never copied. A value that costs
+    /// something to compute is best computed only when [`OpenSpan::is_recording`].
+    pub fn tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
         if let Some(span) = self.span_mut() {
-            span.tags.insert(key.to_owned(), value.to_owned());
+            // Kept in order; the reporter lets the last value of a key win.
+            span.tags.push((key.into(), value.into()));
         }
     }
 
     /// Records that `value` happened now.
-    pub fn annotate(&mut self, value: &str) {
+    pub fn annotate(&mut self, value: impl Into<Text>) {
         if let Some(span) = self.span_mut() {
-            span.annotations.push(Annotation {
-                timestamp: now_micros(),
-                value: value.to_owned(),
-            });
+            span.annotations.push((Instant::now(), value.into()));
         }
     }
 
@@ -150,15 +164,11 @@ impl Drop for OpenSpan {
         let Some(Recording { mut span, reporter }) = self.recording.take() else {
             return;
         };
-        if std::thread::panicking() {
+        span.end = Instant::now();
+        if std::thread::panicking() && !span.tags.iter().any(|(key, _)| key == "error") {
             span.tags
-                .entry("error".to_owned())
-                .or_insert_with(|| "panic".to_owned());
+                .push((Text::Borrowed("error"), Text::Borrowed("panic")));
         }
-        // Both ends come from the same clock, so this never underflows; Zipkin asks that
-        // "durations of less than one are rounded up".
-        let start = span.timestamp.unwrap_or_default();
-        span.duration = Some(now_micros().saturating_sub(start).max(1));
-        reporter.report(span);
+        reporter.report(FinishedSpan::recorded(span));
     }
 }

@@ -30,6 +30,7 @@ use tracing::Instrument;
 
 use crate::b3;
 use crate::current::{self, Current};
+use crate::finished::Text;
 use crate::http_tags;
 use crate::record::OpenSpan;
 use crate::span::{Endpoint, Kind};
@@ -92,11 +93,11 @@ where
         let (context, shared) = self.tracer.server_context(b3::extract(request.headers()));
         // Unsampled requests skip the name's allocation along with the rest of the span.
         let name = if context.is_sampled() {
-            span_name(&request)
+            Text::Owned(span_name(&request))
         } else {
-            String::new()
+            Text::Borrowed("")
         };
-        let mut span = self.tracer.start(context, &name, Some(Kind::Server));
+        let mut span = self.tracer.start(context, name, Some(Kind::Server));
         if span.is_recording() {
             span.set_shared(shared);
             http_tags::request(&mut span, request.method(), request.uri().path());
@@ -156,7 +157,7 @@ where
         if let Some(mut span) = this.span.0.take() {
             match &result {
                 Ok(response) => http_tags::response(&mut span, response.status()),
-                Err(error) => span.tag("error", &error.to_string()),
+                Err(error) => span.tag(http_tags::ERROR, error.to_string()),
             }
             span.finish();
         }

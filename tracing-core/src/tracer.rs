@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::b3::{B3Format, Extracted};
 use crate::context::{SamplingFlags, TraceContext};
+use crate::finished::Text;
 use crate::record::OpenSpan;
 use crate::report::{NopReporter, Report};
 use crate::sample::{ProbabilitySampler, Sample};
@@ -22,7 +23,8 @@ pub struct Tracer {
 }
 
 struct Inner {
-    local_endpoint: Endpoint,
+    /// Shared with every span recorded, which costs one reference count per span.
+    local_endpoint: Arc<Endpoint>,
     sampler: Box<dyn Sample>,
     reporter: Arc<dyn Report>,
     join_spans: bool,
@@ -66,11 +68,11 @@ impl TracerBuilder {
             .inner
             .local_endpoint
             .service_name
-            .take());
-        self.inner.local_endpoint = Endpoint {
+            .clone());
+        self.inner.local_endpoint = Arc::new(Endpoint {
             service_name,
             ..endpoint
-        };
+        });
         self
     }
 
@@ -106,9 +108,10 @@ impl Tracer {
     /// A builder for a tracer of the service `service_name`, with the defaults: sample
     /// everything, report nowhere, join spans, 128-bit trace ids, multi-header B3.
     pub fn builder(service_name: &str) -> TracerBuilder {
+        crate::record::init_clock();
         TracerBuilder {
             inner: Inner {
-                local_endpoint: Endpoint::service(service_name),
+                local_endpoint: Arc::new(Endpoint::service(service_name)),
                 sampler: Box::new(ProbabilitySampler::always()),
                 reporter: Arc::new(NopReporter),
                 join_spans: true,
@@ -170,10 +173,16 @@ impl Tracer {
 
     /// Starts recording a span for `context`. Nothing is recorded (and nothing allocated)
     /// when the trace is not sampled; the span is reported when it is finished or dropped.
-    pub fn start(&self, context: TraceContext, name: &str, kind: Option<Kind>) -> OpenSpan {
+    /// A `&'static str` name costs nothing; a `String` is moved in.
+    pub fn start(
+        &self,
+        context: TraceContext,
+        name: impl Into<Text>,
+        kind: Option<Kind>,
+    ) -> OpenSpan {
         OpenSpan::start(
             context,
-            name,
+            name.into(),
             kind,
             &self.inner.local_endpoint,
             &self.inner.reporter,

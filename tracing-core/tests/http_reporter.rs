@@ -56,7 +56,7 @@ async fn spans_arrive_in_batches_of_at_most_100_and_flush_sends_them_now() {
     .unwrap();
     let sent: Vec<Span> = (0..250).map(|_| span()).collect();
     for span in &sent {
-        reporter.report(span.clone());
+        reporter.report(span.clone().into());
     }
     assert!(
         reporter.flush(Duration::from_secs(10)).await,
@@ -83,7 +83,7 @@ async fn a_lone_span_is_sent_after_the_batch_interval_without_flush() {
         ..config(&server)
     })
     .unwrap();
-    reporter.report(span());
+    reporter.report(span().into());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while reporter.stats().sent == 0 {
         assert!(tokio::time::Instant::now() < deadline, "never sent");
@@ -107,7 +107,7 @@ async fn a_5xx_is_retried_until_the_collector_recovers_and_each_span_arrives_onc
         .await;
     let reporter = HttpReporter::start(config(&server)).unwrap();
     let sent = span();
-    reporter.report(sent.clone());
+    reporter.report(sent.clone().into());
     assert!(reporter.flush(Duration::from_secs(10)).await);
 
     let requests = server.received_requests().await.unwrap();
@@ -131,9 +131,9 @@ async fn a_4xx_drops_that_batch_and_later_batches_still_go() {
         .mount(&server)
         .await;
     let reporter = HttpReporter::start(config(&server)).unwrap();
-    reporter.report(span());
+    reporter.report(span().into());
     assert!(reporter.flush(Duration::from_secs(10)).await);
-    reporter.report(span());
+    reporter.report(span().into());
     assert!(reporter.flush(Duration::from_secs(10)).await);
 
     assert_eq!(
@@ -158,7 +158,7 @@ async fn when_the_collector_is_down_flush_gives_up_at_its_deadline() {
     })
     .unwrap();
     let started = std::time::Instant::now();
-    reporter.report(span());
+    reporter.report(span().into());
     // Within the retry window flush cannot succeed; after it, the batch is given up.
     assert!(!reporter.flush(Duration::from_millis(50)).await);
     assert!(reporter.flush(Duration::from_secs(10)).await);
@@ -187,12 +187,12 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
         ..HttpReporterConfig::new(format!("http://{address}/api/v2/spans"))
     })
     .unwrap();
-    reporter.report(span());
+    reporter.report(span().into());
     accepted_rx.recv().await.expect("the reporter connects");
 
     let started = std::time::Instant::now();
     for _ in 0..10 {
-        reporter.report(span());
+        reporter.report(span().into());
     }
     assert!(
         started.elapsed() < Duration::from_millis(100),

@@ -13,6 +13,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::Report;
+use crate::finished::FinishedSpan;
 use crate::span::Span;
 
 /// Settings of an [`HttpReporter`]. The defaults follow the project's reporter rules.
@@ -102,7 +103,7 @@ struct Shared {
 /// Create it inside a tokio runtime: it spawns its sending task. Clones share the queue.
 #[derive(Debug, Clone)]
 pub struct HttpReporter {
-    queue: mpsc::Sender<Span>,
+    queue: mpsc::Sender<FinishedSpan>,
     shared: Arc<Shared>,
 }
 
@@ -171,7 +172,7 @@ impl HttpReporter {
 }
 
 impl Report for HttpReporter {
-    fn report(&self, span: Span) {
+    fn report(&self, span: FinishedSpan) {
         match self.queue.try_send(span) {
             Ok(()) => {
                 self.shared.queued.fetch_add(1, Ordering::Release);
@@ -206,7 +207,7 @@ enum Attempt {
 }
 
 impl Worker {
-    async fn run(mut self, mut receiver: mpsc::Receiver<Span>) {
+    async fn run(mut self, mut receiver: mpsc::Receiver<FinishedSpan>) {
         let mut batch = Vec::with_capacity(self.config.batch_size);
         while let Some(first) = receiver.recv().await {
             batch.push(first);
@@ -222,9 +223,10 @@ impl Worker {
                     () = tokio::time::sleep_until(deadline) => break,
                 }
             }
-            self.deliver(&batch).await;
-            let count = batch.len() as u64;
-            batch.clear();
+            // The Zipkin form is built here, off the request path.
+            let spans: Vec<Span> = batch.drain(..).map(FinishedSpan::into_span).collect();
+            self.deliver(&spans).await;
+            let count = spans.len() as u64;
             self.shared.done.fetch_add(count, Ordering::Release);
             self.shared.done_changed.notify_waiters();
         }

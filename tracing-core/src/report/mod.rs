@@ -11,12 +11,13 @@ mod memory;
 pub use self::http::{HttpReporter, HttpReporterConfig, ReporterError, ReporterStats};
 pub use self::memory::InMemoryReporter;
 
-use crate::span::Span;
+use crate::finished::FinishedSpan;
 
 /// Receives finished spans. Implementations must not block: this runs on the request path.
 pub trait Report: Send + Sync + 'static {
-    /// Takes one finished span.
-    fn report(&self, span: Span);
+    /// Takes one finished span. [`FinishedSpan::into_span`] gives its Zipkin v2 form;
+    /// calling it here, rather than on a background task, puts its cost on the request.
+    fn report(&self, span: FinishedSpan);
 }
 
 /// Discards every span: tracing ids still propagate, nothing is stored.
@@ -24,11 +25,11 @@ pub trait Report: Send + Sync + 'static {
 pub struct NopReporter;
 
 impl Report for NopReporter {
-    fn report(&self, _span: Span) {}
+    fn report(&self, _span: FinishedSpan) {}
 }
 
 impl<R: Report + ?Sized> Report for std::sync::Arc<R> {
-    fn report(&self, span: Span) {
+    fn report(&self, span: FinishedSpan) {
         (**self).report(span);
     }
 }

@@ -1,0 +1,190 @@
+//! A finished span as the request path hands it to a reporter, before it becomes JSON.
+//!
+//! Recording must cost next to nothing, so a span is kept in the cheapest form that loses
+//! nothing: monotonic instants instead of epoch microseconds, static or moved strings
+//! instead of copies, tags in the order they were set instead of a sorted map. The
+//! reporter turns it into the Zipkin v2 [`Span`] off the request path, on its own task;
+//! Brave splits the work the same way between its `MutableSpan` and its span handlers.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::context::TraceContext;
+use crate::record::epoch_micros;
+use crate::span::{Annotation, Endpoint, Kind, Span};
+
+/// Text recorded on a span: a `&'static str` (span names, tag keys) is kept as it is, and
+/// an owned `String` is moved in, so recording never copies a string.
+pub type Text = Cow<'static, str>;
+
+/// A finished, sampled span on its way to a reporter. [`FinishedSpan::into_span`] turns it
+/// into the Zipkin v2 model, which is what reporters store or send.
+#[derive(Debug, Clone)]
+pub struct FinishedSpan(Repr);
+
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the large variant is the common one; boxing it would cost an allocation per span"
+)]
+enum Repr {
+    Recorded(Recorded),
+    // Boxed: a span built elsewhere is the rare case.
+    Built(Box<Span>),
+}
+
+/// What an [`crate::OpenSpan`] records, in the form that is cheapest to record.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub(crate) context: TraceContext,
+    pub(crate) kind: Option<Kind>,
+    pub(crate) name: Text,
+    pub(crate) shared: bool,
+    pub(crate) start: Instant,
+    pub(crate) end: Instant,
+    pub(crate) local_endpoint: Arc<Endpoint>,
+    pub(crate) remote_endpoint: Option<Endpoint>,
+    pub(crate) annotations: Vec<(Instant, Text)>,
+    /// In the order set; a later value for the same key replaces an earlier one.
+    pub(crate) tags: Vec<(Text, Text)>,
+}
+
+impl FinishedSpan {
+    pub(crate) fn recorded(recorded: Recorded) -> Self {
+        FinishedSpan(Repr::Recorded(recorded))
+    }
+
+    /// The trace id, span id and parent of this span.
+    pub fn context(&self) -> TraceContext {
+        match &self.0 {
+            Repr::Recorded(recorded) => recorded.context,
+            Repr::Built(span) => TraceContext {
+                trace_id: span.trace_id,
+                span_id: span.id,
+                parent_id: span.parent_id,
+                flags: crate::context::SamplingFlags {
+                    sampled: Some(true),
+                    debug: span.debug,
+                },
+            },
+        }
+    }
+
+    /// The span in Zipkin v2 form: epoch-microsecond timestamps, sorted tags.
+    pub fn into_span(self) -> Span {
+        let recorded = match self.0 {
+            Repr::Recorded(recorded) => recorded,
+            Repr::Built(span) => return *span,
+        };
+        let context = recorded.context;
+        let mut span = Span::new(context.trace_id, context.span_id);
+        span.parent_id = context.parent_id;
+        span.kind = recorded.kind;
+        span.name = Some(recorded.name.into_owned());
+        // Both ends through the same conversion, so that a child's interval stays inside
+        // its parent's after rounding to microseconds. Zipkin asks that "durations of less
+        // than one are rounded up".
+        let start = epoch_micros(recorded.start);
+        span.timestamp = Some(start);
+        span.duration = Some(epoch_micros(recorded.end).saturating_sub(start).max(1));
+        span.debug = context.flags.debug;
+        span.shared = recorded.shared;
+        span.local_endpoint = Some(Endpoint::clone(&recorded.local_endpoint));
+        span.remote_endpoint = recorded.remote_endpoint;
+        span.annotations = recorded
+            .annotations
+            .into_iter()
+            .map(|(at, value)| Annotation {
+                timestamp: epoch_micros(at),
+                value: value.into_owned(),
+            })
+            .collect();
+        let mut tags = BTreeMap::new();
+        for (key, value) in recorded.tags {
+            tags.insert(key.into_owned(), value.into_owned());
+        }
+        span.tags = tags;
+        span
+    }
+}
+
+/// A span built by hand (a test, a proxy forwarding spans) reported as it is.
+impl From<Span> for FinishedSpan {
+    fn from(span: Span) -> Self {
+        FinishedSpan(Repr::Built(Box::new(span)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::context::SamplingFlags;
+
+    fn recorded() -> Recorded {
+        let start = Instant::now();
+        Recorded {
+            context: TraceContext::new_root(SamplingFlags::DEBUG, false).new_child(),
+            kind: Some(Kind::Client),
+            name: Text::Borrowed("get /"),
+            shared: false,
+            start,
+            end: start + Duration::from_micros(1_500),
+            local_endpoint: Arc::new(Endpoint::service("svc")),
+            remote_endpoint: None,
+            annotations: vec![(start + Duration::from_micros(10), Text::Borrowed("retry"))],
+            tags: vec![
+                (Text::Borrowed("b"), Text::Borrowed("first")),
+                (Text::Borrowed("a"), Text::Owned("x".to_owned())),
+                (Text::Borrowed("b"), Text::Borrowed("second")),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_recorded_span_becomes_its_zipkin_form() {
+        let recorded = recorded();
+        let context = recorded.context;
+        let span = FinishedSpan::recorded(recorded).into_span();
+        assert_eq!(span.trace_id, context.trace_id);
+        assert_eq!(
+            (span.id, span.parent_id),
+            (context.span_id, context.parent_id)
+        );
+        assert_eq!(span.name.as_deref(), Some("get /"));
+        assert_eq!(span.duration, Some(1_500));
+        assert!(span.debug && !span.shared);
+        assert_eq!(span.service_name(), Some("svc"));
+        let start = span.timestamp.unwrap();
+        assert_eq!(span.annotations[0].timestamp, start + 10);
+        // The later value of a key wins; keys come out sorted.
+        let tags: Vec<_> = span.tags.iter().collect();
+        assert_eq!(
+            tags,
+            [(&"a".into(), &"x".into()), (&"b".into(), &"second".into())]
+        );
+    }
+
+    #[test]
+    fn a_span_shorter_than_a_microsecond_lasts_one() {
+        let mut recorded = recorded();
+        recorded.end = recorded.start;
+        assert_eq!(
+            FinishedSpan::recorded(recorded).into_span().duration,
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_built_span_is_reported_unchanged() {
+        let context = TraceContext::new_root(SamplingFlags::SAMPLED, true);
+        let mut span = Span::new(context.trace_id, context.span_id);
+        span.name = Some("built".to_owned());
+        let finished = FinishedSpan::from(span.clone());
+        assert_eq!(finished.context().span_id, context.span_id);
+        assert_eq!(finished.into_span(), span);
+    }
+}
