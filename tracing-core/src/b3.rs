@@ -243,9 +243,13 @@ fn parse_single(value: &str) -> Result<Extracted, B3Error> {
     }))
 }
 
-fn hex_value(text: String) -> HeaderValue {
-    HeaderValue::try_from(text).expect("lower-case hex is a valid header value")
+fn hex_value(text: &[u8]) -> HeaderValue {
+    HeaderValue::from_bytes(text).expect("lower-case hex is a valid header value")
 }
+
+/// The longest single-form value: a 128-bit trace id, a span id, a sampling state and a
+/// parent id, with their dashes.
+const SINGLE_MAX: usize = 32 + 1 + 16 + 1 + 1 + 1 + 16;
 
 /// Writes `context` into outgoing request headers, replacing any B3 headers already there.
 ///
@@ -266,10 +270,10 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
     let flags = context.flags;
     match format {
         B3Format::Multi => {
-            headers.insert(TRACE_ID, hex_value(context.trace_id.to_string()));
-            headers.insert(SPAN_ID, hex_value(context.span_id.to_string()));
+            headers.insert(TRACE_ID, hex_value(context.trace_id.hex().as_bytes()));
+            headers.insert(SPAN_ID, hex_value(context.span_id.hex().as_bytes()));
             if let Some(parent) = context.parent_id {
-                headers.insert(PARENT_SPAN_ID, hex_value(parent.to_string()));
+                headers.insert(PARENT_SPAN_ID, hex_value(parent.hex().as_bytes()));
             }
             if flags.debug {
                 headers.insert(FLAGS, HeaderValue::from_static("1"));
@@ -282,7 +286,16 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
             }
         }
         B3Format::Single => {
-            let mut value = format!("{}-{}", context.trace_id, context.span_id);
+            // Built on the stack; the header value is the one allocation.
+            let mut value = [0u8; SINGLE_MAX];
+            let mut len = 0;
+            let mut push = |part: &[u8]| {
+                value[len..len + part.len()].copy_from_slice(part);
+                len += part.len();
+            };
+            push(context.trace_id.hex().as_bytes());
+            push(b"-");
+            push(context.span_id.hex().as_bytes());
             let sampling = match (flags.debug, flags.sampled) {
                 (true, _) => Some("d"),
                 (false, Some(true)) => Some("1"),
@@ -292,14 +305,14 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
             // The B3 specification puts the parent id after the sampling state and has no
             // way to write one without the other, so a deferred context leaves it out.
             if let Some(sampling) = sampling {
-                value.push('-');
-                value.push_str(sampling);
+                push(b"-");
+                push(sampling.as_bytes());
                 if let Some(parent) = context.parent_id {
-                    value.push('-');
-                    value.push_str(&parent.to_string());
+                    push(b"-");
+                    push(parent.hex().as_bytes());
                 }
             }
-            headers.insert(SINGLE, hex_value(value));
+            headers.insert(SINGLE, hex_value(&value[..len]));
         }
     }
 }

@@ -9,7 +9,10 @@ use std::fmt;
 use std::num::{NonZeroU64, NonZeroU128};
 use std::str::FromStr;
 
+use std::cell::RefCell;
+
 use rand::RngExt;
+use rand::rngs::SmallRng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a string is not a valid trace or span id.
@@ -49,6 +52,69 @@ fn parse_hex16(s: &[u8]) -> Result<u64, IdParseError> {
     Ok(value)
 }
 
+/// Lower-case hex digits of an id, written on the stack: formatting an id for a header or
+/// for JSON costs no allocation and no trip through `fmt`.
+#[derive(Clone, Copy)]
+pub(crate) struct Hex {
+    digits: [u8; 32],
+    len: usize,
+}
+
+impl Hex {
+    fn of_u64(value: u64) -> Self {
+        let mut hex = Hex {
+            digits: [0; 32],
+            len: 16,
+        };
+        write_hex16(value, &mut hex.digits[..16]);
+        hex
+    }
+
+    fn of_u128(value: u128) -> Self {
+        let mut hex = Hex {
+            digits: [0; 32],
+            len: 32,
+        };
+        write_hex16((value >> 64) as u64, &mut hex.digits[..16]);
+        write_hex16(value as u64, &mut hex.digits[16..]);
+        hex
+    }
+
+    /// The digits as bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.digits[..self.len]
+    }
+
+    /// The digits as text.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("hex digits are ASCII")
+    }
+}
+
+/// Writes `value` as 16 lower-case hex digits into `out`.
+fn write_hex16(value: u64, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (index, byte) in out.iter_mut().enumerate() {
+        let shift = 60 - 4 * index;
+        *byte = DIGITS[((value >> shift) & 0xf) as usize];
+    }
+}
+
+thread_local! {
+    /// Each thread's id generator. Ids must be unique, not secret, so a small fast generator
+    /// seeded from the operating system is enough; Brave likewise uses a thread-local,
+    /// non-cryptographic random source for its ids.
+    static IDS: RefCell<SmallRng> = RefCell::new(rand::make_rng());
+}
+
+/// A random `T` from this thread's id generator.
+fn random<T>() -> T
+where
+    rand::distr::StandardUniform: rand::distr::Distribution<T>,
+{
+    IDS.with_borrow_mut(|rng| rng.random())
+}
+
 /// A 64-bit span id, never zero. Displays as 16 lower-case hex characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpanId(NonZeroU64);
@@ -56,12 +122,17 @@ pub struct SpanId(NonZeroU64);
 impl SpanId {
     /// A fresh random span id.
     pub fn random() -> Self {
-        SpanId(rand::rng().random())
+        SpanId(random())
     }
 
     /// The id as a number.
     pub fn get(self) -> u64 {
         self.0.get()
+    }
+
+    /// The 16 hex digits, without allocating.
+    pub(crate) fn hex(self) -> Hex {
+        Hex::of_u64(self.0.get())
     }
 
     /// An id from a number; `None` for zero.
@@ -72,7 +143,7 @@ impl SpanId {
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        f.write_str(self.hex().as_str())
     }
 }
 
@@ -103,18 +174,25 @@ pub enum TraceId {
 impl TraceId {
     /// A fresh random 128-bit trace id.
     pub fn random_128() -> Self {
-        let mut rng = rand::rng();
         // Brave requires the low 64 bits to be non-zero (see `FromStr`); a random
         // NonZeroU64 for them keeps that true without a retry loop.
-        let low: NonZeroU64 = rng.random();
-        let high: u64 = rng.random();
+        let low: NonZeroU64 = random();
+        let high: u64 = random();
         let value = (u128::from(high) << 64) | u128::from(low.get());
         TraceId::Bits128(NonZeroU128::new(value).expect("low 64 bits are non-zero"))
     }
 
     /// A fresh random 64-bit trace id.
     pub fn random_64() -> Self {
-        TraceId::Bits64(rand::rng().random())
+        TraceId::Bits64(random())
+    }
+
+    /// The 16 or 32 hex digits, without allocating.
+    pub(crate) fn hex(self) -> Hex {
+        match self {
+            TraceId::Bits64(v) => Hex::of_u64(v.get()),
+            TraceId::Bits128(v) => Hex::of_u128(v.get()),
+        }
     }
 
     /// Whether this is a 128-bit id.
@@ -133,10 +211,7 @@ impl TraceId {
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TraceId::Bits64(v) => write!(f, "{v:016x}"),
-            TraceId::Bits128(v) => write!(f, "{v:032x}"),
-        }
+        f.write_str(self.hex().as_str())
     }
 }
 
@@ -177,7 +252,7 @@ macro_rules! serde_as_hex_string {
     ($ty:ty) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
+                serializer.serialize_str(self.hex().as_str())
             }
         }
 
@@ -207,6 +282,36 @@ mod tests {
             assert_eq!(text.len(), 16);
             assert_eq!(text.parse::<SpanId>(), Ok(id));
         }
+    }
+
+    #[test]
+    fn hex_digits_match_the_standard_formatting() {
+        for value in [
+            1,
+            0xf,
+            0x00f0_67aa_0ba9_02b7,
+            u64::MAX,
+            SpanId::random().get(),
+        ] {
+            let id = SpanId::new(value).unwrap();
+            assert_eq!(id.to_string(), format!("{value:016x}"));
+        }
+        let wide = 0x463a_c35c_9f64_13ad_4848_5a39_53bb_6124_u128;
+        let id = TraceId::Bits128(NonZeroU128::new(wide).unwrap());
+        assert_eq!(id.to_string(), format!("{wide:032x}"));
+    }
+
+    #[test]
+    fn ids_differ_across_threads() {
+        // Each thread seeds its own generator from the operating system.
+        let ids: Vec<u64> = (0..4)
+            .map(|_| std::thread::spawn(|| SpanId::random().get()))
+            .map(|thread| thread.join().unwrap())
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{ids:x?}");
     }
 
     #[test]

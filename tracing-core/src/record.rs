@@ -45,7 +45,9 @@ pub(crate) fn epoch_micros(instant: Instant) -> u64 {
     let (wall, mono) = *anchor();
     match instant.checked_duration_since(mono) {
         Some(after) => wall + after.as_micros() as u64,
-        None => wall.saturating_sub((mono - instant).as_micros() as u64),
+        // Rounded towards the past on this side too, so that the mapping stays the same
+        // `floor` on both sides of the anchor and durations stay exact.
+        None => wall.saturating_sub((mono - instant).as_nanos().div_ceil(1_000) as u64),
     }
 }
 
@@ -170,5 +172,28 @@ impl Drop for OpenSpan {
                 .push((Text::Borrowed("error"), Text::Borrowed("panic")));
         }
         reporter.report(FinishedSpan::recorded(span));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn whole_microseconds_apart_stay_exactly_apart_on_both_sides_of_the_anchor() {
+        let (_, mono) = *anchor();
+        for offset_nanos in [0, 1, 400, 999, 1_000, 1_001, 2_500_700] {
+            let offset = Duration::from_nanos(offset_nanos);
+            for start in [mono - offset, mono + offset] {
+                let end = start + Duration::from_micros(1_500);
+                assert_eq!(
+                    epoch_micros(end) - epoch_micros(start),
+                    1_500,
+                    "{offset_nanos} ns from the anchor"
+                );
+            }
+        }
     }
 }
