@@ -4,3 +4,26 @@
 //! JSON batch) for this project and for the OpenTelemetry SDK in the same run; the binaries
 //! under `src/bin/` measure whole services under load and the reporter's throughput and
 //! memory. `BENCHMARKS.md` at the workspace root holds the results and the commands.
+//!
+//! The binaries, each printing a markdown table and the command that produced it:
+//!
+//! | binary | measures | command |
+//! |---|---|---|
+//! | `load` | a service route untraced, traced at sampling 1.0 and at 0.0, under load | `cargo run --release -p bench --bin load` |
+//! | `reporter` | spans per second the `HttpReporter` delivers to a collector, on one core | `cargo run --release -p bench --bin reporter` |
+//! | `memory` | resident memory while a million spans go to a collector that is down | `cargo run --release -p bench --bin memory` |
+//!
+//! The library holds what they share:
+//!
+//! - [`backend`]: where spans go, the stand-in collector or a sink, on its own thread;
+//! - [`loadgen`]: an HTTP/1.1 load generator with keep-alive connections and a latency
+//!   histogram;
+//! - [`spans`]: the spans one service2 request records, made through the real tracer;
+//! - [`procfs`]: resident memory and per-thread CPU time, as Linux reports them;
+//! - [`report`]: medians, markdown tables and the command line, for the output.
+
+pub mod backend;
+pub mod loadgen;
+pub mod procfs;
+pub mod report;
+pub mod spans;
