@@ -16,6 +16,7 @@
 //! The library holds what they share:
 //!
 //! - [`backend`]: where spans go, the stand-in collector or a sink, on its own thread;
+//! - [`deploy`]: a service route untraced or traced, as the load tool serves it;
 //! - [`loadgen`]: an HTTP/1.1 load generator with keep-alive connections and a latency
 //!   histogram;
 //! - [`spans`]: the spans one service2 request records, made through the real tracer;
@@ -23,6 +24,7 @@
 //! - [`report`]: medians, markdown tables and the command line, for the output.
 
 pub mod backend;
+pub mod deploy;
 pub mod loadgen;
 pub mod procfs;
 pub mod report;

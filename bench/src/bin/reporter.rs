@@ -1,0 +1,280 @@
+//! Reporter throughput: spans per second that `HttpReporter` encodes and delivers to a
+//! collector over loopback, with the reporter on one core.
+//!
+//! The reporter, and the code that records the spans it carries (service2's server span
+//! with its http tags and its two local spans, through the real tracer), share one
+//! current-thread tokio runtime on the main thread, so everything on the sending side runs
+//! on one core; the collector runs on a thread of its own. Only spans the collector
+//! acknowledged count (`ReporterStats::sent`), and the stand-in collector's store is
+//! checked to hold exactly that many. The target is 200,000 spans/s.
+//!
+//! ```sh
+//! cargo run --release -p bench --bin reporter -- --spans 300000 --rounds 3
+//! ```
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bench::backend::{Backend, BackendKind};
+use bench::procfs::thread_cpu_time;
+use bench::report::{Table, command_line, median, thousands};
+use bench::spans::record_service2_spans;
+use clap::Parser;
+use zipkin_tracing::report::ReporterStats;
+use zipkin_tracing::{HttpReporter, HttpReporterConfig, NopReporter, Tracer};
+
+/// The throughput the reporter should reach on one core.
+const TARGET: f64 = 200_000.0;
+
+/// Spans recorded between two looks at the queue.
+const CHUNK: u64 = 300;
+
+/// The reporter benchmark's settings.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reporter",
+    about = "Spans per second HttpReporter delivers to a collector on loopback, on one core"
+)]
+struct Args {
+    /// Spans reported per round.
+    #[arg(long, default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..=20_000_000))]
+    spans: u64,
+
+    /// Rounds, each with a fresh collector and reporter; the table gives their median.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+
+    /// The receiving side: the stand-in collector (decodes and stores every span) or a
+    /// sink (reads the body, answers 202).
+    #[arg(long, value_enum, default_value_t = BackendKind::StandIn)]
+    collector: BackendKind,
+
+    /// Spans per POST (the reporter's default is 100).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch_size: u32,
+
+    /// The reporter's queue (default 10,000, as in the services).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    queue_capacity: u32,
+}
+
+/// One round's measurements.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    stats: ReporterStats,
+    /// Spans the stand-in collector holds at the end (`None` for the sink).
+    stored: Option<usize>,
+    /// From the first span recorded to the flush that saw the last one acknowledged.
+    wall: Duration,
+    /// CPU time of the reporter's thread over `wall` (recording spans included).
+    cpu: Duration,
+    /// CPU time of the collector's thread.
+    collector_cpu: Duration,
+}
+
+impl Round {
+    fn per_wall_second(&self) -> f64 {
+        self.stats.sent as f64 / self.wall.as_secs_f64()
+    }
+
+    fn per_cpu_second(&self) -> f64 {
+        self.stats.sent as f64 / self.cpu.as_secs_f64()
+    }
+}
+
+/// A peer address for the server spans' `remoteEndpoint`, as a real client would have.
+const PEER: &str = "127.0.0.1:53124";
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let peer: SocketAddr = PEER.parse().expect("invariant: a valid socket address");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot build the reporter's runtime")?;
+
+    let recording_only = recording_rate(peer, args.spans.min(300_000))?;
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        eprintln!(
+            "round {round}/{}: {} spans …",
+            args.rounds,
+            thousands(args.spans)
+        );
+        let backend = Backend::start(args.collector, args.spans as usize + 1)?;
+        let (stats, wall, cpu) = runtime.block_on(report_spans(&args, backend.endpoint(), peer))?;
+        let stored = backend.collector().map(collector::Collector::span_count);
+        let usage = backend.stop()?;
+        rounds.push(Round {
+            stats,
+            stored,
+            wall,
+            cpu,
+            collector_cpu: usage.cpu,
+        });
+    }
+    print_report(&args, &rounds, recording_only);
+    let unconfirmed = rounds
+        .iter()
+        .find(|r| r.stored.is_some_and(|stored| stored as u64 != r.stats.sent));
+    if let Some(round) = unconfirmed {
+        anyhow::bail!(
+            "the collector stored {:?} spans where the reporter counted {} sent",
+            round.stored,
+            round.stats.sent
+        );
+    }
+    Ok(())
+}
+
+/// Records and reports `args.spans` spans to `endpoint`, never letting the queue overflow,
+/// then flushes; returns the reporter's counters, the wall time and this thread's CPU time.
+async fn report_spans(
+    args: &Args,
+    endpoint: &str,
+    peer: SocketAddr,
+) -> anyhow::Result<(ReporterStats, Duration, Duration)> {
+    let mut config = HttpReporterConfig::new(endpoint);
+    config.batch_size = args.batch_size as usize;
+    config.queue_capacity = args.queue_capacity as usize;
+    let reporter = HttpReporter::start(config)?;
+    let tracer = Tracer::builder(service2::SERVICE_NAME)
+        .reporter(reporter.clone())
+        .build();
+    // Keep the queue at most half full: a full queue would drop spans, and an empty one
+    // would leave the sender idle.
+    let high_water = (u64::from(args.queue_capacity) / 2).max(CHUNK);
+
+    let cpu_start = thread_cpu_time()?;
+    let start = Instant::now();
+    let mut recorded = 0;
+    while recorded < args.spans {
+        let stats = reporter.stats();
+        let pending = stats.queued - stats.sent - stats.failed;
+        if pending + CHUNK > high_water {
+            // Sleeping, not spinning: the CPU time measured is the reporter's work.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        }
+        let count = CHUNK.min(args.spans - recorded);
+        record_service2_spans(&tracer, peer, count);
+        recorded += count;
+        // Let the sending task run between chunks, as it would between requests.
+        tokio::task::yield_now().await;
+    }
+    let flushed = reporter.flush(Duration::from_secs(120)).await;
+    let wall = start.elapsed();
+    let cpu = thread_cpu_time()?.saturating_sub(cpu_start);
+    anyhow::ensure!(
+        flushed,
+        "the reporter did not deliver its spans within 120 s"
+    );
+    Ok((reporter.stats(), wall, cpu))
+}
+
+/// Spans per second of recording alone (the same spans, to a reporter that discards them),
+/// to tell the recording's share of the reporter thread's time from the sending's.
+fn recording_rate(peer: SocketAddr, spans: u64) -> anyhow::Result<f64> {
+    let tracer = Tracer::builder(service2::SERVICE_NAME)
+        .reporter(NopReporter)
+        .build();
+    record_service2_spans(&tracer, peer, spans.min(10_000)); // warm-up
+    let cpu_start = thread_cpu_time()?;
+    record_service2_spans(&tracer, peer, spans);
+    let cpu = thread_cpu_time()?.saturating_sub(cpu_start);
+    Ok(spans as f64 / cpu.as_secs_f64())
+}
+
+fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "## Reporter throughput: HttpReporter → {} collector, loopback\n",
+        args.collector
+    );
+    println!("Command: `{}`\n", command_line("reporter"));
+    println!(
+        "{} rounds of {} spans (service2's server span with http tags, then its two local \
+         spans, recorded through the tracer). Sending side: the reporter and the recording \
+         on one current-thread tokio runtime, one thread; queue {}, batches of {}, kept at \
+         most half full so nothing is dropped. Receiving side: the {} on its own thread and \
+         current-thread runtime, {}. {} CPUs.\n",
+        args.rounds,
+        thousands(args.spans),
+        thousands(u64::from(args.queue_capacity)),
+        args.batch_size,
+        args.collector,
+        match args.collector {
+            BackendKind::StandIn => "decoding and storing every span (its store is checked)",
+            BackendKind::Sink => "reading each body and answering 202",
+        },
+        cpus,
+    );
+    let mut table = Table::new(&[
+        "round",
+        "spans sent",
+        "dropped + failed",
+        "stored by collector",
+        "wall",
+        "spans/s (wall)",
+        "reporter thread CPU",
+        "busy",
+        "spans per CPU-second",
+        "collector CPU",
+    ]);
+    for (i, round) in rounds.iter().enumerate() {
+        table.row(vec![
+            (i + 1).to_string(),
+            thousands(round.stats.sent),
+            thousands(round.stats.dropped + round.stats.failed),
+            round
+                .stored
+                .map_or_else(|| "n/a".to_owned(), |n| thousands(n as u64)),
+            format!("{:.2} s", round.wall.as_secs_f64()),
+            thousands(round.per_wall_second() as u64),
+            format!("{:.2} s", round.cpu.as_secs_f64()),
+            format!(
+                "{:.0}%",
+                100.0 * round.cpu.as_secs_f64() / round.wall.as_secs_f64()
+            ),
+            thousands(round.per_cpu_second() as u64),
+            format!("{:.2} s", round.collector_cpu.as_secs_f64()),
+        ]);
+    }
+    let wall_rate = median(
+        &rounds
+            .iter()
+            .map(Round::per_wall_second)
+            .collect::<Vec<_>>(),
+    );
+    let cpu_rate = median(&rounds.iter().map(Round::per_cpu_second).collect::<Vec<_>>());
+    table.row(vec![
+        "median".to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        thousands(wall_rate as u64),
+        String::new(),
+        String::new(),
+        thousands(cpu_rate as u64),
+        String::new(),
+    ]);
+    println!("{}", table.to_markdown());
+    let verdict = if wall_rate >= TARGET { "met" } else { "missed" };
+    println!(
+        "Target: ≥ {} spans/s delivered on one core: {} spans/s ({verdict}); per CPU-second \
+         of the reporter's thread: {}.",
+        thousands(TARGET as u64),
+        thousands(wall_rate as u64),
+        thousands(cpu_rate as u64),
+    );
+    println!(
+        "Recording alone (the same spans to a NopReporter): {} spans per CPU-second, so \
+         recording takes {:.0}% of the reporter thread's CPU; the rest is queueing, JSON \
+         encoding and HTTP. A \"busy\" share under 100% is time the thread waited for the collector \
+         (one POST in flight at a time).",
+        thousands(recording_only as u64),
+        100.0 * cpu_rate / recording_only,
+    );
+}
