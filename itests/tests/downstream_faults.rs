@@ -83,7 +83,11 @@ async fn request_through(service2_url: &str) -> Failed {
 /// `client_error`; nothing else. Returns the CLIENT span.
 #[track_caller]
 fn assert_failed_call(failed: Failed, status: StatusCode, client_error: &str) -> Span {
-    assert_eq!(failed.status, status, "{}\n{}", failed.body, failed.output);
+    assert_eq!(
+        failed.status, status,
+        "service1's status after this failure of service2; its body {:?}, its output:\n{}",
+        failed.body, failed.output
+    );
     assert!(
         failed.body.contains("service2"),
         "the answer names what failed: {:?}",

@@ -16,6 +16,7 @@ mod cases;
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use cases::{Headers, cases, long_value};
@@ -157,36 +158,18 @@ async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
     }
 
     for ((case, headers), (direct, through)) in cases.iter().zip(&answers) {
-        eprintln!("case: {case}: {}", shown(headers));
-        for answer in [direct, through] {
-            assert!(
-                answer.status.starts_with("HTTP/1.1 200 "),
-                "{case}: {answer:?}"
-            );
+        // Name the input in any failure, including those of the shared tree assertions.
+        let checked = panic::catch_unwind(AssertUnwindSafe(|| {
+            assert_new_traces(&mut traces, direct, through);
+        }));
+        if let Err(failure) = checked {
+            let message = failure
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| failure.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            panic!("{case} ({}): {message}", shown(headers));
         }
-        let trace_id = through.trace_id.expect("service1 answers with x-trace-id");
-        let Some(spans) = traces.remove(&trace_id) else {
-            panic!("{case}: no span of trace {trace_id}, which service1 answered with");
-        };
-        let mut tree = TraceTree::new(spans);
-        let trace = ArticleTrace::take(&mut tree);
-        tree.finish();
-        let root = &trace.server1;
-        assert_eq!(root.parent_id, None, "{case}: a new root: {root:?}");
-        assert!(!root.shared, "{case}: nothing to join: {root:?}");
-        let port = root.remote_endpoint.as_ref().and_then(|e| e.port);
-        assert_eq!(port, Some(through.client_port), "{case}: {root:?}");
-
-        let mut tree = TraceTree::new(take_service2_trace(&mut traces, direct.client_port));
-        let root = tree.root().clone();
-        let server = tree.take("service2", Some(Kind::Server), "GET /service/");
-        let work = tree.take("service2", None, "service_2_do_stuff");
-        let db_search = tree.take("service2", None, "db_search");
-        tree.finish();
-        assert_eq!((server.id, server.parent_id), (root.id, None), "{case}");
-        assert!(!server.shared, "{case}: nothing to join: {server:?}");
-        assert_eq!(work.parent_id, Some(server.id), "{case}");
-        assert_eq!(db_search.parent_id, Some(work.id), "{case}");
     }
     let leftovers: Vec<Span> = traces.into_values().flatten().collect();
     assert!(
@@ -194,12 +177,55 @@ async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
         "traces no request made:\n{}",
         describe_spans(&leftovers)
     );
+    assert_nothing_copied(&spans, &cases);
+    for service in [&service2, &service1] {
+        assert_log_escaped(service, cases.len());
+    }
+}
 
-    // Not a byte of any input in any span: ids, names, tags, annotations, endpoints.
-    for span in &spans {
+/// Checks that both answers are 200 and that each request made a new trace: service1's the
+/// article's whole tree, service2's its three spans, each under a root without a parent.
+/// Takes both traces out of `traces`.
+fn assert_new_traces(traces: &mut BTreeMap<TraceId, Vec<Span>>, direct: &Answer, through: &Answer) {
+    for answer in [direct, through] {
+        assert!(answer.status.starts_with("HTTP/1.1 200 "), "{answer:?}");
+    }
+    let trace_id = through.trace_id.expect("service1 answers with x-trace-id");
+    let Some(spans) = traces.remove(&trace_id) else {
+        panic!("no span of trace {trace_id}, which service1 answered with");
+    };
+    let mut tree = TraceTree::new(spans);
+    let trace = ArticleTrace::take(&mut tree);
+    tree.finish();
+    let root = &trace.server1;
+    assert_eq!(root.parent_id, None, "a new root: {root:?}");
+    assert!(!root.shared, "nothing to join: {root:?}");
+    let port = root.remote_endpoint.as_ref().and_then(|e| e.port);
+    assert_eq!(port, Some(through.client_port), "{root:?}");
+
+    let mut tree = TraceTree::new(take_service2_trace(traces, direct.client_port));
+    let root = tree.root().clone();
+    let server = tree.take("service2", Some(Kind::Server), "GET /service/");
+    let work = tree.take("service2", None, "service_2_do_stuff");
+    let db_search = tree.take("service2", None, "db_search");
+    tree.finish();
+    assert_eq!(
+        (server.id, server.parent_id),
+        (root.id, None),
+        "a new root: {server:?}"
+    );
+    assert!(!server.shared, "nothing to join: {server:?}");
+    assert_eq!(work.parent_id, Some(server.id));
+    assert_eq!(db_search.parent_id, Some(work.id));
+}
+
+/// Checks that no span holds a recognisable piece of any input, nor any non-ASCII text:
+/// not in an id, a name, a tag, an annotation or an endpoint.
+fn assert_nothing_copied(spans: &[Span], cases: &[(&str, Headers)]) {
+    for span in spans {
         let json = serde_json::to_string(span).unwrap().to_lowercase();
         assert!(json.is_ascii(), "a span holds non-ASCII text: {json}");
-        for (case, headers) in &cases {
+        for (case, headers) in cases {
             for fragment in fragments(headers) {
                 assert!(
                     !json.contains(&fragment),
@@ -208,36 +234,36 @@ async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
             }
         }
     }
+}
 
+/// Checks `service`'s log: one debug line per ignored context, and no raw header bytes
+/// (only printable ASCII, no run of 64 characters of the 8 KiB value).
+fn assert_log_escaped(service: &support::Running, cases: usize) {
+    let output = service.process.output();
+    let name = &service.name;
+    let rejections = output
+        .lines()
+        .filter(|line| line.contains("DEBUG") && line.contains("starting a new trace"))
+        .count();
+    assert_eq!(
+        rejections, cases,
+        "{name} logs each ignored context once at debug level:\n{output}"
+    );
+    if let Some(bad) = output
+        .chars()
+        .find(|&c| !c.is_ascii() || c.is_ascii_control() && c != '\n')
+    {
+        panic!("{name} logged a raw byte of a header ({bad:?}):\n{output}");
+    }
     let long = long_value();
-    for service in [&service2, &service1] {
-        let output = service.process.output();
-        let name = &service.url;
-        let rejections = output
-            .lines()
-            .filter(|line| line.contains("DEBUG") && line.contains("starting a new trace"))
-            .count();
-        assert_eq!(
-            rejections,
-            cases.len(),
-            "{name} logs each ignored context once at debug level:\n{output}"
-        );
-        if let Some(bad) = output
-            .chars()
-            .find(|&c| !c.is_ascii() || c.is_ascii_control() && c != '\n')
-        {
-            panic!("{name} logged a raw byte of a header ({bad:?}):\n{output}");
-        }
-        for start in (0..long.len() - 64).step_by(32) {
-            let window = &long[start..start + 64];
-            assert!(
-                !output.contains(window),
-                "{name} logged 64 characters of the 8 KiB value"
-            );
-        }
+    for start in (0..long.len() - 64).step_by(32) {
         assert!(
-            output.contains("(8192 bytes)"),
-            "{name} logs the 8 KiB value shortened, with its length:\n{output}"
+            !output.contains(&long[start..start + 64]),
+            "{name} logged 64 characters of the 8 KiB value:\n{output}"
         );
     }
+    assert!(
+        output.contains("(8192 bytes)"),
+        "{name} logs the 8 KiB value shortened, with its length:\n{output}"
+    );
 }

@@ -112,7 +112,7 @@ async fn sigterm_with_requests_in_flight(
 fn output_of(services: &[&Running]) -> String {
     services
         .iter()
-        .map(|service| format!("{}:\n{}", service.url, service.process.output()))
+        .map(|service| format!("{}:\n{}", service.name, service.process.output()))
         .collect()
 }
 

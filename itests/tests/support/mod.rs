@@ -40,6 +40,8 @@ pub fn settings(
 /// A service binary answering on its own loopback port.
 #[derive(Debug)]
 pub struct Running {
+    /// The binary's name, e.g. `service1`.
+    pub name: String,
     /// The child process, with its captured output.
     pub process: ServiceProcess,
     /// Its base URL, `http://127.0.0.1:{port}`.
@@ -56,18 +58,31 @@ pub async fn launch(binary: &Path, env: &[(&'static str, String)]) -> Running {
     let mut process = ServiceProcess::spawn(binary, &env).unwrap();
     let url = format!("http://127.0.0.1:{port}");
     process.wait_healthy(&url, START_DEADLINE).await.unwrap();
-    Running { process, url }
+    let name = binary.file_name().map_or_else(
+        || binary.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    Running { name, process, url }
 }
 
 /// Waits at most `deadline` for `service` to exit (after a SIGTERM already sent) and
 /// panics, with its output, unless the exit code is 0.
 pub async fn expect_clean_exit(service: &mut Running, deadline: Duration) {
-    let status = service.process.wait_exit(deadline).await.unwrap();
+    let status = service
+        .process
+        .wait_exit(deadline)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "{} did not exit within {deadline:?}: {error:#}",
+                service.name
+            )
+        });
     assert_eq!(
         status.code(),
         Some(0),
         "{} exited with {status}; its output:\n{}",
-        service.url,
+        service.name,
         service.process.output()
     );
 }
