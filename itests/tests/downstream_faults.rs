@@ -24,6 +24,8 @@ const SLACK: Duration = Duration::from_secs(5);
 /// How long the slow stand-in holds its answer: far past the client timeout, and past the
 /// 10 s default, so a timeout setting that is ignored shows as a late answer.
 const STAND_IN_DELAY: Duration = Duration::from_secs(20);
+/// How long service1 may take to exit after SIGTERM.
+const EXIT_DEADLINE: Duration = Duration::from_secs(20);
 
 /// What one request through a failing service2 gave.
 struct Failed {
@@ -62,7 +64,7 @@ async fn request_through(service2_url: &str) -> Failed {
     let trace_id = itests::trace_id_of(&response).unwrap();
     let body = response.text().await.unwrap();
 
-    support::stop(&mut service1, SLACK).await;
+    support::stop(&mut service1, EXIT_DEADLINE).await;
     let spans = collector.spans().await.unwrap();
     assert!(
         spans.iter().all(|span| span.trace_id == trace_id),

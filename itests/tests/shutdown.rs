@@ -109,6 +109,7 @@ async fn sigterm_with_requests_in_flight(
     }
 }
 
+/// Each service's name and output, for failure messages.
 fn output_of(services: &[&Running]) -> String {
     services
         .iter()
