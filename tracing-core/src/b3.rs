@@ -167,9 +167,12 @@ fn has_multi(headers: &HeaderMap) -> bool {
 fn extract_multi(headers: &HeaderMap) -> Result<Extracted, B3Error> {
     let sampled = match header_str(headers, &SAMPLED, "X-B3-Sampled")? {
         None => None,
-        // `true`/`false` are what early B3 tracers sent; accepted, never written.
-        Some("1" | "true") => Some(true),
-        Some("0" | "false") => Some(false),
+        // `true`/`false` are what early B3 tracers sent; accepted in any case, as Brave
+        // does, and never written.
+        Some("1") => Some(true),
+        Some("0") => Some(false),
+        Some(text) if text.eq_ignore_ascii_case("true") => Some(true),
+        Some(text) if text.eq_ignore_ascii_case("false") => Some(false),
         Some(other) => {
             return Err(B3Error::BadSampled {
                 header: "X-B3-Sampled",

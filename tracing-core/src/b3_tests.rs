@@ -76,6 +76,22 @@ fn multi_header_forms() {
             vec![
                 ("X-B3-TraceId", T64),
                 ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "TRUE"),
+            ],
+            context(T64, None, SamplingFlags::SAMPLED),
+        ),
+        (
+            vec![
+                ("X-B3-TraceId", T64),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "False"),
+            ],
+            context(T64, None, SamplingFlags::NOT_SAMPLED),
+        ),
+        (
+            vec![
+                ("X-B3-TraceId", T64),
+                ("X-B3-SpanId", SPAN),
                 ("X-B3-Flags", "1"),
             ],
             context(T64, None, SamplingFlags::DEBUG),
@@ -227,7 +243,8 @@ fn invalid_or_partial_inputs_give_no_context() {
             ("X-B3-SpanId", SPAN),
             ("X-B3-Sampled", ""),
         ],
-        vec![("X-B3-Sampled", "TRUE")],
+        vec![("X-B3-Sampled", "yes")],
+        vec![("X-B3-Sampled", "truee")],
         vec![("X-B3-TraceId", ""), ("X-B3-SpanId", "")],
         vec![("X-B3-TraceId", &long), ("X-B3-SpanId", SPAN)],
         vec![("X-B3-TraceId", " 463ac35c9f6413ad"), ("X-B3-SpanId", SPAN)],
