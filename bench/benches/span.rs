@@ -1,0 +1,331 @@
+//! The cost of one span on the request path: start, three tags, finish, hand-off.
+//!
+//! Every column records the same span: a root span named `GET /items/{id}` (so each
+//! library draws a new trace id, a span id and a sampling decision) with three
+//! string tags set from literals, finished and handed to what a service would run in
+//! production. Two groups, so criterion's numbers compare directly: `span_sampled`
+//! (the sampler keeps everything) and `span_unsampled` (it keeps nothing: the ids are
+//! drawn, nothing is recorded).
+//!
+//! Columns, and why each is the fair one:
+//!
+//! - `ours`: `Tracer::start` + `OpenSpan::tag` ×3 + `finish`, reported to
+//!   [`ChannelReporter`], which does exactly what `HttpReporter::report` does on the
+//!   request path (a `try_send` of the `FinishedSpan` into a bounded tokio channel of
+//!   10,000 and an atomic counter) while a tokio task drains the channel in batches of
+//!   100 and drops them. That is the real reporter's hand-off with an infinitely fast
+//!   collector: the steady state of a service whose reporter keeps up. The real
+//!   `HttpReporter` cannot be measured in that state here: its worker converts and
+//!   encodes every span (about a microsecond each) far slower than this loop produces
+//!   them, so its queue would fill at once.
+//! - `ours_http_reporter_queue_full`: the real `HttpReporter` (default settings) pointed
+//!   at a loopback port nobody listens on, so its queue is full after the warm-up and
+//!   every span takes the overload path: dropped and counted on the request thread. It
+//!   shows what tracing costs a service whose collector is down.
+//! - `ours_nop_reporter`: the same span reported to `NopReporter`, as a baseline: the
+//!   difference from `ours` is the hand-off.
+//! - `otel_sdk`: `opentelemetry_sdk` 0.33 with the configuration its documentation
+//!   recommends for production, a `BatchSpanProcessor` with default settings (queue
+//!   2,048, batches of 512, its own thread), exporting to [`CountingExporter`], which
+//!   counts and drops each batch. So, as for ours, the exporter's encoding and I/O are
+//!   off the measured thread and only the hand-off is timed. Tags are
+//!   `span.set_attribute(KeyValue::new("k", "v"))`, the usual idiom. Both libraries keep
+//!   the `&'static str` names, keys and values used here without copying them.
+//! - `tracing_otel`: the `tracing` API over `tracing-opentelemetry` 0.34, the way most
+//!   Rust services use OpenTelemetry: `info_span!` with the three tags as fields, entered
+//!   and dropped, under `Registry` + `OpenTelemetryLayer` (default layer settings, which
+//!   add code location, thread and busy/idle-time attributes) on the same SDK set-up.
+//!
+//! The unsampled group uses `ProbabilitySampler::never()` for ours and `Sampler::AlwaysOff`
+//! for OpenTelemetry. After each sampled column the bench prints how many spans reached
+//! the exporter or queue and how many were dropped, so a column that silently measured
+//! the overload path shows it.
+//!
+//! Run: `cargo bench -p bench --bench span` (add `-- --quick` for a rough pass).
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use tracing_subscriber::layer::SubscriberExt as _;
+use zipkin_tracing::{
+    FinishedSpan, HttpReporter, HttpReporterConfig, NopReporter, ProbabilitySampler, Report, Tracer,
+};
+
+/// The span's name: an HTTP route, as the server layer names spans.
+const NAME: &str = "GET /items/{id}";
+/// The three tags every column records.
+const TAGS: [(&str, &str); 3] = [
+    ("http.method", "GET"),
+    ("http.path", "/items/42"),
+    ("component", "bench"),
+];
+
+/// The request-path half of `HttpReporter`, reproduced: a non-blocking send into a
+/// bounded tokio channel, counted, with a task on a runtime thread draining it.
+struct ChannelReporter {
+    queue: mpsc::Sender<FinishedSpan>,
+    queued: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl ChannelReporter {
+    /// Starts the reporter and its draining task on `runtime`; capacity and batch size
+    /// are `HttpReporter`'s defaults.
+    fn start(runtime: &Runtime) -> Self {
+        let (queue, mut receiver) = mpsc::channel::<FinishedSpan>(10_000);
+        runtime.spawn(async move {
+            let mut batch = Vec::with_capacity(100);
+            while let Some(span) = receiver.recv().await {
+                batch.push(span);
+                if batch.len() == 100 {
+                    batch.clear();
+                }
+            }
+        });
+        ChannelReporter {
+            queue,
+            queued: Arc::default(),
+            dropped: Arc::default(),
+        }
+    }
+}
+
+impl Report for ChannelReporter {
+    fn report(&self, span: FinishedSpan) {
+        match self.queue.try_send(span) {
+            Ok(()) => {
+                self.queued.fetch_add(1, Ordering::Release);
+            }
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// An OpenTelemetry exporter that counts and drops every batch: encoding and I/O happen
+/// on the processor's thread in real use, not on the thread being timed.
+#[derive(Debug, Clone, Default)]
+struct CountingExporter {
+    exported: Arc<AtomicU64>,
+}
+
+impl SpanExporter for CountingExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// An SDK tracer provider as a production service configures it: a batch processor with
+/// default settings in front of `exporter`.
+fn otel_provider(sampler: Sampler, exporter: CountingExporter) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .build()
+}
+
+/// Times `iters` runs of `op`, adding the count to `total` (outside the timed loop) so
+/// that the spans handed off can be compared with the spans created.
+fn timed(iters: u64, total: &Cell<u64>, mut op: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        op();
+    }
+    let elapsed = start.elapsed();
+    total.set(total.get() + iters);
+    elapsed
+}
+
+/// Our span: start, three tags, finish (which reports it).
+fn our_span(tracer: &Tracer) {
+    let mut span = tracer.start(tracer.new_trace(), black_box(NAME), None);
+    for (key, value) in TAGS {
+        span.tag(black_box(key), black_box(value));
+    }
+    span.finish();
+}
+
+/// The same span through the OpenTelemetry SDK's API.
+fn otel_span(tracer: &SdkTracer) {
+    let mut span = tracer.start(black_box(NAME));
+    for (key, value) in TAGS {
+        span.set_attribute(KeyValue::new(black_box(key), black_box(value)));
+    }
+    span.end();
+}
+
+/// The same span through `tracing`: created with its fields, entered, left, dropped.
+fn tracing_span() {
+    let span = tracing::info_span!(
+        "GET /items/{id}",
+        http.method = black_box(TAGS[0].1),
+        http.path = black_box(TAGS[1].1),
+        component = black_box(TAGS[2].1),
+    );
+    let entered = span.enter();
+    drop(entered);
+    drop(span);
+}
+
+/// Says how many of `created` spans reached the queue or exporter, on stderr.
+fn print_handed_off(column: &str, created: u64, handed_off: u64) {
+    let dropped = created.saturating_sub(handed_off);
+    eprintln!("  {column}: {handed_off} of {created} spans handed off, {dropped} dropped");
+}
+
+/// Our columns, for a tracer built with `sampler`; `sampled` adds the reporter variants.
+fn bench_ours(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &Runtime,
+    sampler: ProbabilitySampler,
+    sampled: bool,
+) {
+    let reporter = ChannelReporter::start(runtime);
+    let (queued, dropped) = (reporter.queued.clone(), reporter.dropped.clone());
+    let tracer = Tracer::builder("service1")
+        .sampler(sampler)
+        .reporter(reporter)
+        .build();
+    let created = Cell::new(0);
+    group.bench_function("ours", |b| {
+        b.iter_custom(|iters| timed(iters, &created, || our_span(&tracer)));
+    });
+    if !sampled {
+        return;
+    }
+    let (queued, dropped) = (
+        queued.load(Ordering::Relaxed),
+        dropped.load(Ordering::Relaxed),
+    );
+    print_handed_off("ours", queued + dropped, queued);
+
+    // A port that was free a moment ago: connections are refused, batches are retried
+    // with backoff, and the queue stays full.
+    let dead_port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("loopback has a free port")
+        .port();
+    let http = {
+        let _entered = runtime.enter();
+        HttpReporter::start(HttpReporterConfig::new(format!(
+            "http://127.0.0.1:{dead_port}/api/v2/spans"
+        )))
+        .expect("a loopback http endpoint is a valid reporter configuration")
+    };
+    let tracer = Tracer::builder("service1").reporter(http.clone()).build();
+    group.bench_function("ours_http_reporter_queue_full", |b| {
+        b.iter(|| our_span(&tracer));
+    });
+    let stats = http.stats();
+    print_handed_off(
+        "ours_http_reporter_queue_full",
+        stats.queued + stats.dropped,
+        stats.queued,
+    );
+
+    let tracer = Tracer::builder("service1").reporter(NopReporter).build();
+    group.bench_function("ours_nop_reporter", |b| b.iter(|| our_span(&tracer)));
+}
+
+/// The OpenTelemetry columns, SDK and `tracing`, for `sampler`; both print how many
+/// spans reached the exporter when `sampled`.
+fn bench_otel(group: &mut BenchmarkGroup<'_, WallTime>, sampler: Sampler, sampled: bool) {
+    let exporter = CountingExporter::default();
+    let provider = otel_provider(sampler.clone(), exporter.clone());
+    let tracer = provider.tracer("bench");
+    let created = Cell::new(0);
+    group.bench_function("otel_sdk", |b| {
+        b.iter_custom(|iters| timed(iters, &created, || otel_span(&tracer)));
+    });
+    if let Err(error) = provider.shutdown() {
+        eprintln!("  otel_sdk: shutdown failed: {error}");
+    }
+    if sampled {
+        print_handed_off(
+            "otel_sdk",
+            created.get(),
+            exporter.exported.load(Ordering::Relaxed),
+        );
+    }
+
+    let exporter = CountingExporter::default();
+    let provider = otel_provider(sampler, exporter.clone());
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    let created = Cell::new(0);
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("tracing_otel", |b| {
+            b.iter_custom(|iters| timed(iters, &created, tracing_span));
+        });
+    });
+    if let Err(error) = provider.shutdown() {
+        eprintln!("  tracing_otel: shutdown failed: {error}");
+    }
+    if sampled {
+        print_handed_off(
+            "tracing_otel",
+            created.get(),
+            exporter.exported.load(Ordering::Relaxed),
+        );
+    }
+}
+
+/// Sampled spans: recorded and handed off, in every column.
+fn span_sampled(c: &mut Criterion) {
+    let runtime = reporter_runtime();
+    let mut group = c.benchmark_group("span_sampled");
+    bench_ours(&mut group, &runtime, ProbabilitySampler::always(), true);
+    bench_otel(&mut group, Sampler::AlwaysOn, true);
+    group.finish();
+}
+
+/// Unsampled spans: ids drawn and propagated, nothing recorded.
+fn span_unsampled(c: &mut Criterion) {
+    let runtime = reporter_runtime();
+    let mut group = c.benchmark_group("span_unsampled");
+    bench_ours(&mut group, &runtime, ProbabilitySampler::never(), false);
+    bench_otel(&mut group, Sampler::AlwaysOff, false);
+    group.finish();
+}
+
+/// The runtime our reporters' background tasks run on: one worker thread, as a small
+/// service would leave to its reporter.
+fn reporter_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts on this machine")
+}
+
+/// Short runs: these are nanosecond operations, and the machine is shared.
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = span_sampled, span_unsampled
+}
+criterion_main!(benches);
