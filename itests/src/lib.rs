@@ -11,6 +11,11 @@
 //! | [`trace_source`] | reading a trace from any collector, waiting for it with a deadline |
 //! | [`tree`] | a trace as a tree whose spans each assertion consumes |
 //! | [`article`] | the article's six-span trace as one assertion |
+//! | [`tuned_chain`] | both services in-process with the test's reporter settings and counters |
+//! | [`binary_chain`] | both real binaries as a chain, and the warnings they logged |
+//! | [`faulty_collector`] | a collector answering the status a test sets; a refused endpoint |
+//! | [`hanging_collector`] | a collector that accepts connections and never answers |
+//! | [`latency`] | timing a healthy and a faulty chain side by side |
 //!
 //! ```no_run
 //! use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
@@ -28,21 +33,30 @@
 //! ```
 
 pub mod article;
+pub mod binary_chain;
 pub mod caller;
+pub mod faulty_collector;
+pub mod hanging_collector;
+pub mod latency;
 pub mod mock_collector;
 pub mod process;
 pub mod services;
 pub mod stand_in;
 pub mod trace_source;
 pub mod tree;
+pub mod tuned_chain;
 
 pub use article::ArticleTrace;
+pub use binary_chain::BinaryChain;
+pub use faulty_collector::FaultyCollector;
+pub use hanging_collector::HangingCollector;
 pub use mock_collector::MockCollector;
 pub use process::{ServiceProcess, build_binary, free_port};
 pub use services::{Chain, RunningService, ServiceOptions, start_service1, start_service2};
 pub use stand_in::Service2StandIn;
 pub use trace_source::{TraceSource, ZipkinApi, wait_for_trace, wait_for_trace_within};
 pub use tree::{NameMatch, TraceTree};
+pub use tuned_chain::TunedChain;
 
 use anyhow::Context as _;
 use zipkin_tracing::TraceId;
