@@ -1,0 +1,251 @@
+//! A collector that is down (connections refused) does not hurt the traced services:
+//! requests through service1 and service2 answer as fast as with a working collector, the
+//! reporters count every span they could not deliver, and each service logs the outage
+//! once, not once per span, batch or retry.
+//!
+//! The real binaries show that a user sees one warning while the first batch is retried;
+//! their 30 s retry window is too long for a test to see several batches given up, so a
+//! child run of this test binary, logging like the binaries, gives up batches every 100 ms.
+
+// Tests may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use itests::binary_chain::warning_lines;
+use itests::faulty_collector::refused_endpoint;
+use itests::latency::{compare, timed_get};
+use itests::trace_source::wait_until;
+use itests::{BinaryChain, MockCollector, TunedChain};
+use zipkin_tracing::HttpReporterConfig;
+
+/// Timed requests through each chain.
+const ROUNDS: usize = 60;
+/// Untimed requests through each chain first, to open connections and warm caches.
+const WARM_UP: usize = 3;
+/// Spans each service records per request: service1 has SERVER, local and CLIENT spans;
+/// service2 has SERVER and two local spans.
+const SPANS_PER_SERVICE: u64 = 3;
+
+/// Small batches given up quickly, so that many batches fail during the test.
+fn quick_to_give_up(endpoint: String) -> HttpReporterConfig {
+    HttpReporterConfig {
+        batch_size: 50,
+        batch_interval: Duration::from_millis(20),
+        retry_window: Duration::from_millis(200),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        ..HttpReporterConfig::new(endpoint)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_as_fast_with_the_collector_down_and_lost_spans_are_counted() {
+    let collector = MockCollector::start().await;
+    let healthy = TunedChain::start(&quick_to_give_up(collector.endpoint()), 0.0)
+        .await
+        .unwrap();
+    let down = TunedChain::start(&quick_to_give_up(refused_endpoint().unwrap()), 0.0)
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let (healthy_url, down_url) = (healthy.entry_url(), down.entry_url());
+    compare(&client, &healthy_url, &down_url, WARM_UP, |_| {})
+        .await
+        .unwrap();
+
+    let comparison = compare(&client, &healthy_url, &down_url, ROUNDS, |_| {})
+        .await
+        .unwrap();
+    comparison.assert_faulty_like_healthy();
+
+    // Every span the down chain recorded ends up counted as lost: given up after the retry
+    // window (failed) or refused by a full queue (dropped). None counts as sent.
+    let recorded = SPANS_PER_SERVICE * (WARM_UP + ROUNDS) as u64;
+    for service in down.services() {
+        let what = format!(
+            "{}'s reporter to give up all {recorded} spans",
+            service.name()
+        );
+        let stats = wait_until(&what, Duration::from_secs(10), || {
+            let stats = service.stats();
+            async move {
+                if stats.failed + stats.dropped >= recorded {
+                    Ok(stats)
+                } else {
+                    Err(format!("{stats:?}"))
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(stats.sent, 0, "{}: {stats:?}", service.name());
+        assert!(stats.failed > 0, "{}: {stats:?}", service.name());
+        assert_eq!(
+            (stats.queued + stats.dropped, stats.failed),
+            (recorded, stats.queued),
+            "{}: each recorded span is counted once, as failed or dropped: {stats:?}",
+            service.name()
+        );
+    }
+
+    // The healthy chain delivered everything: it was a fair comparison.
+    assert!(healthy.flush(Duration::from_secs(10)).await);
+    assert_eq!(
+        collector.spans().await.unwrap().len() as u64,
+        2 * recorded,
+        "the healthy chain's spans"
+    );
+}
+
+/// How long requests keep coming after both services have logged the outage. The
+/// reporter's default backoff (100 ms, doubling) retries its batch 4 times in 1.5 s, so a
+/// reporter that logged every failed attempt would have logged at least 4 more lines.
+const OUTAGE_AFTER_FIRST_WARNING: Duration = Duration::from_millis(2500);
+/// How long the services may take to notice the outage: their first batch waits up to the
+/// default 1 s batch interval before it is sent.
+const NOTICE_DEADLINE: Duration = Duration::from_secs(10);
+/// The pace of requests: a steady trickle, 50 a second.
+const REQUEST_EVERY: Duration = Duration::from_millis(20);
+
+#[tokio::test]
+async fn a_collector_outage_is_logged_once_per_service_while_every_request_succeeds() {
+    let chain = BinaryChain::start(&refused_endpoint().unwrap())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = chain.entry_url();
+    let started = Instant::now();
+    let mut both_warned_at = None;
+    let mut pace = tokio::time::interval(REQUEST_EVERY);
+    let mut answered = 0;
+    loop {
+        pace.tick().await;
+        if let Err(error) = timed_get(&client, &url).await {
+            panic!(
+                "request {answered} failed during the outage: {error:#}\n{}",
+                chain.describe_output()
+            );
+        }
+        answered += 1;
+        let both_warned = chain
+            .services()
+            .iter()
+            .all(|(_, process)| !warning_lines(&process.output()).is_empty());
+        match both_warned_at {
+            None if both_warned => both_warned_at = Some(Instant::now()),
+            Some(at) if at.elapsed() >= OUTAGE_AFTER_FIRST_WARNING => break,
+            _ => {}
+        }
+        assert!(
+            both_warned_at.is_some() || started.elapsed() < NOTICE_DEADLINE,
+            "both services should log a warning about the collector within \
+             {NOTICE_DEADLINE:?}; after {answered} requests:\n{}",
+            chain.describe_output()
+        );
+    }
+
+    for (name, process) in chain.services() {
+        let output = process.output();
+        let warnings = warning_lines(&output);
+        assert_eq!(
+            warnings.len(),
+            1,
+            "{name}: a collector outage is logged once, not once per span, batch or \
+             retry; it logged {} warnings over {answered} requests:\n{}",
+            warnings.len(),
+            warnings.join("\n")
+        );
+        assert!(
+            warnings[0].contains("Zipkin collector unavailable"),
+            "{name}: the warning names the problem: {}",
+            warnings[0]
+        );
+    }
+}
+
+/// Set in the environment when this test binary runs itself again as the logging child.
+const LOGGING_CHILD: &str = "ITESTS_COLLECTOR_DOWN_LOGGING_CHILD";
+/// The test the child runs: the one that starts it.
+const LOGGING_TEST: &str = "many_batches_given_up_make_one_warning_per_reporter";
+/// Batches each of the child's reporters gives up before it stops.
+const BATCHES_GIVEN_UP: u64 = 10;
+const CHILD_BATCH_SIZE: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_batches_given_up_make_one_warning_per_reporter() {
+    if std::env::var_os(LOGGING_CHILD).is_some() {
+        give_up_many_batches_with_logging().await;
+        return;
+    }
+    // A global log subscriber would see every test's logs, so the child gets a process of
+    // its own: this binary, running only this test.
+    let output = tokio::task::spawn_blocking(|| {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", LOGGING_TEST, "--nocapture"])
+            .env(LOGGING_CHILD, "1")
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the logging child failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let warnings = warning_lines(&stdout);
+    assert_eq!(
+        warnings.len(),
+        2,
+        "two reporters gave up {BATCHES_GIVEN_UP} batches or more each, and each should log \
+         the outage once; they logged:\n{}",
+        warnings.join("\n")
+    );
+    assert!(
+        warnings
+            .iter()
+            .all(|line| line.contains("Zipkin collector unavailable")),
+        "{warnings:#?}"
+    );
+}
+
+/// The child's part: logs as the binaries do, and makes each reporter give up
+/// [`BATCHES_GIVEN_UP`] batches against a refused endpoint.
+async fn give_up_many_batches_with_logging() {
+    zipkin_tracing::serve::init_logging().unwrap();
+    let config = HttpReporterConfig {
+        batch_size: CHILD_BATCH_SIZE,
+        batch_interval: Duration::from_millis(10),
+        retry_window: Duration::from_millis(100),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+        ..HttpReporterConfig::new(refused_endpoint().unwrap())
+    };
+    let chain = TunedChain::start(&config, 0.0).await.unwrap();
+    let client = reqwest::Client::new();
+    let requests = 2 * BATCHES_GIVEN_UP;
+    for _ in 0..requests {
+        timed_get(&client, &chain.entry_url()).await.unwrap();
+    }
+    let enough = BATCHES_GIVEN_UP * CHILD_BATCH_SIZE as u64;
+    for service in chain.services() {
+        let what = format!("{} to give up {enough} spans", service.name());
+        wait_until(&what, Duration::from_secs(10), || {
+            let stats = service.stats();
+            async move {
+                if stats.failed >= enough {
+                    Ok(())
+                } else {
+                    Err(format!("{stats:?}"))
+                }
+            }
+        })
+        .await
+        .unwrap();
+    }
+}
