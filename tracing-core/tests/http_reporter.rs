@@ -76,6 +76,33 @@ async fn spans_arrive_in_batches_of_at_most_100_and_flush_sends_them_now() {
 }
 
 #[tokio::test]
+async fn a_full_batch_is_sent_at_once_without_waiting_for_the_interval() {
+    let server = accepting_collector().await;
+    let reporter = HttpReporter::start(HttpReporterConfig {
+        batch_interval: Duration::from_secs(60),
+        ..config(&server)
+    })
+    .unwrap();
+    // One span and a flush first: the worker is then waiting, past its start-up.
+    reporter.report(span().into());
+    assert!(reporter.flush(Duration::from_secs(10)).await);
+    for _ in 0..100 {
+        reporter.report(span().into());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reporter.stats().sent < 101 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a full batch waited for the interval: {:?}",
+            reporter.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let batches = decode(&server.received_requests().await.unwrap());
+    assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [1, 100]);
+}
+
+#[tokio::test]
 async fn a_lone_span_is_sent_after_the_batch_interval_without_flush() {
     let server = accepting_collector().await;
     let reporter = HttpReporter::start(HttpReporterConfig {

@@ -1,9 +1,11 @@
 //! The HTTP reporter: spans go to a bounded queue, a background task POSTs them in batches.
 //!
 //! The request path only does a non-blocking `try_send`; when the queue is full the span is
-//! dropped and counted, never waited for. The background task sends a batch when it holds
-//! 100 spans or its oldest span has waited a second, retries outages with backoff for a
-//! bounded time, and logs an outage once rather than once per span.
+//! dropped and counted, never waited for. The background task wakes when a batch's worth of
+//! spans (100) has been queued, or once a second, and sends what is queued in batches; it
+//! retries outages with backoff for a bounded time, and logs an outage once rather than
+//! once per span. Waking it once per batch rather than once per span keeps a thread wake-up
+//! off the request path, as OpenTelemetry's batch processor and Brave's reporter do too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +27,8 @@ pub struct HttpReporterConfig {
     pub queue_capacity: usize,
     /// Spans per POST, at most. Default 100.
     pub batch_size: usize,
-    /// How long the first span of a batch waits for others. Default 1 s.
+    /// How long a span waits, at most, for a batch to fill before what is queued is sent.
+    /// Default 1 s.
     pub batch_interval: Duration,
     /// Time limit of one POST, connection included. Default 5 s.
     pub request_timeout: Duration,
@@ -96,6 +99,9 @@ struct Shared {
     done: AtomicU64,
     done_changed: Notify,
     flush_requested: Notify,
+    /// Signalled each time another `batch_size` spans have been queued.
+    batch_ready: Notify,
+    batch_size: u64,
 }
 
 /// Sends spans to a Zipkin-compatible collector (`POST /api/v2/spans`) in the background.
@@ -129,7 +135,10 @@ impl HttpReporter {
             .timeout(config.request_timeout)
             .build()?;
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            batch_size: config.batch_size as u64,
+            ..Shared::default()
+        });
         let worker = Worker {
             config,
             url,
@@ -175,7 +184,11 @@ impl Report for HttpReporter {
     fn report(&self, span: FinishedSpan) {
         match self.queue.try_send(span) {
             Ok(()) => {
-                self.shared.queued.fetch_add(1, Ordering::Release);
+                let queued = self.shared.queued.fetch_add(1, Ordering::Release) + 1;
+                // Wake the worker once per batch; otherwise its timer fetches the spans.
+                if queued % self.shared.batch_size == 0 {
+                    self.shared.batch_ready.notify_one();
+                }
             }
             Err(_) => {
                 // Full (or the worker is gone): drop rather than wait. Not logged per span;
@@ -184,6 +197,23 @@ impl Report for HttpReporter {
             }
         }
     }
+}
+
+/// Moves up to `limit` queued spans into `batch` without waiting. Returns whether the
+/// queue is closed (every sender gone) and empty.
+fn take_batch(
+    receiver: &mut mpsc::Receiver<FinishedSpan>,
+    batch: &mut Vec<FinishedSpan>,
+    limit: usize,
+) -> bool {
+    while batch.len() < limit {
+        match receiver.try_recv() {
+            Ok(span) => batch.push(span),
+            Err(mpsc::error::TryRecvError::Empty) => return false,
+            Err(mpsc::error::TryRecvError::Disconnected) => return true,
+        }
+    }
+    false
 }
 
 /// An outage in progress: when it started and how many spans it has cost.
@@ -207,28 +237,37 @@ enum Attempt {
 }
 
 impl Worker {
+    /// Sleeps until a batch is ready, a flush is asked for or the interval passes, then
+    /// sends everything queued, in batches. Ends when every `HttpReporter` is gone and the
+    /// queue is empty.
+    ///
+    /// The worker never waits in `recv`: a receiver waiting there is woken by every span
+    /// sent, which would put a thread wake-up on the request path of each span.
     async fn run(mut self, mut receiver: mpsc::Receiver<FinishedSpan>) {
         let mut batch = Vec::with_capacity(self.config.batch_size);
-        while let Some(first) = receiver.recv().await {
-            batch.push(first);
-            let deadline = Instant::now() + self.config.batch_interval;
-            while batch.len() < self.config.batch_size {
-                tokio::select! {
-                    biased;
-                    next = receiver.recv() => match next {
-                        Some(span) => batch.push(span),
-                        None => break,
-                    },
-                    () = self.shared.flush_requested.notified() => break,
-                    () = tokio::time::sleep_until(deadline) => break,
-                }
+        let mut interval = tokio::time::interval(self.config.batch_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shared.batch_ready.notified() => {}
+                () = self.shared.flush_requested.notified() => {}
+                _ = interval.tick() => {}
             }
-            // The Zipkin form is built here, off the request path.
-            let spans: Vec<Span> = batch.drain(..).map(FinishedSpan::into_span).collect();
-            self.deliver(&spans).await;
-            let count = spans.len() as u64;
-            self.shared.done.fetch_add(count, Ordering::Release);
-            self.shared.done_changed.notify_waiters();
+            loop {
+                let closed = take_batch(&mut receiver, &mut batch, self.config.batch_size);
+                if batch.is_empty() {
+                    if closed {
+                        return;
+                    }
+                    break;
+                }
+                // The Zipkin form is built here, off the request path.
+                let spans: Vec<Span> = batch.drain(..).map(FinishedSpan::into_span).collect();
+                self.deliver(&spans).await;
+                let count = spans.len() as u64;
+                self.shared.done.fetch_add(count, Ordering::Release);
+                self.shared.done_changed.notify_waiters();
+            }
         }
     }
 
