@@ -186,7 +186,7 @@ impl Report for HttpReporter {
             Ok(()) => {
                 let queued = self.shared.queued.fetch_add(1, Ordering::Release) + 1;
                 // Wake the worker once per batch; otherwise its timer fetches the spans.
-                if queued % self.shared.batch_size == 0 {
+                if queued.is_multiple_of(self.shared.batch_size) {
                     self.shared.batch_ready.notify_one();
                 }
             }
