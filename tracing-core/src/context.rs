@@ -62,13 +62,10 @@ pub struct TraceContext {
 impl TraceContext {
     /// The root of a new trace with fresh random ids (a 128-bit trace id when `wide`).
     pub fn new_root(flags: SamplingFlags, wide: bool) -> Self {
+        let (trace_id, span_id) = crate::id::root_ids(wide);
         TraceContext {
-            trace_id: if wide {
-                TraceId::random_128()
-            } else {
-                TraceId::random_64()
-            },
-            span_id: SpanId::random(),
+            trace_id,
+            span_id,
             parent_id: None,
             flags,
         }

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use smallvec::SmallVec;
+
 use crate::context::TraceContext;
 use crate::record::epoch_micros;
 use crate::span::{Annotation, Endpoint, Kind, Span};
@@ -25,15 +27,16 @@ pub type Text = Cow<'static, str>;
 pub struct FinishedSpan(Repr);
 
 #[derive(Debug, Clone)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "the large variant is the common one; boxing it would cost an allocation per span"
-)]
 enum Repr {
-    Recorded(Recorded),
-    // Boxed: a span built elsewhere is the rare case.
+    // Boxed: the one allocation of a recorded span, made when it starts. Moving a span
+    // from start to finish to the reporter's queue then copies a pointer, not the span.
+    Recorded(Box<Recorded>),
     Built(Box<Span>),
 }
+
+/// Tags of one span. Four fit without an allocation of their own: the HTTP tags of a
+/// span (method, path, and for a failure status code and error) need no more.
+pub(crate) type Tags = SmallVec<[(Text, Text); 4]>;
 
 /// What an [`crate::OpenSpan`] records, in the form that is cheapest to record.
 #[derive(Debug, Clone)]
@@ -48,11 +51,11 @@ pub(crate) struct Recorded {
     pub(crate) remote_endpoint: Option<Endpoint>,
     pub(crate) annotations: Vec<(Instant, Text)>,
     /// In the order set; a later value for the same key replaces an earlier one.
-    pub(crate) tags: Vec<(Text, Text)>,
+    pub(crate) tags: Tags,
 }
 
 impl FinishedSpan {
-    pub(crate) fn recorded(recorded: Recorded) -> Self {
+    pub(crate) fn recorded(recorded: Box<Recorded>) -> Self {
         FinishedSpan(Repr::Recorded(recorded))
     }
 
@@ -75,7 +78,7 @@ impl FinishedSpan {
     /// The span in Zipkin v2 form: epoch-microsecond timestamps, sorted tags.
     pub fn into_span(self) -> Span {
         let recorded = match self.0 {
-            Repr::Recorded(recorded) => recorded,
+            Repr::Recorded(recorded) => *recorded,
             Repr::Built(span) => return *span,
         };
         let context = recorded.context;
@@ -124,9 +127,9 @@ mod tests {
     use super::*;
     use crate::context::SamplingFlags;
 
-    fn recorded() -> Recorded {
+    fn recorded() -> Box<Recorded> {
         let start = Instant::now();
-        Recorded {
+        Box::new(Recorded {
             context: TraceContext::new_root(SamplingFlags::DEBUG, false).new_child(),
             kind: Some(Kind::Client),
             name: Text::Borrowed("get /"),
@@ -136,12 +139,12 @@ mod tests {
             local_endpoint: Arc::new(Endpoint::service("svc")),
             remote_endpoint: None,
             annotations: vec![(start + Duration::from_micros(10), Text::Borrowed("retry"))],
-            tags: vec![
+            tags: Tags::from_iter([
                 (Text::Borrowed("b"), Text::Borrowed("first")),
                 (Text::Borrowed("a"), Text::Owned("x".to_owned())),
                 (Text::Borrowed("b"), Text::Borrowed("second")),
-            ],
-        }
+            ]),
+        })
     }
 
     #[test]

@@ -115,6 +115,20 @@ where
     IDS.with_borrow_mut(|rng| rng.random())
 }
 
+/// The ids of a new trace's root span: a trace id (128-bit when `wide`) and a span id,
+/// drawn with one visit to this thread's generator.
+pub(crate) fn root_ids(wide: bool) -> (TraceId, SpanId) {
+    IDS.with_borrow_mut(|rng| {
+        let low: NonZeroU64 = rng.random();
+        let trace_id = if wide {
+            TraceId::with_low_bits(rng.random(), low)
+        } else {
+            TraceId::Bits64(low)
+        };
+        (trace_id, SpanId(rng.random()))
+    })
+}
+
 /// A 64-bit span id, never zero. Displays as 16 lower-case hex characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpanId(NonZeroU64);
@@ -174,10 +188,12 @@ pub enum TraceId {
 impl TraceId {
     /// A fresh random 128-bit trace id.
     pub fn random_128() -> Self {
-        // Brave requires the low 64 bits to be non-zero (see `FromStr`); a random
-        // NonZeroU64 for them keeps that true without a retry loop.
-        let low: NonZeroU64 = random();
-        let high: u64 = random();
+        TraceId::with_low_bits(random(), random())
+    }
+
+    /// A 128-bit id from its halves. Brave requires the low 64 bits to be non-zero (see
+    /// `FromStr`); taking them as a `NonZeroU64` keeps that true without a retry loop.
+    fn with_low_bits(high: u64, low: NonZeroU64) -> Self {
         let value = (u128::from(high) << 64) | u128::from(low.get());
         TraceId::Bits128(NonZeroU128::new(value).expect("low 64 bits are non-zero"))
     }

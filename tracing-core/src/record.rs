@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::context::TraceContext;
-use crate::finished::{FinishedSpan, Recorded, Text};
+use crate::finished::{FinishedSpan, Recorded, Tags, Text};
 use crate::report::Report;
 use crate::span::{Endpoint, Kind};
 
@@ -59,7 +59,7 @@ pub struct OpenSpan {
 }
 
 struct Recording {
-    span: Recorded,
+    span: Box<Recorded>,
     reporter: Arc<dyn Report>,
 }
 
@@ -81,7 +81,7 @@ impl OpenSpan {
         OpenSpan {
             context,
             recording: Some(Recording {
-                span: Recorded {
+                span: Box::new(Recorded {
                     context,
                     kind,
                     name,
@@ -92,8 +92,8 @@ impl OpenSpan {
                     local_endpoint: local_endpoint.clone(),
                     remote_endpoint: None,
                     annotations: Vec::new(),
-                    tags: Vec::new(),
-                },
+                    tags: Tags::new(),
+                }),
                 reporter: reporter.clone(),
             }),
         }
@@ -110,7 +110,7 @@ impl OpenSpan {
     }
 
     fn span_mut(&mut self) -> Option<&mut Recorded> {
-        self.recording.as_mut().map(|r| &mut r.span)
+        self.recording.as_mut().map(|r| &mut *r.span)
     }
 
     /// Renames the span, e.g. once the route is known.
