@@ -76,15 +76,46 @@ struct Phase {
     p99: Duration,
     /// Services' CPU time per counted request (all their runtime's threads).
     cpu_per_request: Duration,
+    /// Share of the phase's wall time the services' threads were on a CPU (1.0 = one
+    /// core's worth): near the thread count, the services are the bottleneck.
+    server_busy: f64,
+    /// The same for the load generator's threads.
+    load_busy: f64,
     errors: u64,
     spans: ReporterStats,
+}
+
+/// One variant's phases summarised: medians across rounds.
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    throughput: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_request: Duration,
+    server_busy: f64,
+    load_busy: f64,
+}
+
+impl Summary {
+    fn of(rounds: &[Phase]) -> Self {
+        let pick = |f: fn(&Phase) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
+        Summary {
+            throughput: pick(|p| p.throughput),
+            p50: Duration::from_secs_f64(pick(|p| p.p50.as_secs_f64())),
+            p99: Duration::from_secs_f64(pick(|p| p.p99.as_secs_f64())),
+            cpu_per_request: Duration::from_secs_f64(pick(|p| p.cpu_per_request.as_secs_f64())),
+            server_busy: pick(|p| p.server_busy),
+            load_busy: pick(|p| p.load_busy),
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let server_threads = ThreadSet::new();
     let server_runtime = runtime("server", args.server_threads, Some(server_threads.clone()))?;
-    let client_runtime = runtime("load", args.client_threads, None)?;
+    let client_threads = ThreadSet::new();
+    let client_runtime = runtime("load", args.client_threads, Some(client_threads.clone()))?;
     let backend = Backend::start(args.collector, collector::config::DEFAULT_MAX_SPANS)?;
 
     let deployments = Variant::ALL
@@ -110,10 +141,11 @@ fn main() -> anyhow::Result<()> {
             };
             let spans_before = total_stats(&deployment.reporters);
             let cpu_before = server_threads.cpu_time();
+            let load_cpu_before = client_threads.cpu_time();
+            let started = std::time::Instant::now();
             let load = client_runtime.block_on(loadgen::run(&spec))?;
-            let cpu = server_threads.cpu_time().saturating_sub(cpu_before);
             // Deliver this variant's spans before the next variant runs, so that its
-            // reporter's work is not charged to the next one; not timed.
+            // reporter's work is not charged to the next one: in its CPU time, not in req/s.
             server_runtime.block_on(async {
                 for reporter in &deployment.reporters {
                     if !reporter.flush(Duration::from_secs(30)).await {
@@ -121,6 +153,9 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             });
+            let wall = started.elapsed().as_secs_f64();
+            let cpu = server_threads.cpu_time().saturating_sub(cpu_before);
+            let load_cpu = client_threads.cpu_time().saturating_sub(load_cpu_before);
             let spans_after = total_stats(&deployment.reporters);
             anyhow::ensure!(
                 load.requests > 0,
@@ -132,10 +167,13 @@ fn main() -> anyhow::Result<()> {
                 throughput: load.throughput(),
                 p50: load.latency_at(0.5),
                 p99: load.latency_at(0.99),
-                // The CPU of warm-up and flush is in `cpu` too; the requests of warm-up
-                // are not counted, so scale to the whole phase's requests.
+                // The CPU of warm-up and of the flush is in `cpu` too (the flush sends the
+                // phase's last spans); warm-up requests are not counted, so divide by an
+                // estimate of the whole phase's requests.
                 cpu_per_request: cpu
                     .div_f64(load.throughput() * (args.warmup + args.duration).as_secs_f64()),
+                server_busy: cpu.as_secs_f64() / wall,
+                load_busy: load_cpu.as_secs_f64() / wall,
                 errors: load.errors,
                 spans: difference(spans_after, spans_before),
             });
@@ -191,7 +229,7 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
     println!(
         "{} rounds × {} variants in turn; each phase {:?} warm-up + {:?} measured. Load: {} \
          keep-alive HTTP/1.1 connections, closed loop, from a {}-thread tokio runtime; services \
-         on a separate {}-thread runtime ({} threads counting its blocking pool); spans to the {} \
+         on a separate {}-thread runtime (threads counted, with its blocking pool: {}); spans to the {} \
          on its own thread. {} CPUs. Figures are medians across rounds.\n",
         args.rounds,
         phases.len(),
@@ -205,18 +243,7 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
         cpus,
     );
 
-    let summary: Vec<(f64, f64, f64, f64)> = phases
-        .iter()
-        .map(|rounds| {
-            let pick = |f: fn(&Phase) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
-            (
-                pick(|p| p.throughput),
-                pick(|p| p.p50.as_secs_f64()),
-                pick(|p| p.p99.as_secs_f64()),
-                pick(|p| p.cpu_per_request.as_secs_f64()),
-            )
-        })
-        .collect();
+    let summary: Vec<Summary> = phases.iter().map(|rounds| Summary::of(rounds)).collect();
     let base = summary[0];
     let mut table = Table::new(&[
         "variant",
@@ -228,23 +255,26 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
         "p50 vs untraced",
         "p99 vs untraced",
         "CPU/req vs untraced",
+        "server busy",
+        "load busy",
         "spans sent",
-        "spans dropped",
+        "spans lost",
         "errors",
     ]);
-    for ((variant, rounds), &(rps, p50, p99, cpu)) in Variant::ALL.iter().zip(phases).zip(&summary)
-    {
+    for ((variant, rounds), one) in Variant::ALL.iter().zip(phases).zip(&summary) {
         let sum = |f: fn(&Phase) -> u64| thousands(rounds.iter().map(f).sum());
         table.row(vec![
             variant.label(),
-            format!("{rps:.0}"),
-            micros(Duration::from_secs_f64(p50)),
-            micros(Duration::from_secs_f64(p99)),
-            micros(Duration::from_secs_f64(cpu)),
-            percent(rps / base.0),
-            percent(p50 / base.1),
-            percent(p99 / base.2),
-            percent(cpu / base.3),
+            format!("{:.0}", one.throughput),
+            micros(one.p50),
+            micros(one.p99),
+            micros(one.cpu_per_request),
+            percent(one.throughput / base.throughput),
+            percent(one.p50.as_secs_f64() / base.p50.as_secs_f64()),
+            percent(one.p99.as_secs_f64() / base.p99.as_secs_f64()),
+            percent(one.cpu_per_request.as_secs_f64() / base.cpu_per_request.as_secs_f64()),
+            percent(one.server_busy),
+            percent(one.load_busy),
             sum(|p| p.spans.sent),
             sum(|p| p.spans.dropped + p.spans.failed),
             sum(|p| p.errors),
@@ -252,7 +282,16 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
     }
     println!("{}", table.to_markdown());
 
-    let mut rounds = Table::new(&["round", "variant", "req/s", "p50", "p99", "CPU/req"]);
+    let mut rounds = Table::new(&[
+        "round",
+        "variant",
+        "req/s",
+        "p50",
+        "p99",
+        "CPU/req",
+        "server busy",
+        "load busy",
+    ]);
     for round in 0..args.rounds as usize {
         for (variant, results) in Variant::ALL.iter().zip(phases) {
             let phase = results[round];
@@ -263,6 +302,8 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
                 micros(phase.p50),
                 micros(phase.p99),
                 micros(phase.cpu_per_request),
+                percent(phase.server_busy),
+                percent(phase.load_busy),
             ]);
         }
     }
@@ -271,7 +312,7 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
         rounds.to_markdown()
     );
 
-    let share = summary[1].0 / base.0;
+    let share = summary[1].throughput / base.throughput;
     let verdict = if share >= TARGET_SHARE {
         "met"
     } else {
@@ -284,8 +325,10 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
     );
     println!(
         "CPU/req: CPU time of all the services' runtime threads (handlers, reporter, \
-         encoding) per request, warm-up and flush included; steadier than req/s on a busy \
-         machine. The {} used {:.2} s of CPU on its own thread.",
+         encoding) per request, warm-up and the final flush included; steadier than req/s on \
+         a busy machine. Busy: CPU time of the services' (or the load generator's) threads \
+         over wall time, 100% = one core; req/s measures the services only where the server \
+         is the busier side. The {} used {:.2} s of CPU on its own thread.",
         args.collector,
         backend.cpu.as_secs_f64()
     );
