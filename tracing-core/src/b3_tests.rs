@@ -386,3 +386,42 @@ fn single_inject_writes_one_header() {
         format!("{}-{}-d-{}", root.trace_id, child.span_id, root.span_id)
     );
 }
+
+#[test]
+fn inject_replaces_every_stale_b3_header_and_keeps_the_others() {
+    let context = TraceContext::new_root(SamplingFlags::SAMPLED, false);
+    for format in [B3Format::Multi, B3Format::Single] {
+        let mut map = HeaderMap::new();
+        map.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
+        for name in [
+            &SINGLE,
+            &TRACE_ID,
+            &SPAN_ID,
+            &PARENT_SPAN_ID,
+            &SAMPLED,
+            &FLAGS,
+        ] {
+            map.append(name, HeaderValue::from_static("stale"));
+            map.append(name, HeaderValue::from_static("stale again"));
+        }
+        inject(&context, format, &mut map);
+        assert!(
+            map.values()
+                .all(|value| !value.as_bytes().starts_with(b"stale")),
+            "{format:?}: {map:?}"
+        );
+        assert_eq!(map.get(http::header::ACCEPT).unwrap(), "*/*");
+        assert_eq!(extract(&map), Extracted::Context(context), "{format:?}");
+    }
+}
+
+#[test]
+fn the_first_of_repeated_b3_headers_is_the_one_read() {
+    let mut map = HeaderMap::new();
+    map.append(TRACE_ID, HeaderValue::from_static(T64));
+    map.append(SPAN_ID, HeaderValue::from_static(SPAN));
+    map.append(SPAN_ID, HeaderValue::from_static("0000000000000001"));
+    map.append(SAMPLED, HeaderValue::from_static("1"));
+    map.append(SAMPLED, HeaderValue::from_static("0"));
+    assert_eq!(extract(&map), context(T64, None, SamplingFlags::SAMPLED));
+}

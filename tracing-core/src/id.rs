@@ -41,16 +41,30 @@ pub enum IdParseError {
 fn parse_hex16(s: &[u8]) -> Result<u64, IdParseError> {
     debug_assert_eq!(s.len(), 16);
     let mut value = 0u64;
+    // Any byte that is not lower-case hex sets a high bit here; checked once at the end,
+    // so the loop has no branch per character.
+    let mut invalid = 0u8;
     for &b in s {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return Err(IdParseError::NotLowerHex),
-        };
-        value = (value << 4) | u64::from(digit);
+        let digit = HEX_DIGIT[usize::from(b)];
+        invalid |= digit;
+        value = (value << 4) | u64::from(digit & 0xf);
+    }
+    if invalid & 0xf0 != 0 {
+        return Err(IdParseError::NotLowerHex);
     }
     Ok(value)
 }
+
+/// The value of each byte as a lower-case hex digit, or `0xff` for any other byte.
+static HEX_DIGIT: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
 
 /// Lower-case hex digits of an id, written on the stack: formatting an id for a header or
 /// for JSON costs no allocation and no trip through `fmt`.
