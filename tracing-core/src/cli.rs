@@ -58,7 +58,7 @@ pub fn parse_time_scale(text: &str) -> Result<f64, String> {
 
 impl TracingArgs {
     /// Starts an HTTP reporter with the default queue and batch settings and a tracer for
-    /// `service_name` that reports to it. Call inside a tokio runtime.
+    /// `service_name` that reports to it.
     pub fn start(&self, service_name: &str) -> Result<(Tracer, HttpReporter), ReporterError> {
         let reporter = HttpReporter::start(HttpReporterConfig::new(&self.zipkin_endpoint))?;
         let sampler = ProbabilitySampler::new(self.sample_rate)

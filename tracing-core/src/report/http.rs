@@ -73,6 +73,9 @@ pub enum ReporterError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The sending thread or its runtime could not be started.
+    #[error("cannot start the reporter's thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// What happened to the spans handed to a reporter so far.
@@ -106,7 +109,11 @@ struct Shared {
 
 /// Sends spans to a Zipkin-compatible collector (`POST /api/v2/spans`) in the background.
 ///
-/// Create it inside a tokio runtime: it spawns its sending task. Clones share the queue.
+/// The sending task runs on a thread of its own (`zipkin-reporter`), with its own
+/// single-threaded tokio runtime: encoding and sending spans then never take a turn from
+/// the service's request handlers, as with Brave's `AsyncReporter` and OpenTelemetry's
+/// batch processor. Clones share the queue; the thread ends when the last clone is gone
+/// and the queue is empty.
 #[derive(Debug, Clone)]
 pub struct HttpReporter {
     queue: mpsc::Sender<FinishedSpan>,
@@ -114,10 +121,7 @@ pub struct HttpReporter {
 }
 
 impl HttpReporter {
-    /// Starts the reporter and its background task.
-    ///
-    /// # Panics
-    /// Outside a tokio runtime.
+    /// Starts the reporter and its sending thread.
     pub fn start(config: HttpReporterConfig) -> Result<Self, ReporterError> {
         let url = crate::client::parse_http_url(&config.endpoint).map_err(|reason| {
             ReporterError::BadEndpoint {
@@ -146,7 +150,14 @@ impl HttpReporter {
             shared: shared.clone(),
             outage: None,
         };
-        tokio::spawn(worker.run(receiver));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ReporterError::Thread)?;
+        std::thread::Builder::new()
+            .name("zipkin-reporter".to_owned())
+            .spawn(move || runtime.block_on(worker.run(receiver)))
+            .map_err(ReporterError::Thread)?;
         Ok(HttpReporter { queue, shared })
     }
 
@@ -245,7 +256,9 @@ impl Worker {
     /// sent, which would put a thread wake-up on the request path of each span.
     async fn run(mut self, mut receiver: mpsc::Receiver<FinishedSpan>) {
         let mut batch = Vec::with_capacity(self.config.batch_size);
-        let mut interval = tokio::time::interval(self.config.batch_interval);
+        let period = self.config.batch_interval;
+        // The first tick one period from now: at start there is nothing to send.
+        let mut interval = tokio::time::interval_at(Instant::now() + period, period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
