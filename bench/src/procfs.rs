@@ -83,6 +83,26 @@ impl ThreadSet {
         }
     }
 
+    /// Adds every thread of this process named `name` (as `/proc/self/task/*/comm` says;
+    /// names are cut at 15 bytes there). Returns how many were added.
+    pub fn register_named(&self, name: &str) -> anyhow::Result<usize> {
+        let mut added = 0;
+        for entry in
+            std::fs::read_dir("/proc/self/task").context("cannot list this process's threads")?
+        {
+            let task = PathBuf::from("/proc/self/task").join(entry?.file_name());
+            let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            if comm.trim_end() == name {
+                self.tasks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(task);
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
     /// The CPU time used so far by the registered threads that are still running.
     pub fn cpu_time(&self) -> Duration {
         let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);

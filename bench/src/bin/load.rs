@@ -123,6 +123,13 @@ fn main() -> anyhow::Result<()> {
         .map(|&variant| server_runtime.block_on(deploy(variant, args.route, backend.endpoint())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let path = args.route.path();
+    // Each traced deployment's reporters send from their own threads: their CPU is part of
+    // what tracing costs the service, so it counts with the server's.
+    let reporter_threads = server_threads.register_named("zipkin-reporter")?;
+    anyhow::ensure!(
+        reporter_threads > 0,
+        "found no zipkin-reporter thread to account for"
+    );
 
     let mut phases: Vec<Vec<Phase>> = vec![Vec::new(); deployments.len()];
     for round in 1..=args.rounds {
@@ -324,8 +331,8 @@ fn print_report(args: &Args, phases: &[Vec<Phase>], backend: BackendUsage, serve
         percent(share)
     );
     println!(
-        "CPU/req: CPU time of all the services' runtime threads (handlers, reporter, \
-         encoding) per request, warm-up and the final flush included; steadier than req/s on \
+        "CPU/req: CPU time of all the services' threads (the runtime's handlers and the \
+         reporters' own threads, which encode and send) per request, warm-up and the final flush included; steadier than req/s on \
          a busy machine. Busy: CPU time of the services' (or the load generator's) threads \
          over wall time, 100% = one core; req/s measures the services only where the server \
          is the busier side. The {} used {:.2} s of CPU on its own thread.",
