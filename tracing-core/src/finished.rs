@@ -54,9 +54,26 @@ pub(crate) struct Recorded {
     pub(crate) tags: Tags,
 }
 
+/// A finished span borrowed in whichever form it was reported, so that an encoder can
+/// read it in place instead of converting it to a [`Span`] first.
+pub(crate) enum View<'a> {
+    /// Recorded by an [`crate::OpenSpan`].
+    Recorded(&'a Recorded),
+    /// Built by hand and reported as it is.
+    Built(&'a Span),
+}
+
 impl FinishedSpan {
     pub(crate) fn recorded(recorded: Box<Recorded>) -> Self {
         FinishedSpan(Repr::Recorded(recorded))
+    }
+
+    /// The span as it is held, borrowed.
+    pub(crate) fn view(&self) -> View<'_> {
+        match &self.0 {
+            Repr::Recorded(recorded) => View::Recorded(recorded),
+            Repr::Built(span) => View::Built(span),
+        }
     }
 
     /// The trace id, span id and parent of this span.

@@ -41,6 +41,7 @@ pub mod client;
 pub mod context;
 pub mod current;
 pub mod finished;
+mod finished_json;
 pub mod http_tags;
 pub mod id;
 pub mod local;
