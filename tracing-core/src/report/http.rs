@@ -16,7 +16,6 @@ use tokio::time::Instant;
 
 use super::Report;
 use crate::finished::FinishedSpan;
-use crate::span::Span;
 
 /// Settings of an [`HttpReporter`]. The defaults follow the project's reporter rules.
 #[derive(Debug, Clone)]
@@ -149,6 +148,7 @@ impl HttpReporter {
             client,
             shared: shared.clone(),
             outage: None,
+            body: Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -239,6 +239,9 @@ struct Worker {
     client: reqwest::Client,
     shared: Arc<Shared>,
     outage: Option<Outage>,
+    /// The JSON of the batch being sent, kept between batches so that its buffer grows
+    /// once instead of being allocated for every batch.
+    body: Vec<u8>,
 }
 
 enum Attempt {
@@ -274,28 +277,24 @@ impl Worker {
                     }
                     break;
                 }
-                // The Zipkin form is built here, off the request path.
-                let spans: Vec<Span> = batch.drain(..).map(FinishedSpan::into_span).collect();
-                self.deliver(&spans).await;
-                let count = spans.len() as u64;
+                // The JSON is written here, off the request path, straight from the
+                // recorded spans: no `Span` is built for it.
+                self.body.clear();
+                crate::finished_json::encode_batch(&batch, &mut self.body);
+                let count = batch.len() as u64;
+                batch.clear();
+                // A copy the retries can share, so that `self.body` stays for reuse.
+                let body = bytes::Bytes::copy_from_slice(&self.body);
+                self.deliver(body, count).await;
                 self.shared.done.fetch_add(count, Ordering::Release);
                 self.shared.done_changed.notify_waiters();
             }
         }
     }
 
-    /// Sends one batch, retrying failures with backoff until the retry window closes.
-    async fn deliver(&mut self, batch: &[Span]) {
-        let count = batch.len() as u64;
-        let body = match serde_json::to_vec(batch) {
-            Ok(body) => bytes::Bytes::from(body),
-            Err(error) => {
-                // Our own types always encode; this guards against a future change.
-                tracing::error!(%error, "cannot encode spans; dropping a batch of {count}");
-                self.shared.failed.fetch_add(count, Ordering::Relaxed);
-                return;
-            }
-        };
+    /// Sends one batch of `count` spans, encoded as `body`, retrying failures with backoff
+    /// until the retry window closes.
+    async fn deliver(&mut self, body: bytes::Bytes, count: u64) {
         let give_up_at = Instant::now() + self.config.retry_window;
         let mut backoff = self.config.initial_backoff;
         loop {
