@@ -1,13 +1,16 @@
-//! A Zipkin collector that fails on demand, and the address of one that is not there.
+//! A Zipkin collector that fails on demand, and one that is down until it comes up.
 //!
 //! [`FaultyCollector`] answers every span report with the status the test sets (500 for an
 //! outage, 400 for a rejection, 202 once it works) and can be switched at any time. It
 //! keeps every report with the answer it got, and counts spans as arrived only when they
 //! were accepted, so a retried batch counts once and a duplicate delivery shows.
+//! [`DownCollector`] refuses connections until it comes up as a [`FaultyCollector`].
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use tokio::net::TcpSocket;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use zipkin_tracing::{Span, TraceId};
@@ -18,15 +21,40 @@ use crate::trace_source::TraceSource;
 /// The status Zipkin answers a report it stored with.
 pub const ACCEPTED: u16 = 202;
 
-/// A span endpoint where nothing listens: connections to it are refused.
-///
-/// The port was free a moment ago and is released at once; nothing in the tests binds a
-/// fixed port, so nothing takes it during a test.
-pub fn refused_endpoint() -> anyhow::Result<String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0")?;
-    let address = listener.local_addr()?;
-    drop(listener);
-    Ok(format!("http://{address}{SPANS_PATH}"))
+/// A collector that is down: its port is bound but not listening, so every connection to
+/// it is refused, and no other program can take the port until it comes up.
+#[derive(Debug)]
+pub struct DownCollector {
+    socket: TcpSocket,
+    address: SocketAddr,
+}
+
+impl DownCollector {
+    /// Takes a free local port without listening on it.
+    pub fn new() -> anyhow::Result<Self> {
+        let socket = TcpSocket::new_v4().context("cannot open a socket")?;
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .context("cannot bind 127.0.0.1:0")?;
+        let address = socket.local_addr()?;
+        Ok(DownCollector { socket, address })
+    }
+
+    /// The URL to give services as `ZIPKIN_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}{SPANS_PATH}", self.address)
+    }
+
+    /// Starts listening on the same port: from now on a [`FaultyCollector`] answers there,
+    /// with `status`.
+    pub async fn come_up(self, status: u16) -> anyhow::Result<FaultyCollector> {
+        let listener = self
+            .socket
+            .listen(1024)
+            .with_context(|| format!("cannot listen on {}", self.address))?
+            .into_std()?;
+        Ok(FaultyCollector::start_on(listener, status).await)
+    }
 }
 
 /// One span report the collector received, with the status it answered.
@@ -84,7 +112,16 @@ pub struct FaultyCollector {
 impl FaultyCollector {
     /// Starts the collector on a free local port, answering every report with `status`.
     pub async fn start(status: u16) -> Self {
-        let server = MockServer::start().await;
+        Self::with_server(MockServer::start().await, status).await
+    }
+
+    /// Starts the collector on `listener`, answering every report with `status`.
+    pub async fn start_on(listener: std::net::TcpListener, status: u16) -> Self {
+        let server = MockServer::builder().listener(listener).start().await;
+        Self::with_server(server, status).await
+    }
+
+    async fn with_server(server: MockServer, status: u16) -> Self {
         let state = Arc::new(Mutex::new(State {
             status,
             reports: Vec::new(),

@@ -3,9 +3,10 @@
 //! reporters count every span they could not deliver, and each service logs the outage
 //! once, not once per span, batch or retry.
 //!
-//! The real binaries show that a user sees one warning while the first batch is retried;
-//! their 30 s retry window is too long for a test to see several batches given up, so a
-//! child run of this test binary, logging like the binaries, gives up batches every 100 ms.
+//! The real binaries show what a user sees: one warning while the first batch is retried,
+//! one line when the collector is back. Their 30 s retry window is too long for a test to
+//! see several batches given up, so a child run of this test binary, logging like the
+//! binaries, gives up a batch every 100 ms.
 
 // Tests may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -14,10 +15,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use itests::binary_chain::warning_lines;
-use itests::faulty_collector::refused_endpoint;
+use itests::faulty_collector::{ACCEPTED, DownCollector};
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
-use itests::{BinaryChain, MockCollector, TunedChain};
+use itests::{ArticleTrace, BinaryChain, MockCollector, TraceTree, TunedChain, wait_for_trace};
 use zipkin_tracing::HttpReporterConfig;
 
 /// Timed requests through each chain.
@@ -46,7 +47,8 @@ async fn requests_are_as_fast_with_the_collector_down_and_lost_spans_are_counted
     let healthy = TunedChain::start(&quick_to_give_up(collector.endpoint()), 0.0)
         .await
         .unwrap();
-    let down = TunedChain::start(&quick_to_give_up(refused_endpoint().unwrap()), 0.0)
+    let refusing = DownCollector::new().unwrap();
+    let down = TunedChain::start(&quick_to_give_up(refusing.endpoint()), 0.0)
         .await
         .unwrap();
     let client = reqwest::Client::new();
@@ -106,20 +108,28 @@ const OUTAGE_AFTER_FIRST_WARNING: Duration = Duration::from_millis(2500);
 /// How long the services may take to notice the outage: their first batch waits up to the
 /// default 1 s batch interval before it is sent.
 const NOTICE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long the services may take to notice the collector is back: the default backoff
+/// reaches 3.2 s between attempts a few seconds into an outage.
+const RECOVERY_DEADLINE: Duration = Duration::from_secs(10);
 /// The pace of requests: a steady trickle, 50 a second.
 const REQUEST_EVERY: Duration = Duration::from_millis(20);
+/// What the services log, at `INFO`, when the collector answers again.
+const RECOVERED: &str = "Zipkin collector reachable again";
 
 #[tokio::test]
-async fn a_collector_outage_is_logged_once_per_service_while_every_request_succeeds() {
-    let chain = BinaryChain::start(&refused_endpoint().unwrap())
-        .await
-        .unwrap();
+async fn an_outage_is_logged_once_per_service_and_its_end_once_while_requests_succeed() {
+    let down = DownCollector::new().unwrap();
+    let chain = BinaryChain::start(&down.endpoint()).await.unwrap();
     let client = reqwest::Client::new();
     let url = chain.entry_url();
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", chain.describe_output());
+    let first_trace = itests::trace_id_of(&response).unwrap();
+
     let started = Instant::now();
     let mut both_warned_at = None;
     let mut pace = tokio::time::interval(REQUEST_EVERY);
-    let mut answered = 0;
+    let mut answered = 1;
     loop {
         pace.tick().await;
         if let Err(error) = timed_get(&client, &url).await {
@@ -146,6 +156,32 @@ async fn a_collector_outage_is_logged_once_per_service_while_every_request_succe
         );
     }
 
+    // Back within the 30 s retry window: the batch being retried goes through, the first
+    // request's trace with it, and each service says once that the outage is over.
+    let collector = down.come_up(ACCEPTED).await.unwrap();
+    wait_until(
+        "both services to log that the collector is back",
+        RECOVERY_DEADLINE,
+        || {
+            let back = chain
+                .services()
+                .iter()
+                .all(|(_, process)| process.output().contains(RECOVERED));
+            async move {
+                if back {
+                    Ok(())
+                } else {
+                    Err("not yet".to_owned())
+                }
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}\n{}", chain.describe_output()));
+    let mut tree = TraceTree::new(wait_for_trace(&collector, first_trace, 6).await.unwrap());
+    ArticleTrace::take(&mut tree);
+    tree.finish();
+
     for (name, process) in chain.services() {
         let output = process.output();
         let warnings = warning_lines(&output);
@@ -161,6 +197,11 @@ async fn a_collector_outage_is_logged_once_per_service_while_every_request_succe
             warnings[0].contains("Zipkin collector unavailable"),
             "{name}: the warning names the problem: {}",
             warnings[0]
+        );
+        assert_eq!(
+            output.matches(RECOVERED).count(),
+            1,
+            "{name}: the end of the outage is logged once:\n{output}"
         );
     }
 }
@@ -212,24 +253,47 @@ async fn many_batches_given_up_make_one_warning_per_reporter() {
             .all(|line| line.contains("Zipkin collector unavailable")),
         "{warnings:#?}"
     );
+    let recoveries: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(RECOVERED))
+        .collect();
+    assert_eq!(
+        recoveries.len(),
+        2,
+        "each reporter logs the end of the outage once:\n{stdout}"
+    );
+    for line in recoveries {
+        let lost = lost_spans(line).unwrap_or_else(|| panic!("no lost_spans count: {line}"));
+        assert!(
+            lost >= BATCHES_GIVEN_UP * CHILD_BATCH_SIZE as u64,
+            "the end of the outage counts the spans given up meanwhile: {line}"
+        );
+    }
 }
 
-/// The child's part: logs as the binaries do, and makes each reporter give up
-/// [`BATCHES_GIVEN_UP`] batches against a refused endpoint.
+/// The `lost_spans=N` field of a log line.
+fn lost_spans(line: &str) -> Option<u64> {
+    let (_, after) = line.split_once("lost_spans=")?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The child's part: logs as the binaries do, makes each reporter give up
+/// [`BATCHES_GIVEN_UP`] batches against a refused endpoint, then brings the collector up.
 async fn give_up_many_batches_with_logging() {
     zipkin_tracing::serve::init_logging().unwrap();
+    let down = DownCollector::new().unwrap();
     let config = HttpReporterConfig {
         batch_size: CHILD_BATCH_SIZE,
         batch_interval: Duration::from_millis(10),
         retry_window: Duration::from_millis(100),
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(20),
-        ..HttpReporterConfig::new(refused_endpoint().unwrap())
+        ..HttpReporterConfig::new(down.endpoint())
     };
     let chain = TunedChain::start(&config, 0.0).await.unwrap();
     let client = reqwest::Client::new();
-    let requests = 2 * BATCHES_GIVEN_UP;
-    for _ in 0..requests {
+    for _ in 0..2 * BATCHES_GIVEN_UP {
         timed_get(&client, &chain.entry_url()).await.unwrap();
     }
     let enough = BATCHES_GIVEN_UP * CHILD_BATCH_SIZE as u64;
@@ -248,4 +312,9 @@ async fn give_up_many_batches_with_logging() {
         .await
         .unwrap();
     }
+    let _collector = down.come_up(ACCEPTED).await.unwrap();
+    // Spans after the recovery, so that each reporter has something to send; the flush
+    // returns once they are sent, after the reporter logged the recovery.
+    timed_get(&client, &chain.entry_url()).await.unwrap();
+    assert!(chain.flush(Duration::from_secs(10)).await);
 }
