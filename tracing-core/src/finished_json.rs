@@ -14,8 +14,9 @@ use crate::record::epoch_micros;
 use crate::span::{Endpoint, Kind};
 
 /// Appends the JSON list of `spans` to `out`: exactly what `serde_json::to_vec` writes for
-/// the spans' [`FinishedSpan::into_span`] forms.
-pub(crate) fn encode_batch(spans: &[FinishedSpan], out: &mut Vec<u8>) {
+/// the spans' [`FinishedSpan::into_span`] forms, and what [`crate::HttpReporter`] POSTs.
+/// Public as `report::encode_json`, for reporters of other transports.
+pub fn encode_batch(spans: &[FinishedSpan], out: &mut Vec<u8>) {
     out.push(b'[');
     for (index, span) in spans.iter().enumerate() {
         if index > 0 {

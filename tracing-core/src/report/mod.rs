@@ -10,6 +10,7 @@ mod memory;
 
 pub use self::http::{HttpReporter, HttpReporterConfig, ReporterError, ReporterStats};
 pub use self::memory::InMemoryReporter;
+pub use crate::finished_json::encode_batch as encode_json;
 
 use crate::finished::FinishedSpan;
 
