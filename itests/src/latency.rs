@@ -107,8 +107,23 @@ pub async fn compare(
     rounds: usize,
     mut after_each: impl FnMut(usize),
 ) -> anyhow::Result<Comparison> {
+    compare_while(client, healthy_url, faulty_url, |round| {
+        after_each(round);
+        round + 1 < rounds
+    })
+    .await
+}
+
+/// Like [`compare`], for as long as `keep_going` (called with the round's number after
+/// each pair) says so: at least one round.
+pub async fn compare_while(
+    client: &reqwest::Client,
+    healthy_url: &str,
+    faulty_url: &str,
+    mut keep_going: impl FnMut(usize) -> bool,
+) -> anyhow::Result<Comparison> {
     let mut comparison = Comparison::default();
-    for round in 0..rounds {
+    for round in 0.. {
         let healthy = timed_get(client, healthy_url)
             .await
             .with_context(|| format!("round {round}, healthy chain"))?;
@@ -117,7 +132,9 @@ pub async fn compare(
             .await
             .with_context(|| format!("round {round}, chain with the faulty collector"))?;
         comparison.faulty.push(faulty);
-        after_each(round);
+        if !keep_going(round) {
+            break;
+        }
     }
     Ok(comparison)
 }

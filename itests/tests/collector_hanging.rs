@@ -1,20 +1,29 @@
 //! A collector that accepts connections and never answers does not hurt the traced
-//! services: requests answer as fast as with a working collector, the reporter's request
-//! timeout ends every attempt, and while requests keep coming the reporters hold no more
-//! spans than their queue (plus the one batch being sent), counting the rest as dropped.
+//! services: requests answer as fast as with a working collector while the reporters hang,
+//! time out and retry; the request timeout ends every attempt; and while requests keep
+//! coming the reporters hold no more spans than their queue plus the one batch being sent,
+//! counting the rest as dropped.
 
 // Tests may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use itests::latency::compare;
+use itests::hanging_collector::HeldConnection;
+use itests::latency::compare_while;
 use itests::trace_source::wait_until;
 use itests::{HangingCollector, MockCollector, TunedChain};
 use zipkin_tracing::HttpReporterConfig;
 
-/// Timed requests through each chain.
-const ROUNDS: usize = 60;
+/// Timed requests through each chain once the reporters have timed out, at least...
+const MIN_ROUNDS: usize = 60;
+/// ... and more until the reporters have hung up on this many attempts (together: with the
+/// settings below, each reporter gives its first batch up after three attempts, in about
+/// a second, and tries the next one)...
+const ATTEMPTS_CUT_OFF: usize = 8;
+/// ... which must happen within this time (an attempt lasts the timeout of 250 ms, and a
+/// batch is retried for 1 s).
+const DEADLINE: Duration = Duration::from_secs(10);
 /// Spans each service records per request (see the article's trace).
 const SPANS_PER_SERVICE: u64 = 3;
 const QUEUE_CAPACITY: usize = 20;
@@ -51,27 +60,28 @@ async fn a_hanging_collector_neither_slows_requests_nor_grows_the_queue() {
         .unwrap();
     let client = reqwest::Client::new();
 
-    // After every pair of requests: how many spans each reporter holds, queued but neither
-    // sent nor given up.
+    // While the reporters' first attempt hangs, then for at least MIN_ROUNDS more, until
+    // they have hung up on a few attempts: requests meet the hang, the timeouts, the
+    // backoff and the retries, each phase measured on its own.
+    let (healthy_url, stuck_url) = (healthy.entry_url(), stuck.entry_url());
     let mut most_held = [0u64; 2];
-    let comparison = compare(
-        &client,
-        &healthy.entry_url(),
-        &stuck.entry_url(),
-        ROUNDS,
-        |_| {
-            for (most, service) in most_held.iter_mut().zip(stuck.services()) {
-                let stats = service.stats();
-                let held = stats.queued.saturating_sub(stats.sent + stats.failed);
-                *most = (*most).max(held);
-            }
-        },
-    )
+    let started = Instant::now();
+    let first_hang = compare_while(&client, &healthy_url, &stuck_url, |_| {
+        observe(&stuck, &hanging, &mut most_held, started) == 0
+    })
     .await
     .unwrap();
-    comparison.assert_faulty_like_healthy();
+    first_hang.assert_faulty_like_healthy();
+    let retrying = compare_while(&client, &healthy_url, &stuck_url, |round| {
+        let cut_off = observe(&stuck, &hanging, &mut most_held, started);
+        round + 1 < MIN_ROUNDS || cut_off < ATTEMPTS_CUT_OFF
+    })
+    .await
+    .unwrap();
+    retrying.assert_faulty_like_healthy();
 
-    let recorded = SPANS_PER_SERVICE * ROUNDS as u64;
+    let requests = first_hang.faulty.len() + retrying.faulty.len();
+    let recorded = SPANS_PER_SERVICE * requests as u64;
     let bound = (QUEUE_CAPACITY + BATCH_SIZE) as u64;
     for (most, service) in most_held.iter().zip(stuck.services()) {
         let name = service.name();
@@ -105,27 +115,11 @@ async fn a_hanging_collector_neither_slows_requests_nor_grows_the_queue() {
         );
     }
 
-    // Each reporter gives up on an attempt after its request timeout, and tries again.
-    let connections = wait_until(
-        "the reporters to hang up on three connections",
-        Duration::from_secs(10),
-        || {
-            let connections = hanging.connections();
-            async move {
-                let closed = connections.iter().filter(|c| c.closed.is_some()).count();
-                if closed >= 3 {
-                    Ok(connections)
-                } else {
-                    Err(format!("{closed} closed of {}", connections.len()))
-                }
-            }
-        },
-    )
-    .await
-    .unwrap();
+    // Each attempt ended at the request timeout: none was held open longer.
+    let connections = hanging.connections();
     let longest = connections
         .iter()
-        .map(itests::hanging_collector::HeldConnection::held_for)
+        .map(HeldConnection::held_for)
         .max()
         .unwrap();
     assert!(
@@ -133,4 +127,32 @@ async fn a_hanging_collector_neither_slows_requests_nor_grows_the_queue() {
         "a reporter kept a connection to the hanging collector open for {longest:?}, \
          beyond its request timeout of {REQUEST_TIMEOUT:?}; connections: {connections:?}"
     );
+}
+
+/// Notes in `most_held` how many spans each reporter holds (queued, neither sent nor given
+/// up) and returns how many attempts the reporters have hung up on so far; fails
+/// [`DEADLINE`] after `started`.
+#[track_caller]
+fn observe(
+    stuck: &TunedChain,
+    hanging: &HangingCollector,
+    most_held: &mut [u64; 2],
+    started: Instant,
+) -> usize {
+    for (most, service) in most_held.iter_mut().zip(stuck.services()) {
+        let stats = service.stats();
+        let held = stats.queued.saturating_sub(stats.sent + stats.failed);
+        *most = (*most).max(held);
+    }
+    let cut_off = hanging
+        .connections()
+        .iter()
+        .filter(|connection| connection.closed.is_some())
+        .count();
+    assert!(
+        started.elapsed() < DEADLINE,
+        "after {DEADLINE:?}, the reporters have hung up on {cut_off} connections to the \
+         hanging collector; their request timeout is {REQUEST_TIMEOUT:?}"
+    );
+    cut_off
 }
