@@ -1,10 +1,9 @@
 //! A Zipkin collector that fails on demand, and one that is down until it comes up.
 //!
-//! [`FaultyCollector`] answers every span report with the status the test sets (500 for an
-//! outage, 400 for a rejection, 202 once it works) and can be switched at any time. It
-//! keeps every report with the answer it got, and counts spans as arrived only when they
-//! were accepted, so a retried batch counts once and a duplicate delivery shows.
-//! [`DownCollector`] refuses connections until it comes up as a [`FaultyCollector`].
+//! [`FaultyCollector`] answers span reports with the status the test sets (500, 400, then
+//! 202), keeps each report with its answer, and counts only accepted spans as arrived, so
+//! a retried batch counts once and a duplicate shows. [`DownCollector`] refuses
+//! connections until it comes up as a [`FaultyCollector`] on the same port.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
