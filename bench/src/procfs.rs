@@ -84,22 +84,28 @@ impl ThreadSet {
     }
 
     /// Adds every thread of this process named `name` (as `/proc/self/task/*/comm` says;
-    /// names are cut at 15 bytes there). Returns how many were added.
-    pub fn register_named(&self, name: &str) -> anyhow::Result<usize> {
-        let mut added = 0;
-        for entry in
-            std::fs::read_dir("/proc/self/task").context("cannot list this process's threads")?
-        {
-            let task = PathBuf::from("/proc/self/task").join(entry?.file_name());
-            let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
-            if comm.trim_end() == name {
-                self.tasks
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(task);
-                added += 1;
+    /// names are cut at 15 bytes there), waiting up to `deadline` until there are at least
+    /// `at_least`: a new thread sets its own name as it starts, a moment after it is
+    /// spawned. Returns how many were added.
+    pub fn register_named(
+        &self,
+        name: &str,
+        at_least: usize,
+        deadline: Duration,
+    ) -> anyhow::Result<usize> {
+        let started = std::time::Instant::now();
+        let found = loop {
+            let found = threads_named(name)?;
+            if found.len() >= at_least || started.elapsed() >= deadline {
+                break found;
             }
-        }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let added = found.len();
+        self.tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(found);
         Ok(added)
     }
 
@@ -124,6 +130,21 @@ impl ThreadSet {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The `/proc/self/task/<tid>` directories of this process's threads named `name`.
+pub fn threads_named(name: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in
+        std::fs::read_dir("/proc/self/task").context("cannot list this process's threads")?
+    {
+        let task = PathBuf::from("/proc/self/task").join(entry?.file_name());
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            found.push(task);
+        }
+    }
+    Ok(found)
 }
 
 /// Bytes as mebibytes, for tables.

@@ -125,10 +125,12 @@ fn main() -> anyhow::Result<()> {
     let path = args.route.path();
     // Each traced deployment's reporters send from their own threads: their CPU is part of
     // what tracing costs the service, so it counts with the server's.
-    let reporter_threads = server_threads.register_named("zipkin-reporter")?;
+    let reporters: usize = deployments.iter().map(|d| d.reporters.len()).sum();
+    let found =
+        server_threads.register_named("zipkin-reporter", reporters, Duration::from_secs(5))?;
     anyhow::ensure!(
-        reporter_threads > 0,
-        "found no zipkin-reporter thread to account for"
+        found == reporters,
+        "found {found} zipkin-reporter threads for {reporters} reporters"
     );
 
     let mut phases: Vec<Vec<Phase>> = vec![Vec::new(); deployments.len()];

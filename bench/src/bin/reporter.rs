@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use bench::backend::{Backend, BackendKind};
-use bench::procfs::{ThreadSet, thread_cpu_time};
+use bench::procfs::{ThreadSet, thread_cpu_time, threads_named};
 use bench::report::{Table, command_line, median, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
@@ -143,11 +143,21 @@ async fn report_spans(
     let mut config = HttpReporterConfig::new(endpoint);
     config.batch_size = args.batch_size as usize;
     config.queue_capacity = args.queue_capacity as usize;
+    // The previous round's reporter thread ends within its batch interval; wait for it, so
+    // that the thread measured below is this round's.
+    let waited = Instant::now();
+    while !threads_named("zipkin-reporter")?.is_empty() {
+        anyhow::ensure!(
+            waited.elapsed() < Duration::from_secs(5),
+            "an earlier reporter thread is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let reporter = HttpReporter::start(config)?;
     // Reporter threads of earlier rounds may still be winding down; deltas leave them out.
     let reporter_threads = ThreadSet::new();
     anyhow::ensure!(
-        reporter_threads.register_named("zipkin-reporter")? > 0,
+        reporter_threads.register_named("zipkin-reporter", 1, Duration::from_secs(5))? > 0,
         "found no zipkin-reporter thread to measure"
     );
     let tracer = Tracer::builder(service2::SERVICE_NAME)
