@@ -118,28 +118,31 @@ async fn a_lone_span_is_sent_after_the_batch_interval_without_flush() {
 }
 
 #[tokio::test]
-async fn a_5xx_is_retried_until_the_collector_recovers_and_each_span_arrives_once() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&server)
-        .await;
-    let reporter = HttpReporter::start(config(&server)).unwrap();
-    let sent = span();
-    reporter.report(sent.clone().into());
-    assert!(reporter.flush(Duration::from_secs(10)).await);
+async fn a_5xx_408_or_429_is_retried_until_the_collector_recovers_and_each_span_arrives_once() {
+    for status in [503, 429, 408] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status))
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(202))
+            .mount(&server)
+            .await;
+        let reporter = HttpReporter::start(config(&server)).unwrap();
+        let sent = span();
+        reporter.report(sent.clone().into());
+        assert!(reporter.flush(Duration::from_secs(10)).await, "{status}");
 
-    let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 3, "two failures, then success");
-    let accepted = decode(&requests[2..]);
-    assert_eq!(accepted, vec![vec![sent]]);
-    assert_eq!((reporter.stats().sent, reporter.stats().failed), (1, 0));
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 3, "{status}: two failures, then success");
+        let accepted = decode(&requests[2..]);
+        assert_eq!(accepted, vec![vec![sent]], "{status}");
+        let stats = reporter.stats();
+        assert_eq!((stats.sent, stats.failed), (1, 0), "{status}");
+    }
 }
 
 #[tokio::test]

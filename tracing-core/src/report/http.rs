@@ -357,7 +357,12 @@ impl Worker {
             .await;
         match response {
             Ok(response) if response.status().is_success() => Attempt::Sent,
-            Ok(response) if response.status().is_client_error() => {
+            // 408 and 429 say "not now" (a busy collector), not "never": retried like a 5xx.
+            Ok(response)
+                if response.status().is_client_error()
+                    && response.status() != http::StatusCode::REQUEST_TIMEOUT
+                    && response.status() != http::StatusCode::TOO_MANY_REQUESTS =>
+            {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let text: String = text.chars().take(200).collect();
