@@ -309,8 +309,10 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
         (present.sampled.is_some(), &SAMPLED),
         (present.flags.is_some(), &FLAGS),
     ];
-    for (_, name) in stale.into_iter().filter(|(present, _)| *present) {
-        headers.remove(name);
+    for (present, name) in stale {
+        if present {
+            headers.remove(name);
+        }
     }
     let flags = context.flags;
     match format {

@@ -63,6 +63,18 @@ pub(crate) enum View<'a> {
     Built(&'a Span),
 }
 
+impl Recorded {
+    /// Epoch microseconds at the start, and microseconds to the end, at least 1.
+    ///
+    /// Both ends go through the same conversion, so that a child's interval stays inside
+    /// its parent's after rounding to microseconds. Zipkin asks that "durations of less
+    /// than one are rounded up". The span model and the JSON encoder both use this.
+    pub(crate) fn timestamp_and_duration(&self) -> (u64, u64) {
+        let start = epoch_micros(self.start);
+        (start, epoch_micros(self.end).saturating_sub(start).max(1))
+    }
+}
+
 impl FinishedSpan {
     pub(crate) fn recorded(recorded: Box<Recorded>) -> Self {
         FinishedSpan(Repr::Recorded(recorded))
@@ -99,16 +111,13 @@ impl FinishedSpan {
             Repr::Built(span) => return *span,
         };
         let context = recorded.context;
+        let (start, duration) = recorded.timestamp_and_duration();
         let mut span = Span::new(context.trace_id, context.span_id);
         span.parent_id = context.parent_id;
         span.kind = recorded.kind;
         span.name = Some(recorded.name.into_owned());
-        // Both ends through the same conversion, so that a child's interval stays inside
-        // its parent's after rounding to microseconds. Zipkin asks that "durations of less
-        // than one are rounded up".
-        let start = epoch_micros(recorded.start);
         span.timestamp = Some(start);
-        span.duration = Some(epoch_micros(recorded.end).saturating_sub(start).max(1));
+        span.duration = Some(duration);
         span.debug = context.flags.debug;
         span.shared = recorded.shared;
         span.local_endpoint = Some(Endpoint::clone(&recorded.local_endpoint));

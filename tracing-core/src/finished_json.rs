@@ -51,9 +51,7 @@ fn encode_recorded(recorded: &Recorded, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(b",\"name\":");
     write_str(&recorded.name, out);
-    // The same arithmetic as `into_span`, so both paths give the same numbers.
-    let start = epoch_micros(recorded.start);
-    let duration = epoch_micros(recorded.end).saturating_sub(start).max(1);
+    let (start, duration) = recorded.timestamp_and_duration();
     out.extend_from_slice(b",\"timestamp\":");
     write_u64(start, out);
     out.extend_from_slice(b",\"duration\":");

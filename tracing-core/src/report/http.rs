@@ -239,8 +239,8 @@ struct Worker {
     client: reqwest::Client,
     shared: Arc<Shared>,
     outage: Option<Outage>,
-    /// The JSON of the batch being sent, kept between batches so that its buffer grows
-    /// once instead of being allocated for every batch.
+    /// Where each batch's JSON is written, kept between batches so that encoding never
+    /// regrows a buffer; the batch then goes out as one copy of it, which retries share.
     body: Vec<u8>,
 }
 
