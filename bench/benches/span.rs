@@ -241,13 +241,11 @@ fn bench_ours(
         .and_then(|listener| listener.local_addr())
         .expect("loopback has a free port")
         .port();
-    let http = {
-        let _entered = runtime.enter();
-        HttpReporter::start(HttpReporterConfig::new(format!(
-            "http://127.0.0.1:{dead_port}/api/v2/spans"
-        )))
-        .expect("a loopback http endpoint is a valid reporter configuration")
-    };
+    // It sends from a thread and runtime of its own.
+    let http = HttpReporter::start(HttpReporterConfig::new(format!(
+        "http://127.0.0.1:{dead_port}/api/v2/spans"
+    )))
+    .expect("a loopback http endpoint is a valid reporter configuration");
     let tracer = Tracer::builder("service1").reporter(http.clone()).build();
     group.bench_function("ours_http_reporter_queue_full", |b| {
         b.iter(|| our_span(&tracer));
@@ -324,8 +322,8 @@ fn span_unsampled(c: &mut Criterion) {
     group.finish();
 }
 
-/// The runtime our reporters' background tasks run on: one worker thread, as a small
-/// service would leave to its reporter.
+/// The runtime [`ChannelReporter`]'s draining task runs on: one worker thread, as
+/// `HttpReporter` has one of its own.
 fn reporter_runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -144,7 +144,8 @@ fn print_report(args: &Args, endpoint: &str, before: u64, samples: &[Sample], pe
     println!(
         "{} spans (service2's server span with http tags, then its two local spans) reported \
          {} through one HttpReporter to {endpoint}, where nothing listens (connection \
-         refused); queue {}, retry window {:?}. Current-thread tokio runtime. RSS is VmRSS \
+         refused); queue {}, retry window {:?}. Spans recorded on a current-thread tokio \
+         runtime; the reporter sends from its own thread. RSS is VmRSS \
          of /proc/self/status; {:.1} MiB before the reporter started.\n",
         thousands(args.spans),
         match args.rate {
