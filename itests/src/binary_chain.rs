@@ -5,12 +5,7 @@
 //! output is plain text (no terminal), so [`warning_lines`] can count what they logged at
 //! `WARN` level or above.
 
-use std::time::Duration;
-
-use crate::process::{ServiceProcess, build_binary, free_port};
-
-/// How long a binary may take to answer `/health` after it starts.
-const START_DEADLINE: Duration = Duration::from_secs(20);
+use crate::process::{ServiceProcess, build_binary, launch};
 
 /// The lines of `output` logged at `WARN` level or above, in the services' log format
 /// (`{time}  WARN {target}: {message}`): a problem logged as an error counts too.
@@ -39,25 +34,16 @@ impl BinaryChain {
             tokio::task::spawn_blocking(|| (build_binary("service1"), build_binary("service2")))
                 .await?;
         let (service1_bin, service2_bin) = (service1_bin?, service2_bin?);
-        let (port1, port2) = (free_port()?, free_port()?);
-        let environment = |port: u16| {
-            vec![
-                ("PORT", port.to_string()),
-                ("BIND", "127.0.0.1".to_owned()),
-                ("ZIPKIN_ENDPOINT", zipkin_endpoint.to_owned()),
-                ("TIME_SCALE", "0".to_owned()),
-                ("SAMPLE_RATE", "1.0".to_owned()),
-                ("RUST_LOG", "info".to_owned()),
-            ]
-        };
-        let service2_url = format!("http://127.0.0.1:{port2}");
-        let mut service2 = ServiceProcess::spawn(&service2_bin, &environment(port2))?;
-        let mut env1 = environment(port1);
-        env1.push(("SERVICE2_URL", service2_url.clone()));
-        let mut service1 = ServiceProcess::spawn(&service1_bin, &env1)?;
-        let service1_url = format!("http://127.0.0.1:{port1}");
-        service2.wait_healthy(&service2_url, START_DEADLINE).await?;
-        service1.wait_healthy(&service1_url, START_DEADLINE).await?;
+        let environment = vec![
+            ("ZIPKIN_ENDPOINT", zipkin_endpoint.to_owned()),
+            ("TIME_SCALE", "0".to_owned()),
+            ("SAMPLE_RATE", "1.0".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+        ];
+        let (service2, service2_url) = launch(&service2_bin, &environment).await?;
+        let mut env1 = environment;
+        env1.push(("SERVICE2_URL", service2_url));
+        let (service1, service1_url) = launch(&service1_bin, &env1).await?;
         Ok(BinaryChain {
             service1,
             service2,

@@ -51,7 +51,7 @@ pub use binary_chain::BinaryChain;
 pub use faulty_collector::FaultyCollector;
 pub use hanging_collector::HangingCollector;
 pub use mock_collector::MockCollector;
-pub use process::{ServiceProcess, build_binary, free_port};
+pub use process::{ServiceProcess, build_binary, free_port, launch};
 pub use services::{Chain, RunningService, ServiceOptions, start_service1, start_service2};
 pub use stand_in::Service2StandIn;
 pub use trace_source::{TraceSource, ZipkinApi, wait_for_trace, wait_for_trace_within};

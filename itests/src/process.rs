@@ -51,6 +51,25 @@ const UNSET: [&str; 10] = [
     "RUST_LOG",
 ];
 
+/// How long a service binary may take to answer `GET /health` after it starts.
+pub const START_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Starts `binary` with `env` on a free loopback port (`PORT`, `BIND` added) and waits
+/// until it answers `GET /health`; returns it with its base URL, `http://127.0.0.1:{port}`.
+pub async fn launch(
+    binary: &Path,
+    env: &[(&'static str, String)],
+) -> anyhow::Result<(ServiceProcess, String)> {
+    let port = free_port()?;
+    let mut env = env.to_vec();
+    env.push(("PORT", port.to_string()));
+    env.push(("BIND", "127.0.0.1".to_owned()));
+    let mut process = ServiceProcess::spawn(binary, &env)?;
+    let url = format!("http://127.0.0.1:{port}");
+    process.wait_healthy(&url, START_DEADLINE).await?;
+    Ok((process, url))
+}
+
 /// A running service binary. Killed on drop unless it has already exited.
 #[derive(Debug)]
 pub struct ServiceProcess {
@@ -102,6 +121,11 @@ impl ServiceProcess {
             child,
             output,
         })
+    }
+
+    /// The binary's file name, e.g. `service1`.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The process id.

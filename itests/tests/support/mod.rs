@@ -8,10 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use itests::{ServiceProcess, build_binary, free_port};
-
-/// How long a binary may take to answer `GET /health` after it starts.
-pub const START_DEADLINE: Duration = Duration::from_secs(20);
+use itests::{ServiceProcess, build_binary};
 
 /// Has cargo build the binary of package `name` (a no-op when it is up to date, so that
 /// `cargo test -p itests` works on a clean clone) and returns its path.
@@ -51,17 +48,10 @@ pub struct Running {
 /// Starts `binary` with `env` on a free loopback port (`PORT`, `BIND`) and waits until it
 /// answers `GET /health`.
 pub async fn launch(binary: &Path, env: &[(&'static str, String)]) -> Running {
-    let port = free_port().unwrap();
-    let mut env = env.to_vec();
-    env.push(("PORT", port.to_string()));
-    env.push(("BIND", "127.0.0.1".to_owned()));
-    let mut process = ServiceProcess::spawn(binary, &env).unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    process.wait_healthy(&url, START_DEADLINE).await.unwrap();
-    let name = binary.file_name().map_or_else(
-        || binary.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    );
+    let (process, url) = itests::launch(binary, env)
+        .await
+        .unwrap_or_else(|error| panic!("cannot start {}: {error:#}", binary.display()));
+    let name = process.name().to_owned();
     Running { name, process, url }
 }
 
