@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::sync::oneshot;
+use zipkin_tracing::ReporterStats;
 use zipkin_tracing::cli::TracingArgs;
-use zipkin_tracing::report::ReporterStats;
 use zipkin_tracing::{B3Format, HttpReporter, Tracer};
 
 /// The route under load.

@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 
-use zipkin_tracing::{Endpoint, Extracted, Kind, SamplingFlags, TraceContext, Tracer, http_tags};
+use zipkin_tracing::{Endpoint, Kind, SamplingFlags, TraceContext, Tracer};
 
 /// Spans recorded by one call of [`record_service2_request`].
 pub const SPANS_PER_REQUEST: u64 = 3;
@@ -34,12 +34,12 @@ pub fn record_service2_spans(tracer: &Tracer, peer: SocketAddr, count: u64) {
 
 /// The first `count` (1 to 3) spans of a service2 request: server, do_stuff, db_search.
 fn record_request_spans(tracer: &Tracer, peer: SocketAddr, count: u64) {
-    let caller = TraceContext::new_root(SamplingFlags::SAMPLED, true).new_child();
-    let (context, shared) = tracer.server_context(Extracted::Context(caller));
+    // The server joins its sampled caller's span: the same context, marked shared.
+    let context = TraceContext::new_root(SamplingFlags::SAMPLED, true).new_child();
     let mut server = tracer.start(context, "GET /service/", Some(Kind::Server));
-    server.set_shared(shared);
-    server.tag(http_tags::METHOD, "GET");
-    server.tag(http_tags::PATH, "/service/");
+    server.set_shared(true);
+    server.tag("http.method", "GET");
+    server.tag("http.path", "/service/");
     server.set_remote_endpoint(Endpoint::from_socket(peer));
     if count >= 2 {
         let work_context = tracer.child(&context);

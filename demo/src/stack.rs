@@ -18,7 +18,7 @@ use collector::{Collector, CollectorConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zipkin_tracing::report::ReporterError;
+use zipkin_tracing::ReporterError;
 use zipkin_tracing::{HttpReporter, HttpReporterConfig, Tracer};
 
 use crate::config::Config;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use zipkin_tracing::report::ReporterStats;
+use zipkin_tracing::ReporterStats;
 use zipkin_tracing::{HttpReporter, HttpReporterConfig, Tracer};
 
 /// How long service1 waits for service2 (the binaries' default).

@@ -43,7 +43,7 @@ pub struct Config {
     pub bind: IpAddr,
 
     /// Base URL of service2; `/service/` is appended.
-    #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = zipkin_tracing::client::parse_http_url)]
+    #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = zipkin_tracing::parse_http_url)]
     pub service2_url: reqwest::Url,
 
     /// Multiplies every simulated sleep: 1.0 as in the article, 0 for none.
@@ -150,7 +150,7 @@ impl From<reqwest::Error> for Downstream {
         if error.is_timeout() {
             Downstream::Timeout
         } else {
-            Downstream::Unavailable(zipkin_tracing::client::describe_error(&error))
+            Downstream::Unavailable(zipkin_tracing::describe_error(&error))
         }
     }
 }

@@ -36,7 +36,7 @@ pub struct TracingArgs {
 }
 
 fn parse_endpoint(text: &str) -> Result<String, String> {
-    crate::client::parse_http_url(text).map(|_| text.to_owned())
+    crate::report::parse_http_url(text).map(|_| text.to_owned())
 }
 
 fn parse_sample_rate(text: &str) -> Result<f64, String> {

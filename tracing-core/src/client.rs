@@ -22,40 +22,11 @@ use reqwest::{RequestBuilder, Response};
 use crate::b3;
 use crate::context::TraceContext;
 use crate::current;
-use crate::finished::Text;
 use crate::http_tags;
-use crate::span::{Endpoint, Kind};
+use crate::model::{Endpoint, Kind};
+use crate::record::Text;
+use crate::report::describe_error;
 use crate::tracer::Tracer;
-
-/// Parses an absolute `http://` URL, the only kind this library calls: reqwest is built
-/// without TLS to keep the build small and free of C code, so `https://` is refused here,
-/// at start-up, rather than failing on every call. The error says what is wrong.
-pub fn parse_http_url(text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
-    match url.scheme() {
-        "http" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
-        "http" => Err("the URL has no host".to_owned()),
-        "https" => Err("https is not supported (built without TLS): use http://, \
-             or a TLS-terminating proxy next to the service"
-            .to_owned()),
-        other => Err(format!("the scheme must be http, not {other}")),
-    }
-}
-
-/// Describes a failed call by its root cause (`"Connection refused (os error 111)"`,
-/// `"operation timed out"`) rather than reqwest's generic outer message.
-pub fn describe_error(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    let root = cause.to_string();
-    if error.is_timeout() && !root.contains("timed out") {
-        format!("timeout: {root}")
-    } else {
-        root
-    }
-}
 
 /// Sends `request` inside a CLIENT span that is a child of `parent` (or the root of a new
 /// trace when `parent` is `None`), with the B3 headers of that span.
@@ -105,9 +76,9 @@ pub async fn send_with(
     result
 }
 
-/// Sends `request` inside a CLIENT span that is a child of the current span (see
-/// [`current`](crate::current)). With no current span the request is sent as is.
-pub async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
+/// Sends `request` inside a CLIENT span that is a child of the current span. With no
+/// current span the request is sent as is.
+async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
     match current::current() {
         Some(current) => send_with(&current.tracer, Some(&current.context), request).await,
         None => request.send().await,

@@ -62,10 +62,14 @@ pub struct TraceContext {
 impl TraceContext {
     /// The root of a new trace with fresh random ids (a 128-bit trace id when `wide`).
     pub fn new_root(flags: SamplingFlags, wide: bool) -> Self {
-        let (trace_id, span_id) = crate::id::root_ids(wide);
+        let trace_id = if wide {
+            TraceId::random_128()
+        } else {
+            TraceId::random_64()
+        };
         TraceContext {
             trace_id,
-            span_id,
+            span_id: SpanId::random(),
             parent_id: None,
             flags,
         }

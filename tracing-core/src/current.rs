@@ -18,51 +18,30 @@ tokio::task_local! {
 /// The current span's context and the tracer that recorded it, so that children can be
 /// created and reported the same way.
 #[derive(Debug, Clone)]
-pub struct Current {
-    /// The tracer of the service doing the work.
-    pub tracer: Tracer,
-    /// The current span.
-    pub context: TraceContext,
+pub(crate) struct Current {
+    pub(crate) tracer: Tracer,
+    pub(crate) context: TraceContext,
 }
 
 /// The current span, if the calling code runs inside [`scope`].
-pub fn current() -> Option<Current> {
+pub(crate) fn current() -> Option<Current> {
     CURRENT.try_with(Current::clone).ok()
 }
 
-/// The current span's context, if any; cheaper than [`current`].
+/// The context of the span the calling code runs in, if it runs inside a traced request
+/// or a [`local_span`](crate::local_span): for example, to show the trace id to a user.
 pub fn current_context() -> Option<TraceContext> {
     CURRENT.try_with(|current| current.context).ok()
 }
 
 /// Runs `future` with `context` as its current span. Scopes nest: inside, a new scope
 /// replaces the span until its future ends.
-pub fn scope<F: Future>(
+pub(crate) fn scope<F: Future>(
     tracer: Tracer,
     context: TraceContext,
     future: F,
 ) -> tokio::task::futures::TaskLocalFuture<Current, F> {
     CURRENT.scope(Current { tracer, context }, future)
-}
-
-/// Carries the current span (if any) into `future`, for work handed to `tokio::spawn`,
-/// which starts with no current span.
-///
-/// ```
-/// # async fn example() {
-/// let background = zipkin_tracing::current::bind(async { /* traced work */ });
-/// tokio::spawn(background);
-/// # }
-/// ```
-pub fn bind<F: Future>(future: F) -> impl Future<Output = F::Output> {
-    // Read now, at the call, not when the returned future is first polled in another task.
-    let current = current();
-    async move {
-        match current {
-            Some(Current { tracer, context }) => scope(tracer, context, future).await,
-            None => future.await,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -105,18 +84,5 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-    }
-
-    #[tokio::test]
-    async fn bind_carries_the_span_into_spawned_work() {
-        let tracer = Tracer::builder("svc").build();
-        let context = tracer.new_trace();
-        let seen = scope(tracer, context, async {
-            let unbound = tokio::spawn(async { current_context() });
-            let bound = tokio::spawn(bind(async { current_context() }));
-            (unbound.await.unwrap(), bound.await.unwrap())
-        })
-        .await;
-        assert_eq!(seen, (None, Some(context)));
     }
 }

@@ -7,20 +7,20 @@
 
 use http::{Method, StatusCode};
 
-use crate::finished::Text;
-use crate::record::OpenSpan;
+use crate::record::Text;
+use crate::span::OpenSpan;
 
 /// The method tag: `GET`, `POST`, ...
-pub const METHOD: &str = "http.method";
+pub(crate) const METHOD: &str = "http.method";
 /// The path tag: the request path without its query string.
-pub const PATH: &str = "http.path";
+pub(crate) const PATH: &str = "http.path";
 /// The status tag, set when the status is not 2xx.
-pub const STATUS_CODE: &str = "http.status_code";
+pub(crate) const STATUS_CODE: &str = "http.status_code";
 /// The error tag: a status of 400 or more, or a description of the failure.
-pub const ERROR: &str = "error";
+pub(crate) const ERROR: &str = "error";
 
 /// Tags what is known when a request starts.
-pub fn request(span: &mut OpenSpan, method: &Method, path: &str) {
+pub(crate) fn request(span: &mut OpenSpan, method: &Method, path: &str) {
     if span.is_recording() {
         span.tag(METHOD, method_text(method));
         span.tag(PATH, path.to_owned());
@@ -28,7 +28,7 @@ pub fn request(span: &mut OpenSpan, method: &Method, path: &str) {
 }
 
 /// Tags the response status.
-pub fn response(span: &mut OpenSpan, status: StatusCode) {
+pub(crate) fn response(span: &mut OpenSpan, status: StatusCode) {
     if status.is_success() || !span.is_recording() {
         return;
     }

@@ -9,10 +9,6 @@ use std::fmt;
 use std::num::{NonZeroU64, NonZeroU128};
 use std::str::FromStr;
 
-use std::cell::RefCell;
-
-use rand::RngExt;
-use rand::rngs::SmallRng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a string is not a valid trace or span id.
@@ -36,111 +32,23 @@ pub enum IdParseError {
 
 /// Parses exactly 16 lower-case hex characters into a `u64`.
 ///
-/// Hand-rolled rather than `u64::from_str_radix` because that accepts upper case and a
-/// leading `+`, both of which B3 forbids.
-fn parse_hex16(s: &[u8]) -> Result<u64, IdParseError> {
+/// The characters are checked first because `u64::from_str_radix` also accepts upper case
+/// and a leading `+`, both of which B3 forbids.
+fn parse_hex16(s: &str) -> Result<u64, IdParseError> {
     debug_assert_eq!(s.len(), 16);
-    let mut value = 0u64;
-    // Any byte that is not lower-case hex sets a high bit here; checked once at the end,
-    // so the loop has no branch per character.
-    let mut invalid = 0u8;
-    for &b in s {
-        let digit = HEX_DIGIT[usize::from(b)];
-        invalid |= digit;
-        value = (value << 4) | u64::from(digit & 0xf);
-    }
-    if invalid & 0xf0 != 0 {
+    if !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(IdParseError::NotLowerHex);
     }
-    Ok(value)
+    u64::from_str_radix(s, 16).map_err(|_| IdParseError::NotLowerHex)
 }
 
-/// The value of each byte as a lower-case hex digit, or `0xff` for any other byte.
-static HEX_DIGIT: [u8; 256] = {
-    let mut table = [0xff; 256];
-    let mut digit = 0;
-    while digit < 16 {
-        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
-        digit += 1;
-    }
-    table
-};
-
-/// Lower-case hex digits of an id, written on the stack: formatting an id for a header or
-/// for JSON costs no allocation and no trip through `fmt`.
-#[derive(Clone, Copy)]
-pub(crate) struct Hex {
-    digits: [u8; 32],
-    len: usize,
-}
-
-impl Hex {
-    fn of_u64(value: u64) -> Self {
-        let mut hex = Hex {
-            digits: [0; 32],
-            len: 16,
-        };
-        write_hex16(value, &mut hex.digits[..16]);
-        hex
-    }
-
-    fn of_u128(value: u128) -> Self {
-        let mut hex = Hex {
-            digits: [0; 32],
-            len: 32,
-        };
-        write_hex16((value >> 64) as u64, &mut hex.digits[..16]);
-        write_hex16(value as u64, &mut hex.digits[16..]);
-        hex
-    }
-
-    /// The digits as bytes.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.digits[..self.len]
-    }
-
-    /// The digits as text.
-    pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(self.as_bytes()).expect("hex digits are ASCII")
-    }
-}
-
-/// Writes `value` as 16 lower-case hex digits into `out`.
-fn write_hex16(value: u64, out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (index, byte) in out.iter_mut().enumerate() {
-        let shift = 60 - 4 * index;
-        *byte = DIGITS[((value >> shift) & 0xf) as usize];
-    }
-}
-
-thread_local! {
-    /// Each thread's id generator. Ids must be unique, not secret, so a small fast generator
-    /// seeded from the operating system is enough; Brave likewise uses a thread-local,
-    /// non-cryptographic random source for its ids.
-    static IDS: RefCell<SmallRng> = RefCell::new(rand::make_rng());
-}
-
-/// A random `T` from this thread's id generator.
+/// A random value for a new id. Ids must be unique, not secret, but `rand`'s thread-local
+/// generator is fast enough (a few nanoseconds per id) that nothing cheaper is needed.
 fn random<T>() -> T
 where
     rand::distr::StandardUniform: rand::distr::Distribution<T>,
 {
-    IDS.with_borrow_mut(|rng| rng.random())
-}
-
-/// The ids of a new trace's root span: a trace id (128-bit when `wide`) and a span id,
-/// drawn with one visit to this thread's generator.
-pub(crate) fn root_ids(wide: bool) -> (TraceId, SpanId) {
-    IDS.with_borrow_mut(|rng| {
-        let low: NonZeroU64 = rng.random();
-        let trace_id = if wide {
-            TraceId::with_low_bits(rng.random(), low)
-        } else {
-            TraceId::Bits64(low)
-        };
-        (trace_id, SpanId(rng.random()))
-    })
+    rand::random()
 }
 
 /// A 64-bit span id, never zero. Displays as 16 lower-case hex characters.
@@ -158,11 +66,6 @@ impl SpanId {
         self.0.get()
     }
 
-    /// The 16 hex digits, without allocating.
-    pub(crate) fn hex(self) -> Hex {
-        Hex::of_u64(self.0.get())
-    }
-
     /// An id from a number; `None` for zero.
     pub fn new(value: u64) -> Option<Self> {
         NonZeroU64::new(value).map(SpanId)
@@ -171,7 +74,7 @@ impl SpanId {
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.hex().as_str())
+        write!(f, "{:016x}", self.0)
     }
 }
 
@@ -185,7 +88,7 @@ impl FromStr for SpanId {
                 actual: s.len(),
             });
         }
-        SpanId::new(parse_hex16(s.as_bytes())?).ok_or(IdParseError::Zero)
+        SpanId::new(parse_hex16(s)?).ok_or(IdParseError::Zero)
     }
 }
 
@@ -217,21 +120,13 @@ impl TraceId {
         TraceId::Bits64(random())
     }
 
-    /// The 16 or 32 hex digits, without allocating.
-    pub(crate) fn hex(self) -> Hex {
-        match self {
-            TraceId::Bits64(v) => Hex::of_u64(v.get()),
-            TraceId::Bits128(v) => Hex::of_u128(v.get()),
-        }
-    }
-
     /// Whether this is a 128-bit id.
     pub fn is_128(self) -> bool {
         matches!(self, TraceId::Bits128(_))
     }
 
     /// The low 64 bits, the part a 64-bit tracer would see.
-    pub fn low(self) -> u64 {
+    pub(crate) fn low(self) -> u64 {
         match self {
             TraceId::Bits64(v) => v.get(),
             TraceId::Bits128(v) => v.get() as u64,
@@ -241,7 +136,10 @@ impl TraceId {
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.hex().as_str())
+        match self {
+            TraceId::Bits64(value) => write!(f, "{value:016x}"),
+            TraceId::Bits128(value) => write!(f, "{value:032x}"),
+        }
     }
 }
 
@@ -249,17 +147,18 @@ impl FromStr for TraceId {
     type Err = IdParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = s.as_bytes();
         // A trace id is invalid when its low 64 bits are zero, even if the high bits are
         // not: the B3 specification leaves this open, and we follow Brave, whose
         // `TraceContext` treats `traceId == 0` (the low half) as "no trace".
-        match bytes.len() {
-            16 => NonZeroU64::new(parse_hex16(bytes)?)
+        match s.len() {
+            16 => NonZeroU64::new(parse_hex16(s)?)
                 .map(TraceId::Bits64)
                 .ok_or(IdParseError::Zero),
-            32 => {
-                let high = parse_hex16(&bytes[..16])?;
-                let low = parse_hex16(&bytes[16..])?;
+            // Slicing at byte 16 would panic inside a multi-byte character: only ASCII text
+            // is cut in two (anything else is not hex anyway).
+            32 if s.is_ascii() => {
+                let high = parse_hex16(&s[..16])?;
+                let low = parse_hex16(&s[16..])?;
                 if low == 0 {
                     return Err(IdParseError::Zero);
                 }
@@ -268,6 +167,7 @@ impl FromStr for TraceId {
                     NonZeroU128::new(value).expect("low 64 bits are non-zero"),
                 ))
             }
+            32 => Err(IdParseError::NotLowerHex),
             actual => Err(IdParseError::Length {
                 expected: "16 or 32",
                 actual,
@@ -282,7 +182,7 @@ macro_rules! serde_as_hex_string {
     ($ty:ty) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.hex().as_str())
+                serializer.collect_str(self)
             }
         }
 

@@ -1,69 +1,91 @@
 //! Zipkin tracing for axum and reqwest: the library behind the two-service demo.
 //!
-//! Each module is one concept of Dapper-style tracing, in the order a request meets them:
+//! Each module is one concept of Dapper-style tracing. They are private and listed here in
+//! the order a request meets them; each imports only modules above it. Every public item
+//! is re-exported at the crate root, which is its one path.
 //!
 //! | module | concept | py_zipkin counterpart |
 //! |---|---|---|
-//! | [`id`] | trace and span ids | `generate_random_64bit_string` |
-//! | [`context`] | the propagated context | `ZipkinAttrs` |
-//! | [`b3`] | B3 headers in and out | `create_http_headers_for_new_span` |
-//! | [`sample`] | sampling decisions | `sample_rate` |
-//! | [`tracer`] | per-service configuration | `zipkin_span(service_name=..., transport_handler=...)` |
-//! | [`record`] | recording one span | the body of `zipkin_span` |
-//! | [`finished`] | a finished span on its way to the reporter | the span `zipkin_span` hands to the transport |
-//! | [`current`] | the current span | the thread-local `Stack` |
-//! | [`local`] | local child spans | `with zipkin_span(...)` inside a request |
-//! | [`server`] | SERVER spans for axum | `zipkin_span` around a Flask view |
-//! | [`client`] | CLIENT spans for reqwest | the headers passed to `requests.get` |
-//! | [`span`] | the Zipkin v2 JSON model | `encoding` |
-//! | [`report`] | queuing and sending spans | `transport_handler`, `ZipkinBatchSender` |
+//! | `id` | trace and span ids ([`TraceId`], [`SpanId`]) | `generate_random_64bit_string` |
+//! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
+//! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span` |
+//! | `sample` | sampling decisions ([`ProbabilitySampler`]) | `sample_rate` |
+//! | `clock` | epoch microseconds from a monotonic clock | `time.time()` |
+//! | `model` | the Zipkin v2 JSON model ([`Span`]) the collector decodes | `encoding` |
+//! | `record` | a finished span, as recorded ([`FinishedSpan`]) | the span `zipkin_span` hands to the transport |
+//! | `report` | **where spans are sent**: queue, batches, JSON ([`HttpReporter`], [`encode_json`]) | `transport_handler`, `ZipkinBatchSender` |
+//! | `span` | an open span being recorded ([`OpenSpan`]) | the body of `zipkin_span` |
+//! | `tracer` | **where a span is created**: per-service settings ([`Tracer`]) | `zipkin_span(service_name=..., transport_handler=...)` |
+//! | `current` | the current span of a task ([`current_context`]) | the thread-local `Stack` |
+//! | `local` | local child spans ([`local_span`], [`root_span`]) | `with zipkin_span(...)` inside a request |
+//! | `server` | SERVER spans for axum ([`ZipkinLayer`]) | `zipkin_span` around a Flask view |
+//! | `client` | CLIENT spans for reqwest ([`TracedRequest`]) | the headers passed to `requests.get` |
 //!
-//! With the `cli` feature, `cli` defines the tracing flags and environment variables of
-//! a service, and `serve` runs an axum app until SIGINT/SIGTERM and flushes its spans.
+//! The path of one span, from a request to the collector:
+//!
+//! ```text
+//!  request ──► server: b3::extract ──► Tracer::start ──► OpenSpan (tags, annotations)
+//!                                                            │ finish or drop
+//!                                                            ▼
+//!  Zipkin ◄── POST /api/v2/spans ◄── encode_json ◄── HttpReporter queue ◄── FinishedSpan
+//!             (reporter's thread, in batches)            (request path: try_send only)
+//! ```
 //!
 //! ```
-//! use zipkin_tracing::{InMemoryReporter, Tracer, local_span};
+//! use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let reporter = InMemoryReporter::new();
 //! let tracer = Tracer::builder("service1").reporter(reporter.clone()).build();
-//! tracer.in_span(None, "index", async {
+//! root_span(&tracer, "index", async {
 //!     local_span("service_1_do_stuff", async { /* work */ }).await;
 //! }).await;
 //! assert_eq!(reporter.spans().len(), 2);
 //! # }
 //! ```
 
-pub mod b3;
+mod id;
+
+mod context;
+
+mod b3;
+mod sample;
+
+mod clock;
+mod model;
+mod record;
+
+mod report;
+
+mod span;
+mod tracer;
+
+mod current;
+mod local;
+
+mod http_tags;
+
+mod client;
+mod server;
+
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod client;
-pub mod context;
-pub mod current;
-pub mod finished;
-mod finished_json;
-pub mod http_tags;
-pub mod id;
-pub mod local;
-pub mod record;
-pub mod report;
-pub mod sample;
 #[cfg(feature = "cli")]
 pub mod serve;
-pub mod server;
-pub mod span;
-pub mod tracer;
 
 pub use b3::{B3Format, Extracted, extract, inject};
 pub use client::{TracedRequest, send_with};
 pub use context::{SamplingFlags, TraceContext};
-pub use current::{current, current_context};
-pub use finished::FinishedSpan;
+pub use current::current_context;
 pub use id::{IdParseError, SpanId, TraceId};
-pub use local::local_span;
-pub use record::OpenSpan;
-pub use report::{HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report};
-pub use sample::{ProbabilitySampler, Sample};
-pub use server::ZipkinLayer;
-pub use span::{Annotation, Endpoint, Kind, Span};
-pub use tracer::Tracer;
+pub use local::{local_span, root_span};
+pub use model::{Annotation, Endpoint, Kind, Span};
+pub use record::{FinishedSpan, Text};
+pub use report::{
+    HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report, ReporterError,
+    ReporterStats, describe_error, encode_json, parse_http_url,
+};
+pub use sample::{ProbabilitySampler, Sample, SampleRateError};
+pub use server::{ResponseFuture, ZipkinLayer, ZipkinService};
+pub use span::OpenSpan;
+pub use tracer::{Tracer, TracerBuilder};

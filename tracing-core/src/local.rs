@@ -4,12 +4,13 @@
 //! service, such as the article's `service_1_do_stuff` and `db_search`. [`local_span`] is
 //! py_zipkin's `with zipkin_span(service_name=..., span_name=...)` used inside a request:
 //! the block runs as a named child of the current span, which it becomes current for.
+//! [`root_span`] starts a trace for work no request started, such as a scheduled job.
 
 use std::future::Future;
 
 use crate::context::TraceContext;
 use crate::current::{self, Current};
-use crate::finished::Text;
+use crate::record::Text;
 use crate::tracer::Tracer;
 
 /// Runs `future` inside a new local span named `name`, a child of the current span. With
@@ -28,29 +29,43 @@ use crate::tracer::Tracer;
 /// ```
 pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Output {
     match current::current() {
-        Some(Current { tracer, context }) => tracer.in_span(Some(&context), name, future).await,
+        Some(Current { tracer, context }) => {
+            let child = tracer.child(&context);
+            in_span(tracer, child, name, future).await
+        }
         None => future.await,
     }
 }
 
-impl Tracer {
-    /// Runs `future` inside a new local span named `name`: a child of `parent`, or the root
-    /// of a new trace when `parent` is `None`. For code that passes the parent by hand.
-    pub async fn in_span<F: Future>(
-        &self,
-        parent: Option<&TraceContext>,
-        name: impl Into<Text>,
-        future: F,
-    ) -> F::Output {
-        let context = match parent {
-            Some(parent) => self.child(parent),
-            None => self.new_trace(),
-        };
-        let span = self.start(context, name, None);
-        let output = current::scope(self.clone(), context, future).await;
-        span.finish();
-        output
-    }
+/// Runs `future` inside a new local span named `name`, the root of a new trace sampled
+/// by `tracer`'s sampler; inside, [`local_span`] and traced calls are its children.
+///
+/// ```
+/// use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let reporter = InMemoryReporter::new();
+/// let tracer = Tracer::builder("batch-job").reporter(reporter.clone()).build();
+/// root_span(&tracer, "nightly_export", local_span("read_rows", async {})).await;
+/// assert_eq!(reporter.spans().len(), 2);
+/// # }
+/// ```
+pub async fn root_span<F: Future>(tracer: &Tracer, name: impl Into<Text>, future: F) -> F::Output {
+    in_span(tracer.clone(), tracer.new_trace(), name, future).await
+}
+
+/// Records a local span for `context` around `future`, which runs with it as the current
+/// span.
+async fn in_span<F: Future>(
+    tracer: Tracer,
+    context: TraceContext,
+    name: impl Into<Text>,
+    future: F,
+) -> F::Output {
+    let span = tracer.start(context, name, None);
+    let output = current::scope(tracer, context, future).await;
+    span.finish();
+    output
 }
 
 #[cfg(test)]
@@ -97,10 +112,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn in_span_without_a_parent_starts_a_trace() {
+    async fn a_root_span_starts_a_trace() {
         let reporter = InMemoryReporter::new();
         let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
-        tracer.in_span(None, "job", async {}).await;
+        root_span(&tracer, "job", async {}).await;
         let spans = reporter.spans();
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].parent_id, None);

@@ -1,177 +1,99 @@
-//! Recording one span: from `start` to `finish`, collecting tags, annotations and peers.
+//! A finished span, as the request path records it and hands it to a reporter.
 //!
-//! Zipkin wants epoch microseconds, but durations must come from a monotonic clock, or a
-//! clock adjustment mid-span gives a negative or inflated duration. Like Brave, we read the
-//! wall clock once, as an anchor, and derive every timestamp from the monotonic clock
-//! after it: one clock read per event, and a child's interval always lies inside its
-//! parent's. An [`OpenSpan`] is reported when finished or dropped, whichever comes first,
-//! as a [`FinishedSpan`]; the conversion to epoch microseconds and JSON happens later, on
-//! the reporter's task. This is the body of py_zipkin's `zipkin_span` (`start`, `stop`,
-//! `update_binary_annotations`, `add_remote_endpoint`).
+//! Recording must cost next to nothing, so a span is kept in the cheapest form that loses
+//! nothing: monotonic instants instead of epoch microseconds, static or moved strings
+//! instead of copies, tags in the order they were set instead of a sorted map. Turning it
+//! into Zipkin's form happens later, off the request path: [`encode_json`](crate::encode_json)
+//! writes the bytes a reporter sends, and [`FinishedSpan::into_span`] builds the [`Span`]
+//! model for code that wants to read it. Brave splits the work the same way between its
+//! `MutableSpan` and its span handlers.
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
+use smallvec::SmallVec;
+
+use crate::clock::epoch_micros;
 use crate::context::TraceContext;
-use crate::finished::{FinishedSpan, Recorded, Tags, Text};
-use crate::report::Report;
-use crate::span::{Endpoint, Kind};
+use crate::model::{Annotation, Endpoint, Kind, Span};
 
-/// The wall clock (epoch microseconds) and the monotonic clock, read together once.
-fn anchor() -> &'static (u64, Instant) {
-    static ANCHOR: OnceLock<(u64, Instant)> = OnceLock::new();
-    ANCHOR.get_or_init(|| {
-        // A clock before 1970 is a broken machine: timestamps then start at 0 rather than
-        // failing the requests being traced.
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        (wall, Instant::now())
-    })
+/// Text recorded on a span: a `&'static str` (span names, tag keys) is kept as it is, and
+/// an owned `String` is moved in, so recording never copies a string.
+pub type Text = Cow<'static, str>;
+
+/// A finished, sampled span on its way to a reporter: what [`Report`](crate::Report)
+/// receives.
+#[derive(Debug, Clone)]
+// Boxed: a recorded span is about 450 bytes (the inline tags are most of it), and the box,
+// allocated once when the span starts, makes each move from start to finish to the
+// reporter's queue a pointer copy.
+pub struct FinishedSpan(pub(crate) Box<Recorded>);
+
+/// Tags of one span. Four fit without an allocation of their own: the HTTP tags of a
+/// span (method, path, and for a failure status code and error) need no more.
+pub(crate) type Tags = SmallVec<[(Text, Text); 4]>;
+
+/// What an [`OpenSpan`](crate::OpenSpan) records, in the form that is cheapest to record.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub(crate) context: TraceContext,
+    pub(crate) kind: Option<Kind>,
+    pub(crate) name: Text,
+    pub(crate) shared: bool,
+    pub(crate) start: Instant,
+    pub(crate) end: Instant,
+    pub(crate) local_endpoint: Arc<Endpoint>,
+    pub(crate) remote_endpoint: Option<Endpoint>,
+    pub(crate) annotations: Vec<(Instant, Text)>,
+    /// In the order set; a later value for the same key replaces an earlier one.
+    pub(crate) tags: Tags,
 }
 
-/// Reads the clock anchor now, so that it exists before the first span starts.
-pub(crate) fn init_clock() {
-    anchor();
-}
-
-/// Epoch microseconds of `instant`: the anchor's wall time plus monotonic time since (or
-/// minus the time before, for an instant read before the anchor).
-///
-/// Brave anchors once per local root span; a process-wide anchor is simpler and, on
-/// Linux, as accurate: `CLOCK_MONOTONIC` follows NTP's rate corrections, and only a step
-/// of the wall clock after start-up (which would also break durations) is not followed.
-pub(crate) fn epoch_micros(instant: Instant) -> u64 {
-    let (wall, mono) = *anchor();
-    match instant.checked_duration_since(mono) {
-        Some(after) => wall + after.as_micros() as u64,
-        // Rounded towards the past on this side too, so that the mapping stays the same
-        // `floor` on both sides of the anchor and durations stay exact.
-        None => wall.saturating_sub((mono - instant).as_nanos().div_ceil(1_000) as u64),
-    }
-}
-
-/// A span being recorded. Unsampled spans record nothing: every method is then a no-op.
-#[must_use = "a span is reported when finished or dropped; dropping it at once records nothing useful"]
-pub struct OpenSpan {
-    context: TraceContext,
-    recording: Option<Recording>,
-}
-
-struct Recording {
-    span: Box<Recorded>,
-    reporter: Arc<dyn Report>,
-}
-
-impl OpenSpan {
-    pub(crate) fn start(
-        context: TraceContext,
-        name: Text,
-        kind: Option<Kind>,
-        local_endpoint: &Arc<Endpoint>,
-        reporter: &Arc<dyn Report>,
-    ) -> Self {
-        if !context.is_sampled() {
-            return OpenSpan {
-                context,
-                recording: None,
-            };
-        }
-        let start = Instant::now();
-        OpenSpan {
-            context,
-            recording: Some(Recording {
-                span: Box::new(Recorded {
-                    context,
-                    kind,
-                    name,
-                    shared: false,
-                    start,
-                    // Set again when the span finishes.
-                    end: start,
-                    local_endpoint: local_endpoint.clone(),
-                    remote_endpoint: None,
-                    annotations: Vec::new(),
-                    tags: Tags::new(),
-                }),
-                reporter: reporter.clone(),
-            }),
-        }
-    }
-
-    /// This span's context, to propagate or to start children from.
-    pub fn context(&self) -> TraceContext {
-        self.context
-    }
-
-    /// Whether this span will be reported (its trace is sampled).
-    pub fn is_recording(&self) -> bool {
-        self.recording.is_some()
-    }
-
-    fn span_mut(&mut self) -> Option<&mut Recorded> {
-        self.recording.as_mut().map(|r| &mut *r.span)
-    }
-
-    /// Renames the span, e.g. once the route is known.
-    pub fn set_name(&mut self, name: impl Into<Text>) {
-        if let Some(span) = self.span_mut() {
-            span.name = name.into();
-        }
-    }
-
-    /// Marks the span as contributing to a span started by another host (a server that
-    /// joined its client's span).
-    pub fn set_shared(&mut self, shared: bool) {
-        if let Some(span) = self.span_mut() {
-            span.shared = shared;
-        }
-    }
-
-    /// Sets the tag `key` to `value`, replacing an earlier value.
+impl Recorded {
+    /// Epoch microseconds at the start, and microseconds to the end, at least 1.
     ///
-    /// A `&'static str` or a `String` is taken as it is, never copied. A value that costs
-    /// something to compute is best computed only when [`OpenSpan::is_recording`].
-    pub fn tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
-        if let Some(span) = self.span_mut() {
-            // Kept in order; the reporter lets the last value of a key win.
-            span.tags.push((key.into(), value.into()));
-        }
-    }
-
-    /// Records that `value` happened now.
-    pub fn annotate(&mut self, value: impl Into<Text>) {
-        if let Some(span) = self.span_mut() {
-            span.annotations.push((Instant::now(), value.into()));
-        }
-    }
-
-    /// Records the other side of a remote call.
-    pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) {
-        if let Some(span) = self.span_mut() {
-            span.remote_endpoint = Some(endpoint);
-        }
-    }
-
-    /// Finishes the span now and reports it.
-    pub fn finish(self) {
-        // Reporting happens in `Drop`, so that a span ended by an early return, a
-        // cancelled future or a panic is reported too.
-        drop(self);
+    /// Both ends go through the same conversion, so that a child's interval stays inside
+    /// its parent's after rounding to microseconds. Zipkin asks that "durations of less
+    /// than one are rounded up". The span model and the JSON encoder both use this.
+    pub(crate) fn timestamp_and_duration(&self) -> (u64, u64) {
+        let start = epoch_micros(self.start);
+        (start, epoch_micros(self.end).saturating_sub(start).max(1))
     }
 }
 
-impl Drop for OpenSpan {
-    fn drop(&mut self) {
-        let Some(Recording { mut span, reporter }) = self.recording.take() else {
-            return;
-        };
-        span.end = Instant::now();
-        if std::thread::panicking() && !span.tags.iter().any(|(key, _)| key == "error") {
-            span.tags
-                .push((Text::Borrowed("error"), Text::Borrowed("panic")));
+impl FinishedSpan {
+    /// The span in Zipkin v2 form: epoch-microsecond timestamps, sorted tags, the value
+    /// set last winning for a tag set twice.
+    pub fn into_span(self) -> Span {
+        let recorded = *self.0;
+        let context = recorded.context;
+        let (start, duration) = recorded.timestamp_and_duration();
+        let mut span = Span::new(context.trace_id, context.span_id);
+        span.parent_id = context.parent_id;
+        span.kind = recorded.kind;
+        span.name = Some(recorded.name.into_owned());
+        span.timestamp = Some(start);
+        span.duration = Some(duration);
+        span.debug = context.flags.debug;
+        span.shared = recorded.shared;
+        span.local_endpoint = Some(Endpoint::clone(&recorded.local_endpoint));
+        span.remote_endpoint = recorded.remote_endpoint;
+        span.annotations = recorded
+            .annotations
+            .into_iter()
+            .map(|(at, value)| Annotation {
+                timestamp: epoch_micros(at),
+                value: value.into_owned(),
+            })
+            .collect();
+        let mut tags = BTreeMap::new();
+        for (key, value) in recorded.tags {
+            tags.insert(key.into_owned(), value.into_owned());
         }
-        reporter.report(FinishedSpan::recorded(span));
+        span.tags = tags;
+        span
     }
 }
 
@@ -180,20 +102,56 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::context::SamplingFlags;
+
+    fn recorded() -> Box<Recorded> {
+        let start = Instant::now();
+        Box::new(Recorded {
+            context: TraceContext::new_root(SamplingFlags::DEBUG, false).new_child(),
+            kind: Some(Kind::Client),
+            name: Text::Borrowed("get /"),
+            shared: false,
+            start,
+            end: start + Duration::from_micros(1_500),
+            local_endpoint: Arc::new(Endpoint::service("svc")),
+            remote_endpoint: None,
+            annotations: vec![(start + Duration::from_micros(10), Text::Borrowed("retry"))],
+            tags: Tags::from_iter([
+                (Text::Borrowed("b"), Text::Borrowed("first")),
+                (Text::Borrowed("a"), Text::Owned("x".to_owned())),
+                (Text::Borrowed("b"), Text::Borrowed("second")),
+            ]),
+        })
+    }
 
     #[test]
-    fn whole_microseconds_apart_stay_exactly_apart_on_both_sides_of_the_anchor() {
-        let (_, mono) = *anchor();
-        for offset_nanos in [0, 1, 400, 999, 1_000, 1_001, 2_500_700] {
-            let offset = Duration::from_nanos(offset_nanos);
-            for start in [mono - offset, mono + offset] {
-                let end = start + Duration::from_micros(1_500);
-                assert_eq!(
-                    epoch_micros(end) - epoch_micros(start),
-                    1_500,
-                    "{offset_nanos} ns from the anchor"
-                );
-            }
-        }
+    fn a_recorded_span_becomes_its_zipkin_form() {
+        let recorded = recorded();
+        let context = recorded.context;
+        let span = FinishedSpan(recorded).into_span();
+        assert_eq!(span.trace_id, context.trace_id);
+        assert_eq!(
+            (span.id, span.parent_id),
+            (context.span_id, context.parent_id)
+        );
+        assert_eq!(span.name.as_deref(), Some("get /"));
+        assert_eq!(span.duration, Some(1_500));
+        assert!(span.debug && !span.shared);
+        assert_eq!(span.service_name(), Some("svc"));
+        let start = span.timestamp.unwrap();
+        assert_eq!(span.annotations[0].timestamp, start + 10);
+        // The later value of a key wins; keys come out sorted.
+        let tags: Vec<_> = span.tags.iter().collect();
+        assert_eq!(
+            tags,
+            [(&"a".into(), &"x".into()), (&"b".into(), &"second".into())]
+        );
+    }
+
+    #[test]
+    fn a_span_shorter_than_a_microsecond_lasts_one() {
+        let mut recorded = recorded();
+        recorded.end = recorded.start;
+        assert_eq!(FinishedSpan(recorded).into_span().duration, Some(1));
     }
 }

@@ -2,8 +2,15 @@
 //!
 //! For each request, [`ZipkinLayer`] reads the B3 headers, joins the caller's span (or
 //! starts a trace), records a SERVER span named `"{METHOD} {route}"`, makes it the current
-//! span while the handler runs, and finishes it when the response is produced. It does
-//! what py_zipkin's Flask example does by hand around each view with `zipkin_span`.
+//! span while the handler runs, and finishes it when the handler has produced the response
+//! head. It does what py_zipkin's Flask example does by hand around each view with
+//! `zipkin_span`.
+//!
+//! Why at the head, and not when the body has been sent, as tower-http's trace layer
+//! does: the CLIENT span on the other side ends when that head arrives (reqwest hands the
+//! response over before its body), so ending both at the head keeps the server's half of a
+//! shared span inside the client's half. A body streamed for a long time is then not
+//! counted in the span; time it with a [`local_span`](crate::local_span) while producing it.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -30,11 +37,11 @@ use tracing::Instrument;
 
 use crate::b3;
 use crate::current::{self, Current};
-use crate::finished::Text;
 use crate::http_tags;
-use crate::record::OpenSpan;
-use crate::span::{Endpoint, Kind};
-use crate::tracer::Tracer;
+use crate::model::{Endpoint, Kind};
+use crate::record::Text;
+use crate::span::OpenSpan;
+use crate::tracer::{ServerContext, Tracer};
 
 /// Wraps services in [`ZipkinService`], which traces each request.
 #[derive(Debug, Clone)]
@@ -90,7 +97,8 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (context, shared) = self.tracer.server_context(b3::extract(request.headers()));
+        let ServerContext { context, shared } =
+            self.tracer.server_context(b3::extract(request.headers()));
         // Unsampled requests skip the name's allocation along with the rest of the span.
         let name = if context.is_sampled() {
             Text::Owned(span_name(&request))

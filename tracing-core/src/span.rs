@@ -1,160 +1,183 @@
-//! The Zipkin v2 span model, as it goes over the wire in JSON.
+//! An open span: the handle that records one span from start to finish.
 //!
-//! A span is one host's view of one operation: when it started (epoch microseconds), how long
-//! it took, where it sits in the tree (`traceId`, `id`, `parentId`) and what kind of work it
-//! was. These types serialize to exactly the `Span` schema of Zipkin's `/api/v2/spans`, and
-//! decode it strictly; py_zipkin builds the same JSON in its `encoding` module.
+//! [`Tracer::start`](crate::Tracer::start) opens one; tags, annotations and the remote
+//! endpoint are added while the work runs; finishing or dropping it hands the
+//! [`FinishedSpan`] to the tracer's reporter. A span of an unsampled trace records nothing
+//! and allocates nothing. This is the body of py_zipkin's `zipkin_span` (`start`, `stop`,
+//! `update_binary_annotations`, `add_annotation`, `add_remote_endpoint`).
 
-use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use crate::context::TraceContext;
+use crate::model::{Endpoint, Kind};
+use crate::record::{FinishedSpan, Recorded, Tags, Text};
+use crate::report::Report;
 
-use crate::id::{SpanId, TraceId};
-
-/// The role of a span in a remote call; absent for local (in-process) spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Kind {
-    /// The caller's side of a request: from sending it until the response (or error).
-    Client,
-    /// The callee's side of a request: from receiving it until the response is sent.
-    Server,
-    /// Sending a message to a broker.
-    Producer,
-    /// Receiving a message from a broker.
-    Consumer,
+/// A span being recorded. Unsampled spans record nothing: every method is then a no-op.
+#[must_use = "a span is reported when finished or dropped; dropping it at once records nothing useful"]
+pub struct OpenSpan {
+    context: TraceContext,
+    recording: Option<Recording>,
 }
 
-/// A node of the service graph: who recorded a span, or who was on the other side.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Endpoint {
-    /// The service's name, the main label for finding traces. Shared between spans.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub service_name: Option<Arc<str>>,
-    /// The IPv4 address, if known.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub ipv4: Option<Ipv4Addr>,
-    /// The IPv6 address, if known.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub ipv6: Option<Ipv6Addr>,
-    /// The port: the listen port locally, the peer's port remotely. Never zero.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub port: Option<u16>,
+struct Recording {
+    span: Box<Recorded>,
+    reporter: Arc<dyn Report>,
 }
 
-impl Endpoint {
-    /// An endpoint known only by its service name.
-    pub fn service(name: &str) -> Self {
-        Endpoint {
-            service_name: Some(Arc::from(name)),
-            ..Endpoint::default()
+impl OpenSpan {
+    pub(crate) fn start(
+        context: TraceContext,
+        name: Text,
+        kind: Option<Kind>,
+        local_endpoint: &Arc<Endpoint>,
+        reporter: &Arc<dyn Report>,
+    ) -> Self {
+        if !context.is_sampled() {
+            return OpenSpan {
+                context,
+                recording: None,
+            };
+        }
+        let start = Instant::now();
+        OpenSpan {
+            context,
+            recording: Some(Recording {
+                span: Box::new(Recorded {
+                    context,
+                    kind,
+                    name,
+                    shared: false,
+                    start,
+                    // Set again when the span finishes.
+                    end: start,
+                    local_endpoint: local_endpoint.clone(),
+                    remote_endpoint: None,
+                    annotations: Vec::new(),
+                    tags: Tags::new(),
+                }),
+                reporter: reporter.clone(),
+            }),
         }
     }
 
-    /// An endpoint known by its socket address (an IPv4-mapped IPv6 address counts as
-    /// IPv4, as the Zipkin specification asks). A zero port is left out.
-    pub fn from_socket(addr: std::net::SocketAddr) -> Self {
-        let mut endpoint = Endpoint {
-            port: (addr.port() != 0).then_some(addr.port()),
-            ..Endpoint::default()
+    /// This span's context, to propagate or to start children from.
+    pub fn context(&self) -> TraceContext {
+        self.context
+    }
+
+    /// Whether this span will be reported (its trace is sampled).
+    pub fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    fn span_mut(&mut self) -> Option<&mut Recorded> {
+        self.recording.as_mut().map(|r| &mut *r.span)
+    }
+
+    /// Marks the span as contributing to a span started by another host (a server that
+    /// joined its client's span).
+    pub fn set_shared(&mut self, shared: bool) {
+        if let Some(span) = self.span_mut() {
+            span.shared = shared;
+        }
+    }
+
+    /// Sets the tag `key` to `value`, replacing an earlier value.
+    ///
+    /// A `&'static str` or a `String` is taken as it is, never copied. A value that costs
+    /// something to compute is best computed only when [`OpenSpan::is_recording`].
+    pub fn tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
+        if let Some(span) = self.span_mut() {
+            // Kept in order; the reporter lets the last value of a key win.
+            span.tags.push((key.into(), value.into()));
+        }
+    }
+
+    /// Records that `value` happened now: an event inside the span, such as `"retry"`
+    /// (py_zipkin's `add_annotation`). Keep values low-cardinality.
+    pub fn annotate(&mut self, value: impl Into<Text>) {
+        if let Some(span) = self.span_mut() {
+            span.annotations.push((Instant::now(), value.into()));
+        }
+    }
+
+    /// Records the other side of a remote call.
+    pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) {
+        if let Some(span) = self.span_mut() {
+            span.remote_endpoint = Some(endpoint);
+        }
+    }
+
+    /// Finishes the span now and reports it.
+    pub fn finish(self) {
+        // Reporting happens in `Drop`, so that a span ended by an early return, a
+        // cancelled future or a panic is reported too.
+        drop(self);
+    }
+}
+
+impl Drop for OpenSpan {
+    fn drop(&mut self) {
+        let Some(Recording { mut span, reporter }) = self.recording.take() else {
+            return;
         };
-        match addr.ip().to_canonical() {
-            std::net::IpAddr::V4(ip) => endpoint.ipv4 = Some(ip),
-            std::net::IpAddr::V6(ip) => endpoint.ipv6 = Some(ip),
+        span.end = Instant::now();
+        if std::thread::panicking() && !span.tags.iter().any(|(key, _)| key == "error") {
+            span.tags
+                .push((Text::Borrowed("error"), Text::Borrowed("panic")));
         }
-        endpoint
+        reporter.report(FinishedSpan(span));
     }
 }
 
-/// An event inside a span, with the epoch microsecond at which it happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Annotation {
-    /// Epoch microseconds of the event.
-    pub timestamp: u64,
-    /// A short, low-cardinality code for the event, such as `"retry"`.
-    pub value: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::SamplingFlags;
+    use crate::report::InMemoryReporter;
 
-fn is_false(value: &bool) -> bool {
-    !*value
-}
-
-/// One finished span in Zipkin v2 form. Optional fields are left out of the JSON when
-/// unset, and `debug`/`shared` appear only when true, as Zipkin's own encoder does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Span {
-    /// The trace this span belongs to, shared by every span of the trace.
-    pub trace_id: TraceId,
-    /// The parent span, or absent for the trace's root.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub parent_id: Option<SpanId>,
-    /// This span's id; a server joining its client's span reuses the client's id.
-    pub id: SpanId,
-    /// The role in a remote call; absent for local spans.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub kind: Option<Kind>,
-    /// The operation, low cardinality: `"GET /items/{id}"`, never `"GET /items/42"`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub name: Option<String>,
-    /// Epoch microseconds at the start, from the wall clock.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub timestamp: Option<u64>,
-    /// Microseconds from start to finish, from a monotonic clock; at least 1.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub duration: Option<u64>,
-    /// Set when the trace was forced through sampling (`X-B3-Flags: 1`).
-    #[serde(skip_serializing_if = "is_false", default)]
-    pub debug: bool,
-    /// Set when this host is contributing to a span started by another host (a server
-    /// that joined its client's span).
-    #[serde(skip_serializing_if = "is_false", default)]
-    pub shared: bool,
-    /// The host that recorded the span; always set by this library.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub local_endpoint: Option<Endpoint>,
-    /// The other side of a remote call: the client of a server span, the server of a
-    /// client span.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub remote_endpoint: Option<Endpoint>,
-    /// Timestamped events.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub annotations: Vec<Annotation>,
-    /// String key-value context, such as `http.method`. Sorted, so JSON output is stable.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
-    pub tags: BTreeMap<String, String>,
-}
-
-impl Span {
-    /// A span with only its ids set, for building by hand (tests, the collector).
-    pub fn new(trace_id: TraceId, id: SpanId) -> Self {
-        Span {
-            trace_id,
-            parent_id: None,
-            id,
-            kind: None,
-            name: None,
-            timestamp: None,
-            duration: None,
-            debug: false,
-            shared: false,
-            local_endpoint: None,
-            remote_endpoint: None,
-            annotations: Vec::new(),
-            tags: BTreeMap::new(),
-        }
+    fn open(flags: SamplingFlags, reporter: &InMemoryReporter) -> OpenSpan {
+        let reporter: Arc<dyn Report> = Arc::new(reporter.clone());
+        let context = TraceContext::new_root(flags, true);
+        let endpoint = Arc::new(Endpoint::service("svc"));
+        OpenSpan::start(context, Text::Borrowed("work"), None, &endpoint, &reporter)
     }
 
-    /// The local service name, if recorded.
-    pub fn service_name(&self) -> Option<&str> {
-        self.local_endpoint.as_ref()?.service_name.as_deref()
+    #[test]
+    fn annotations_are_timestamped_inside_the_span() {
+        let reporter = InMemoryReporter::new();
+        let mut span = open(SamplingFlags::SAMPLED, &reporter);
+        span.annotate("retry");
+        span.finish();
+        let spans = reporter.spans();
+        let (start, duration) = (spans[0].timestamp.unwrap(), spans[0].duration.unwrap());
+        let annotation = &spans[0].annotations[0];
+        assert_eq!(annotation.value, "retry");
+        assert!((start..=start + duration).contains(&annotation.timestamp));
     }
 
-    /// The tag `key`, if set.
-    pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.get(key).map(String::as_str)
+    #[test]
+    fn an_unsampled_span_records_nothing() {
+        let reporter = InMemoryReporter::new();
+        let mut span = open(SamplingFlags::NOT_SAMPLED, &reporter);
+        assert!(!span.is_recording());
+        span.tag("k", "v");
+        span.annotate("retry");
+        span.finish();
+        assert!(reporter.spans().is_empty());
+    }
+
+    #[test]
+    fn a_span_dropped_by_a_panic_is_reported_with_an_error_tag() {
+        let reporter = InMemoryReporter::new();
+        let span = open(SamplingFlags::SAMPLED, &reporter);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _span = span;
+            panic!("handler failed");
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(reporter.spans()[0].tag("error"), Some("panic"));
     }
 }

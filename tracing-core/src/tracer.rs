@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use crate::b3::{B3Format, Extracted};
 use crate::context::{SamplingFlags, TraceContext};
-use crate::finished::Text;
-use crate::record::OpenSpan;
+use crate::model::{Endpoint, Kind};
+use crate::record::Text;
 use crate::report::{NopReporter, Report};
 use crate::sample::{ProbabilitySampler, Sample};
-use crate::span::{Endpoint, Kind};
+use crate::span::OpenSpan;
 
 /// Creates spans for one service. Cloning is cheap (one reference count).
 #[derive(Clone)]
@@ -61,21 +61,6 @@ impl TracerBuilder {
         self
     }
 
-    /// The local endpoint recorded on every span; its service name is kept unless the
-    /// given endpoint has one.
-    pub fn local_endpoint(mut self, endpoint: Endpoint) -> Self {
-        let service_name = endpoint.service_name.clone().or(self
-            .inner
-            .local_endpoint
-            .service_name
-            .clone());
-        self.inner.local_endpoint = Arc::new(Endpoint {
-            service_name,
-            ..endpoint
-        });
-        self
-    }
-
     /// Whether a server joins its caller's span (same id, `shared: true`; the default, as
     /// in Zipkin's B3 model) or records a child of it (as systems with single-host spans
     /// such as OpenTelemetry do).
@@ -108,7 +93,7 @@ impl Tracer {
     /// A builder for a tracer of the service `service_name`, with the defaults: sample
     /// everything, report nowhere, join spans, 128-bit trace ids, multi-header B3.
     pub fn builder(service_name: &str) -> TracerBuilder {
-        crate::record::init_clock();
+        crate::clock::init();
         TracerBuilder {
             inner: Inner {
                 local_endpoint: Arc::new(Endpoint::service(service_name)),
@@ -131,13 +116,13 @@ impl Tracer {
     }
 
     /// The B3 header form for outgoing calls.
-    pub fn b3_format(&self) -> B3Format {
+    pub(crate) fn b3_format(&self) -> B3Format {
         self.inner.b3_format
     }
 
     /// Settles a deferred sampling decision with this tracer's sampler.
     fn decide(&self, mut context: TraceContext) -> TraceContext {
-        if context.flags.sampled.is_none() && !context.flags.debug {
+        if is_deferred(&context) {
             context.flags.sampled = Some(self.inner.sampler.sample(context.trace_id));
         }
         context
@@ -159,15 +144,19 @@ impl Tracer {
         self.decide(parent.new_child())
     }
 
-    /// The context of a server span for what the request's B3 headers said, and whether
-    /// the span is shared with the caller: joined (same span id), a child of the caller's
-    /// span, or a new trace.
-    pub fn server_context(&self, incoming: Extracted) -> (TraceContext, bool) {
+    /// The context of a server span for what the request's B3 headers said: the caller's
+    /// span joined (same span id), a child of it, or a new trace.
+    pub(crate) fn server_context(&self, incoming: Extracted) -> ServerContext {
         match incoming {
-            Extracted::Context(caller) if self.inner.join_spans => (self.decide(caller), true),
-            Extracted::Context(caller) => (self.child(&caller), false),
-            Extracted::Flags(flags) => (self.new_trace_with(flags), false),
-            Extracted::Empty => (self.new_trace(), false),
+            Extracted::Context(caller) if self.inner.join_spans => ServerContext {
+                // A caller that left the decision to us may not have recorded its half of
+                // the span: ours is then not marked shared, as in Brave and rust-zipkin.
+                shared: !is_deferred(&caller),
+                context: self.decide(caller),
+            },
+            Extracted::Context(caller) => ServerContext::unshared(self.child(&caller)),
+            Extracted::Flags(flags) => ServerContext::unshared(self.new_trace_with(flags)),
+            Extracted::Empty => ServerContext::unshared(self.new_trace()),
         }
     }
 
@@ -190,6 +179,28 @@ impl Tracer {
     }
 }
 
+/// Whether nobody has decided yet if this trace is sampled.
+fn is_deferred(context: &TraceContext) -> bool {
+    context.flags.sampled.is_none() && !context.flags.debug
+}
+
+/// The context a server span records under, and whether it shares its span id with the
+/// caller's CLIENT span (Zipkin's `shared` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ServerContext {
+    pub(crate) context: TraceContext,
+    pub(crate) shared: bool,
+}
+
+impl ServerContext {
+    fn unshared(context: TraceContext) -> Self {
+        ServerContext {
+            context,
+            shared: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,10 +215,14 @@ mod tests {
         let joining = Tracer::builder("svc").build();
         assert_eq!(
             joining.server_context(Extracted::Context(incoming)),
-            (incoming, true)
+            ServerContext {
+                context: incoming,
+                shared: true
+            }
         );
         let child_making = Tracer::builder("svc").join_spans(false).build();
-        let (context, shared) = child_making.server_context(Extracted::Context(incoming));
+        let ServerContext { context, shared } =
+            child_making.server_context(Extracted::Context(incoming));
         assert!(!shared);
         assert_eq!(context.trace_id, incoming.trace_id);
         assert_eq!(context.parent_id, Some(incoming.span_id));
@@ -221,37 +236,54 @@ mod tests {
             .build();
         let always = Tracer::builder("svc").build();
         let sampled = Extracted::Context(caller(SamplingFlags::SAMPLED));
-        assert!(never.server_context(sampled).0.is_sampled());
+        assert!(never.server_context(sampled).context.is_sampled());
         let debug = Extracted::Context(caller(SamplingFlags::DEBUG));
-        assert!(never.server_context(debug).0.flags.debug);
+        assert!(never.server_context(debug).context.flags.debug);
         let unsampled = Extracted::Context(caller(SamplingFlags::NOT_SAMPLED));
-        assert!(!always.server_context(unsampled).0.is_sampled());
+        assert!(!always.server_context(unsampled).context.is_sampled());
 
         let deferred = Extracted::Context(caller(SamplingFlags::DEFERRED));
-        assert_eq!(always.server_context(deferred).0.flags.sampled, Some(true));
-        assert_eq!(never.server_context(deferred).0.flags.sampled, Some(false));
+        assert_eq!(
+            always.server_context(deferred).context.flags.sampled,
+            Some(true)
+        );
+        assert_eq!(
+            never.server_context(deferred).context.flags.sampled,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn a_joined_span_is_shared_only_when_the_caller_had_decided() {
+        let tracer = Tracer::builder("svc").build();
+        for flags in [
+            SamplingFlags::SAMPLED,
+            SamplingFlags::NOT_SAMPLED,
+            SamplingFlags::DEBUG,
+        ] {
+            let incoming = caller(flags);
+            let joined = tracer.server_context(Extracted::Context(incoming));
+            assert!(joined.shared, "{flags:?}");
+        }
+        // Deferred: the caller may not have recorded its half, so ours is not shared,
+        // though it keeps the caller's ids.
+        let incoming = caller(SamplingFlags::DEFERRED);
+        let joined = tracer.server_context(Extracted::Context(incoming));
+        assert!(!joined.shared);
+        assert_eq!(joined.context.span_id, incoming.span_id);
+        assert_eq!(joined.context.parent_id, incoming.parent_id);
     }
 
     #[test]
     fn a_sampling_decision_alone_starts_new_ids_that_keep_it() {
         let always = Tracer::builder("svc").build();
-        let (context, shared) = always.server_context(Extracted::Flags(SamplingFlags::NOT_SAMPLED));
+        let ServerContext { context, shared } =
+            always.server_context(Extracted::Flags(SamplingFlags::NOT_SAMPLED));
         assert_eq!((context.parent_id, shared), (None, false));
         assert_eq!(context.flags, SamplingFlags::NOT_SAMPLED);
-        let (context, _) = always.server_context(Extracted::Empty);
+        let context = always.server_context(Extracted::Empty).context;
         assert!(context.trace_id.is_128() && context.is_sampled());
         let narrow = Tracer::builder("svc").trace_id_128(false).build();
         assert!(!narrow.new_trace().trace_id.is_128());
-    }
-
-    #[test]
-    fn unsampled_spans_record_nothing() {
-        let reporter = crate::report::InMemoryReporter::new();
-        let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
-        let mut span = tracer.start(tracer.new_trace_with(SamplingFlags::NOT_SAMPLED), "x", None);
-        assert!(!span.is_recording());
-        span.tag("k", "v");
-        span.finish();
-        assert!(reporter.spans().is_empty());
     }
 }

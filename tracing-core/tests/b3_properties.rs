@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
-use zipkin_tracing::b3::{self, B3Format, Extracted};
+use zipkin_tracing::{B3Format, Extracted, extract, inject};
 use zipkin_tracing::{SamplingFlags, SpanId, TraceContext, TraceId};
 
 const NAMES: [&str; 6] = [
@@ -69,7 +69,7 @@ proptest! {
                 map.append(HeaderName::from_static(NAMES[name]), value);
             }
         }
-        let extracted = b3::extract(&map);
+        let extracted = extract(&map);
         // Whatever was accepted is well formed: it re-encodes to what B3 allows.
         if let Extracted::Context(context) = extracted {
             let text = context.trace_id.to_string();
@@ -81,19 +81,19 @@ proptest! {
     #[test]
     fn multi_form_round_trips(context in context()) {
         let mut map = HeaderMap::new();
-        b3::inject(&context, B3Format::Multi, &mut map);
-        prop_assert_eq!(b3::extract(&map), Extracted::Context(context));
+        inject(&context, B3Format::Multi, &mut map);
+        prop_assert_eq!(extract(&map), Extracted::Context(context));
     }
 
     #[test]
     fn single_form_round_trips(context in context()) {
         let mut map = HeaderMap::new();
-        b3::inject(&context, B3Format::Single, &mut map);
+        inject(&context, B3Format::Single, &mut map);
         let mut expected = context;
         if context.flags == SamplingFlags::DEFERRED {
             // The single form cannot carry a parent without a sampling state.
             expected.parent_id = None;
         }
-        prop_assert_eq!(b3::extract(&map), Extracted::Context(expected));
+        prop_assert_eq!(extract(&map), Extracted::Context(expected));
     }
 }

@@ -4,19 +4,28 @@
 // Test helpers outside #[test] functions may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-use zipkin_tracing::report::ReporterError;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, Report, Span, SpanId, TraceId};
+use zipkin_tracing::ReporterError;
+use zipkin_tracing::{FinishedSpan, HttpReporter, HttpReporterConfig, Report, Span, Tracer};
 
-fn span() -> Span {
-    let mut span = Span::new(TraceId::random_128(), SpanId::random());
-    span.name = Some("work".into());
-    span.timestamp = Some(1);
-    span.duration = Some(1);
-    span
+/// One span recorded by a tracer, as the request path hands it to a reporter.
+fn span() -> FinishedSpan {
+    #[derive(Clone, Default)]
+    struct Keep(Arc<Mutex<Option<FinishedSpan>>>);
+    impl Report for Keep {
+        fn report(&self, span: FinishedSpan) {
+            *self.0.lock().unwrap() = Some(span);
+        }
+    }
+    let keep = Keep::default();
+    let tracer = Tracer::builder("svc").reporter(keep.clone()).build();
+    tracer.start(tracer.new_trace(), "work", None).finish();
+    let span = keep.0.lock().unwrap().take();
+    span.unwrap()
 }
 
 fn config(server: &MockServer) -> HttpReporterConfig {
@@ -54,9 +63,9 @@ async fn spans_arrive_in_batches_of_at_most_100_and_flush_sends_them_now() {
         ..config(&server)
     })
     .unwrap();
-    let sent: Vec<Span> = (0..250).map(|_| span()).collect();
+    let sent: Vec<FinishedSpan> = (0..250).map(|_| span()).collect();
     for span in &sent {
-        reporter.report(span.clone().into());
+        reporter.report(span.clone());
     }
     assert!(
         reporter.flush(Duration::from_secs(10)).await,
@@ -67,6 +76,7 @@ async fn spans_arrive_in_batches_of_at_most_100_and_flush_sends_them_now() {
     assert!(batches.len() >= 3, "{} batches", batches.len());
     assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= 100));
     let received: Vec<Span> = batches.into_iter().flatten().collect();
+    let sent: Vec<Span> = sent.into_iter().map(FinishedSpan::into_span).collect();
     assert_eq!(received, sent, "every span once, in order");
     let stats = reporter.stats();
     assert_eq!(
@@ -84,7 +94,7 @@ async fn a_full_batch_is_sent_at_once_without_waiting_for_the_interval() {
     })
     .unwrap();
     for _ in 0..100 {
-        reporter.report(span().into());
+        reporter.report(span());
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while reporter.stats().sent < 100 {
@@ -108,7 +118,7 @@ async fn a_lone_span_is_sent_after_the_batch_interval_without_flush() {
         ..config(&server)
     })
     .unwrap();
-    reporter.report(span().into());
+    reporter.report(span());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while reporter.stats().sent == 0 {
         assert!(tokio::time::Instant::now() < deadline, "never sent");
@@ -133,13 +143,13 @@ async fn a_5xx_408_or_429_is_retried_until_the_collector_recovers_and_each_span_
             .await;
         let reporter = HttpReporter::start(config(&server)).unwrap();
         let sent = span();
-        reporter.report(sent.clone().into());
+        reporter.report(sent.clone());
         assert!(reporter.flush(Duration::from_secs(10)).await, "{status}");
 
         let requests = server.received_requests().await.unwrap();
         assert_eq!(requests.len(), 3, "{status}: two failures, then success");
         let accepted = decode(&requests[2..]);
-        assert_eq!(accepted, vec![vec![sent]], "{status}");
+        assert_eq!(accepted, vec![vec![sent.into_span()]], "{status}");
         let stats = reporter.stats();
         assert_eq!((stats.sent, stats.failed), (1, 0), "{status}");
     }
@@ -159,9 +169,9 @@ async fn a_4xx_drops_that_batch_and_later_batches_still_go() {
         .mount(&server)
         .await;
     let reporter = HttpReporter::start(config(&server)).unwrap();
-    reporter.report(span().into());
+    reporter.report(span());
     assert!(reporter.flush(Duration::from_secs(10)).await);
-    reporter.report(span().into());
+    reporter.report(span());
     assert!(reporter.flush(Duration::from_secs(10)).await);
 
     assert_eq!(
@@ -186,7 +196,7 @@ async fn when_the_collector_is_down_flush_gives_up_at_its_deadline() {
     })
     .unwrap();
     let started = std::time::Instant::now();
-    reporter.report(span().into());
+    reporter.report(span());
     // Within the retry window flush cannot succeed; after it, the batch is given up.
     assert!(!reporter.flush(Duration::from_millis(50)).await);
     assert!(reporter.flush(Duration::from_secs(10)).await);
@@ -215,12 +225,12 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
         ..HttpReporterConfig::new(format!("http://{address}/api/v2/spans"))
     })
     .unwrap();
-    reporter.report(span().into());
+    reporter.report(span());
     accepted_rx.recv().await.expect("the reporter connects");
 
     let started = std::time::Instant::now();
     for _ in 0..10 {
-        reporter.report(span().into());
+        reporter.report(span());
     }
     assert!(
         started.elapsed() < Duration::from_millis(100),
@@ -263,7 +273,7 @@ fn the_reporter_starts_and_takes_spans_outside_any_tokio_runtime() {
     // Its sending thread brings its own runtime, so a plain thread can report.
     let reporter =
         HttpReporter::start(HttpReporterConfig::new("http://127.0.0.1:9/api/v2/spans")).unwrap();
-    reporter.report(span().into());
+    reporter.report(span());
     assert_eq!(reporter.stats().queued, 1);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -211,3 +211,53 @@ async fn debug_is_carried_to_every_span() {
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|s| s.debug), "{all:#?}");
 }
+
+/// A server span ends when the handler has produced the response head, not when a
+/// streamed body has been sent: the client's span on the other side ends at that head too,
+/// so the server's half of the shared span stays inside the client's.
+#[tokio::test]
+async fn a_server_span_ends_at_the_response_head_not_at_the_end_of_a_streamed_body() {
+    use axum::body::Body;
+    use tokio_stream::StreamExt as _;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    const BODY_TIME: Duration = Duration::from_millis(300);
+    let (server_tracer, server_spans) = support::tracer("callee");
+    let app = axum::Router::new()
+        .route(
+            "/stream",
+            axum::routing::get(|| async {
+                let (chunks, receiver) = tokio::sync::mpsc::channel::<&'static str>(2);
+                tokio::spawn(async move {
+                    chunks.send("first ").await.unwrap();
+                    tokio::time::sleep(BODY_TIME).await;
+                    chunks.send("last").await.unwrap();
+                });
+                let stream = ReceiverStream::new(receiver).map(Ok::<_, std::convert::Infallible>);
+                Body::from_stream(stream)
+            }),
+        )
+        .layer(zipkin_tracing::ZipkinLayer::new(server_tracer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let started = std::time::Instant::now();
+    let body = reqwest::get(format!("http://{address}/stream"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "first last");
+    assert!(started.elapsed() >= BODY_TIME);
+    let spans = server_spans
+        .wait_for(1, Duration::from_secs(5))
+        .await
+        .expect("the server span");
+    let duration = Duration::from_micros(spans[0].duration.unwrap());
+    assert!(
+        duration < BODY_TIME,
+        "the span lasted {duration:?}, as long as the body"
+    );
+}

@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::{spawn_server, tracer};
-use zipkin_tracing::{Endpoint, Kind, SamplingFlags, Span, local_span, send_with};
+use zipkin_tracing::{Endpoint, Kind, SamplingFlags, Span, local_span, root_span, send_with};
 
 fn is_lower_hex(text: &str, lengths: &[usize]) -> bool {
     lengths.contains(&text.len()) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -144,16 +144,15 @@ async fn local_server_client_shared_and_debug_spans_follow_the_specification() {
     let (client_tracer, client_spans) = tracer("caller");
     let (server_tracer, server_spans) = tracer("callee");
     let base = spawn_server(server_tracer).await;
-    client_tracer
-        .in_span(None, "local root", async {
-            let parent = zipkin_tracing::current_context();
-            local_span("local child", async {}).await;
-            let request = reqwest::Client::new().get(format!("{base}/ok"));
-            send_with(&client_tracer, parent.as_ref(), request)
-                .await
-                .unwrap();
-        })
-        .await;
+    root_span(&client_tracer, "local root", async {
+        let parent = zipkin_tracing::current_context();
+        local_span("local child", async {}).await;
+        let request = reqwest::Client::new().get(format!("{base}/ok"));
+        send_with(&client_tracer, parent.as_ref(), request)
+            .await
+            .unwrap();
+    })
+    .await;
     let debug_root = client_tracer.new_trace_with(SamplingFlags::DEBUG);
     send_with(
         &client_tracer,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::Report;
-use crate::finished::FinishedSpan;
-use crate::span::Span;
+use crate::model::Span;
+use crate::record::FinishedSpan;
 
 /// Collects reported spans in memory so that tests can assert on them. Clones share the
 /// same store.
@@ -80,16 +80,16 @@ impl Report for InMemoryReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::{SpanId, TraceId};
+    use crate::Tracer;
 
     #[tokio::test]
     async fn wait_for_returns_once_enough_spans_arrived() {
         let reporter = InMemoryReporter::new();
-        let sender = reporter.clone();
+        let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
         let task = tokio::spawn(async move {
             for _ in 0..3 {
                 tokio::task::yield_now().await;
-                sender.report(Span::new(TraceId::random_64(), SpanId::random()).into());
+                tracer.start(tracer.new_trace(), "work", None).finish();
             }
         });
         let spans = reporter.wait_for(3, Duration::from_secs(5)).await;

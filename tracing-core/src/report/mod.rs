@@ -1,23 +1,30 @@
 //! Reporting: handing finished spans to whatever stores them.
 //!
 //! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
-//! so a reporter must return at once: the HTTP reporter only queues the span and sends
-//! batches from a background task. This is py_zipkin's `transport_handler` together with
-//! its `ZipkinBatchSender`.
+//! so a reporter must return at once: [`HttpReporter`] only queues the span, and its own
+//! thread encodes batches ([`encode_json`], the wire format, in `json.rs`) and POSTs them.
+//! The queue, batches, retries and flush are written once (`batching.rs`); a transport
+//! (`http.rs`) only delivers one encoded batch. This is py_zipkin's `transport_handler`
+//! together with its `ZipkinBatchSender`.
 
+mod batching;
 mod http;
+mod json;
 mod memory;
 
-pub use self::http::{HttpReporter, HttpReporterConfig, ReporterError, ReporterStats};
+pub use self::batching::ReporterStats;
+pub use self::http::{
+    HttpReporter, HttpReporterConfig, ReporterError, describe_error, parse_http_url,
+};
+pub use self::json::encode_json;
 pub use self::memory::InMemoryReporter;
-pub use crate::finished_json::encode_batch as encode_json;
 
-use crate::finished::FinishedSpan;
+use crate::record::FinishedSpan;
 
 /// Receives finished spans. Implementations must not block: this runs on the request path.
 pub trait Report: Send + Sync + 'static {
     /// Takes one finished span. [`FinishedSpan::into_span`] gives its Zipkin v2 form;
-    /// calling it here, rather than on a background task, puts its cost on the request.
+    /// calling it here, rather than on a background thread, puts its cost on the request.
     fn report(&self, span: FinishedSpan);
 }
 
