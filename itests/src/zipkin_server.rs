@@ -102,7 +102,7 @@ impl ZipkinServer {
                 );
                 None
             }
-            Err(error) => panic!("{test}: the real Zipkin server did not start: {error:?}"),
+            Err(error) => panic!("{test}: the real Zipkin server did not start: {error:#}"),
         }
     }
 
@@ -129,7 +129,7 @@ impl ZipkinServer {
     {
         let failure = match tokio::spawn(scenario).await {
             Ok(Ok(())) => return,
-            Ok(Err(error)) => format!("{error:?}"),
+            Ok(Err(error)) => format!("{error:#}"),
             Err(join) => match join.try_into_panic() {
                 Ok(payload) => payload
                     .downcast_ref::<String>()
