@@ -1,4 +1,5 @@
-//! The real Zipkin server, run from its jar by Java, one per test that asks for it.
+//! The real Zipkin server, run from its jar by Java: one for a test, or one shared by the
+//! tests of a test binary that run at the same time.
 //!
 //! [`ZipkinServer::start`] runs the jar that `scripts/zipkin-server fetch` downloaded (or
 //! `ZIPKIN_JAR`) on a free port, from a fresh empty folder, and waits until `GET /health`
