@@ -98,8 +98,11 @@ impl ZipkinServer {
         match ZipkinServer::start(env).await {
             Ok(server) => Some(server),
             Err(error) if !engines_required() && error.is::<EngineMissing>() => {
+                // Cargo tells a test process its package, so the line names the command
+                // that runs this very test (`-p itests`, `-p demo`, ...).
+                let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "itests".into());
                 println!(
-                    "skipped {test}: {error}; run scripts/zipkin-server fetch, then cargo test -p itests"
+                    "skipped {test}: {error}; run scripts/zipkin-server fetch, then cargo test -p {package}"
                 );
                 None
             }
