@@ -41,6 +41,9 @@ pub enum RemoteError {
     /// Anything the in-process demo can fail with too.
     #[error(transparent)]
     Demo(#[from] DemoError),
+    /// The output could not be written (e.g. a closed pipe).
+    #[error("cannot write the output")]
+    Output(#[from] std::io::Error),
 }
 
 /// Checks a `--zipkin` value: an `http` or `https` URL with a host and no query. Returns
@@ -63,8 +66,8 @@ pub fn parse_zipkin_url(text: &str) -> Result<String, String> {
 
 /// Checks that `zipkin` answers its query API, starts service2 and service1 reporting to
 /// it, sends the article's request and prints its trace as Zipkin stored it, with the UI
-/// link. With `config.once` it then stops; otherwise it serves until `shutdown`.
-/// Returns the spans drawn.
+/// link. With `config.once` it then stops; otherwise it serves until `shutdown`, which
+/// also cuts the first request short. Returns the spans drawn (none if cut short).
 pub async fn run_with_zipkin<W: Write>(
     config: &Config,
     zipkin: &str,
@@ -74,89 +77,110 @@ pub async fn run_with_zipkin<W: Write>(
 ) -> Result<Vec<Span>, RemoteError> {
     // The flag's parser already trims it; a library caller may not have.
     let zipkin = zipkin.trim_end_matches('/');
-    let zipkin_error = |reason: String| RemoteError::Zipkin {
-        url: zipkin.to_owned(),
-        reason,
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|error| zipkin_error(error.to_string()))?;
-    let services_url = format!("{zipkin}/api/v2/services");
-    match client.get(&services_url).send().await {
-        Ok(response) if response.status().is_success() => {}
-        Ok(response) => {
-            return Err(zipkin_error(format!(
-                "GET {services_url} answered {}",
-                response.status()
-            )));
-        }
-        Err(error) => {
-            let reason = zipkin_tracing::client::describe_error(&error);
-            return Err(zipkin_error(format!("no Zipkin answers there ({reason})")));
-        }
-    }
-
+    check_zipkin(zipkin).await?;
     let services = Services::start(config, zipkin).await?;
     let entry = format!("http://{}/", services.service1);
     writeln!(
         out,
         "Zipkin tracing demo: the article's two services, reporting to the Zipkin at {zipkin}:"
-    )
-    .map_err(DemoError::from)?;
+    )?;
     writeln!(
         out,
-        "  service2  http://{}  service1  http://{}",
+        "  service2  http://{}  service1  http://{}\n",
         services.service2, services.service1
-    )
-    .map_err(DemoError::from)?;
-    writeln!(out).map_err(DemoError::from)?;
-    let expected = Duration::from_secs_f64(config.expected_seconds());
-    let mut printer = Printer::new(&mut *out, waterfall);
-    printer
-        .request(&entry, expected, config.time_scale)
-        .map_err(DemoError::from)?;
-    let started = Instant::now();
-    let (status, trace_id) = request(&client, &entry).await?;
-    printer
-        .response(&status, started.elapsed(), &trace_id.to_string())
-        .map_err(DemoError::from)?;
-
-    let spans = read_back(&client, zipkin, trace_id)
-        .await
-        .map_err(zipkin_error)?;
-    if spans.len() < ARTICLE_SPANS {
-        writeln!(out, "Incomplete: {} of the article's {ARTICLE_SPANS} spans reached Zipkin within {} s; showing those.", spans.len(), ZIPKIN_DEADLINE.as_secs())
-            .map_err(DemoError::from)?;
-    }
-    out.write_all(render(&spans, &waterfall).as_bytes())
-        .map_err(DemoError::from)?;
-    writeln!(out, "\nZipkin stores span and service names in lower case.")
-        .map_err(DemoError::from)?;
-    writeln!(out, "In Zipkin's UI: {zipkin}/zipkin/traces/{trace_id}").map_err(DemoError::from)?;
-    writeln!(out, "As JSON:        curl {zipkin}/api/v2/trace/{trace_id}")
-        .map_err(DemoError::from)?;
-    if !config.once {
+    )?;
+    tokio::pin!(shutdown);
+    let spans = tokio::select! {
+        shown = show_article(config, zipkin, &entry, out, waterfall) => shown?,
+        () = &mut shutdown => Vec::new(),
+    };
+    if !config.once && !spans.is_empty() {
         writeln!(
             out,
             "\nServing until Ctrl-C: each curl {entry} is one more trace, at {zipkin}/zipkin/"
-        )
-        .map_err(DemoError::from)?;
-        out.flush().map_err(DemoError::from)?;
+        )?;
+        out.flush()?;
         shutdown.await;
     }
     services.stop().await?;
     Ok(spans)
 }
 
-/// `GET url` as a user sends it; the status and the trace id service1 answered with.
-async fn request(client: &reqwest::Client, url: &str) -> Result<(String, TraceId), DemoError> {
+/// Fails, naming `--zipkin`, unless `GET {zipkin}/api/v2/services` answers 2xx.
+async fn check_zipkin(zipkin: &str) -> Result<(), RemoteError> {
+    let zipkin_error = |reason: String| RemoteError::Zipkin {
+        url: zipkin.to_owned(),
+        reason,
+    };
+    let url = format!("{zipkin}/api/v2/services");
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(zipkin_error(format!(
+            "GET {url} answered {}",
+            response.status()
+        ))),
+        Err(error) => Err(zipkin_error(format!(
+            "no Zipkin answers there ({})",
+            zipkin_tracing::client::describe_error(&error)
+        ))),
+    }
+}
+
+/// Sends the article's request to `entry`, reads its trace back from `zipkin` and prints
+/// it: the waterfall, the lower-case note and the UI and JSON links.
+async fn show_article<W: Write>(
+    config: &Config,
+    zipkin: &str,
+    entry: &str,
+    out: &mut W,
+    waterfall: WaterfallOptions,
+) -> Result<Vec<Span>, RemoteError> {
+    let expected = Duration::from_secs_f64(config.expected_seconds());
+    let mut printer = Printer::new(&mut *out, waterfall);
+    printer.request(entry, expected, config.time_scale)?;
+    let started = Instant::now();
+    // As long as the article may take at this time scale, and then some.
+    let (status, trace_id) =
+        request(entry, expected.saturating_mul(2) + Duration::from_secs(30)).await?;
+    printer.response(&status, started.elapsed(), &trace_id.to_string())?;
+
+    let spans = read_back(zipkin, trace_id)
+        .await
+        .map_err(|reason| RemoteError::Zipkin {
+            url: zipkin.to_owned(),
+            reason,
+        })?;
+    if spans.len() < ARTICLE_SPANS {
+        writeln!(
+            out,
+            "Incomplete: {} of the article's {ARTICLE_SPANS} spans reached Zipkin within {} s; \
+             showing those.",
+            spans.len(),
+            ZIPKIN_DEADLINE.as_secs()
+        )?;
+    }
+    out.write_all(render(&spans, &waterfall).as_bytes())?;
+    writeln!(out, "\nZipkin stores span and service names in lower case.")?;
+    writeln!(out, "In Zipkin's UI: {zipkin}/zipkin/traces/{trace_id}")?;
+    writeln!(out, "As JSON:        curl {zipkin}/api/v2/trace/{trace_id}")?;
+    Ok(spans)
+}
+
+/// `GET url` as a user sends it, for at most `timeout`; the status and the trace id
+/// service1 answered with.
+async fn request(url: &str, timeout: Duration) -> Result<(String, TraceId), DemoError> {
     let failed = |reason: String| DemoError::Request {
         url: url.to_owned(),
         reason,
     };
-    let response = client
+    let response = reqwest::Client::new()
         .get(url)
+        .timeout(timeout)
         .send()
         .await
         .map_err(|error| failed(zipkin_tracing::client::describe_error(&error)))?;
@@ -177,11 +201,11 @@ async fn request(client: &reqwest::Client, url: &str) -> Result<(String, TraceId
 
 /// Polls `GET {zipkin}/api/v2/trace/{id}` until the article's spans are there or
 /// [`ZIPKIN_DEADLINE`] passes; returns what arrived, sorted by start time.
-async fn read_back(
-    client: &reqwest::Client,
-    zipkin: &str,
-    id: TraceId,
-) -> Result<Vec<Span>, String> {
+async fn read_back(zipkin: &str, id: TraceId) -> Result<Vec<Span>, String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|error| error.to_string())?;
     let url = format!("{zipkin}/api/v2/trace/{id}");
     let give_up_at = Instant::now() + ZIPKIN_DEADLINE;
     loop {

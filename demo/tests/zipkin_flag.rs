@@ -97,6 +97,27 @@ async fn the_trace_is_read_back_from_the_given_zipkin_not_a_stand_in_of_its_own(
 }
 
 #[tokio::test]
+async fn a_shutdown_during_the_first_request_stops_without_drawing_anything() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let store = Collector::new(CollectorConfig::default());
+    let server = tokio::spawn(collector::serve(listener, store, std::future::pending()));
+    let config = Config {
+        zipkin: Some(url.clone()),
+        ..Config::ephemeral(0.01)
+    };
+    let mut out = Vec::new();
+    // Ctrl-C already pressed: the request cannot have finished before it is noticed.
+    let spans = run_with_zipkin(&config, &url, &mut out, OPTIONS, std::future::ready(()))
+        .await
+        .expect("a shutdown is a clean stop");
+    let text = String::from_utf8(out).unwrap();
+    assert!(spans.is_empty(), "{text}");
+    assert!(waterfall_rows(&text).is_empty(), "{text}");
+    server.abort();
+}
+
+#[tokio::test]
 async fn the_real_zipkin_jar_shows_the_trace_with_lower_cased_names() {
     let Some(zipkin) = ZipkinServer::start_or_skip("demo zipkin_flag", &[]).await else {
         return;
