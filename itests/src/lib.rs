@@ -16,6 +16,9 @@
 //! | [`faulty_collector`] | a collector answering the status a test sets; a refused endpoint |
 //! | [`hanging_collector`] | a collector that accepts connections and never answers |
 //! | [`latency`] | timing a healthy and a faulty chain side by side |
+//! | [`zipkin_server`] | the real Zipkin server from its jar, or the skip line where it is missing |
+//! | [`zipkin_scenarios`] | what any real Zipkin must store of the chain: tree, B3 forms, load |
+//! | [`zipkin_queries`] | what any real Zipkin's query API answers: names, searches, links |
 //!
 //! ```no_run
 //! use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
@@ -45,6 +48,9 @@ pub mod stand_in;
 pub mod trace_source;
 pub mod tree;
 pub mod tuned_chain;
+pub mod zipkin_queries;
+pub mod zipkin_scenarios;
+pub mod zipkin_server;
 
 pub use article::ArticleTrace;
 pub use binary_chain::BinaryChain;
@@ -57,6 +63,7 @@ pub use stand_in::Service2StandIn;
 pub use trace_source::{TraceSource, ZipkinApi, wait_for_trace, wait_for_trace_within};
 pub use tree::{NameMatch, TraceTree};
 pub use tuned_chain::TunedChain;
+pub use zipkin_server::{ZipkinServer, engines_required};
 
 use anyhow::Context as _;
 use zipkin_tracing::TraceId;
