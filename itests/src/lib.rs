@@ -16,6 +16,7 @@
 //! | [`faulty_collector`] | a collector answering the status a test sets; a refused endpoint |
 //! | [`hanging_collector`] | a collector that accepts connections and never answers |
 //! | [`latency`] | timing a healthy and a faulty chain side by side |
+//! | [`zipkin_server`] | the real Zipkin server from its jar, or the skip line where it is missing |
 //!
 //! ```no_run
 //! use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
@@ -45,6 +46,7 @@ pub mod stand_in;
 pub mod trace_source;
 pub mod tree;
 pub mod tuned_chain;
+pub mod zipkin_server;
 
 pub use article::ArticleTrace;
 pub use binary_chain::BinaryChain;
@@ -57,6 +59,7 @@ pub use stand_in::Service2StandIn;
 pub use trace_source::{TraceSource, ZipkinApi, wait_for_trace, wait_for_trace_within};
 pub use tree::{NameMatch, TraceTree};
 pub use tuned_chain::TunedChain;
+pub use zipkin_server::{ZipkinServer, engines_required};
 
 use anyhow::Context as _;
 use zipkin_tracing::TraceId;
