@@ -52,6 +52,12 @@ impl Store {
             match trace.positions.get(&key) {
                 Some(&at) => merge_into(&mut trace.spans[at], span),
                 None => {
+                    let mut span = span;
+                    // Zipkin keeps a span's annotations in time order, without duplicates,
+                    // whatever order the tracer sent them in.
+                    span.annotations
+                        .sort_by(|a, b| (a.timestamp, &a.value).cmp(&(b.timestamp, &b.value)));
+                    span.annotations.dedup();
                     trace.positions.insert(key, trace.spans.len());
                     trace.spans.push(span);
                     self.span_count += 1;
