@@ -17,6 +17,7 @@
 //! | [`hanging_collector`] | a collector that accepts connections and never answers |
 //! | [`latency`] | timing a healthy and a faulty chain side by side |
 //! | [`zipkin_server`] | the real Zipkin server from its jar, or the skip line where it is missing |
+//! | [`browser`] | headless Chromium through WebDriver: page text, a click, a screenshot |
 //!
 //! ```no_run
 //! use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
@@ -35,6 +36,7 @@
 
 pub mod article;
 pub mod binary_chain;
+pub mod browser;
 pub mod caller;
 pub mod faulty_collector;
 pub mod hanging_collector;
@@ -50,6 +52,7 @@ pub mod zipkin_server;
 
 pub use article::ArticleTrace;
 pub use binary_chain::BinaryChain;
+pub use browser::Browser;
 pub use faulty_collector::FaultyCollector;
 pub use hanging_collector::HangingCollector;
 pub use mock_collector::MockCollector;
