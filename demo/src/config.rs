@@ -8,6 +8,8 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use zipkin_tracing::cli::parse_time_scale;
 
+use crate::remote::parse_zipkin_url;
+
 /// The article's request lasts this many seconds at time scale 1: 2 s in service1, 4 s
 /// in service2, then 1 s more in service1.
 pub const ARTICLE_SECONDS: f64 = 7.0;
@@ -41,6 +43,11 @@ pub struct Config {
     /// Port of the stand-in Zipkin collector (0 picks a free one).
     #[arg(long, env = "COLLECTOR_PORT", default_value_t = 9411)]
     pub collector_port: u16,
+
+    /// Base URL of a running Zipkin (e.g. http://127.0.0.1:9411) to report to and read
+    /// the trace back from, instead of starting the stand-in collector.
+    #[arg(long, env = "ZIPKIN_URL", value_parser = parse_zipkin_url)]
+    pub zipkin: Option<String>,
 }
 
 impl Config {
@@ -53,6 +60,7 @@ impl Config {
             service1_port: 0,
             service2_port: 0,
             collector_port: 0,
+            zipkin: None,
         }
     }
 
@@ -119,6 +127,7 @@ mod tests {
                 service1_port: 5001,
                 service2_port: 6001,
                 collector_port: 9412,
+                zipkin: None,
             }
         );
         assert!((config.expected_seconds() - 0.35).abs() < 1e-9);

@@ -14,6 +14,7 @@
 //! | [`watch`] | noticing finished traces and gathering their spans |
 //! | [`output`] | the printed text: intro, waterfall, headers |
 //! | [`run`] | the demo from start to finish |
+//! | [`remote`] | `--zipkin URL`: the demo against a running Zipkin, read back through its API |
 //!
 //! The whole demo at a hundredth of the article's time, on free ports, printing to a
 //! buffer:
@@ -38,6 +39,7 @@
 pub mod config;
 pub mod headers;
 pub mod output;
+pub mod remote;
 pub mod run;
 pub mod stack;
 pub mod watch;
@@ -45,6 +47,7 @@ pub mod watch;
 pub use config::{Config, init_logging};
 pub use headers::{CaptureB3Layer, CapturedRequest, HeaderLog};
 pub use output::Printer;
+pub use remote::{RemoteError, run_with_zipkin};
 pub use run::{DemoError, run, run_on};
 pub use stack::{Addresses, Server, Stack, StackError};
 pub use watch::{ARTICLE_SPANS, CollectedTrace, TraceWatcher};

@@ -17,6 +17,8 @@
 //! | [`hanging_collector`] | a collector that accepts connections and never answers |
 //! | [`latency`] | timing a healthy and a faulty chain side by side |
 //! | [`zipkin_server`] | the real Zipkin server from its jar, or the skip line where it is missing |
+//! | [`zipkin_scenarios`] | what any real Zipkin must store of the chain: tree, B3 forms, load |
+//! | [`zipkin_queries`] | what any real Zipkin's query API answers: names, searches, links |
 //! | [`browser`] | headless Chromium through WebDriver: page text, a click, a screenshot |
 //!
 //! ```no_run
@@ -48,6 +50,8 @@ pub mod stand_in;
 pub mod trace_source;
 pub mod tree;
 pub mod tuned_chain;
+pub mod zipkin_queries;
+pub mod zipkin_scenarios;
 pub mod zipkin_server;
 
 pub use article::ArticleTrace;

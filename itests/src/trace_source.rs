@@ -51,6 +51,11 @@ impl ZipkinApi {
         }
     }
 
+    /// The server's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// The span endpoint of the same server, to give services as `ZIPKIN_ENDPOINT`.
     pub fn spans_endpoint(&self) -> String {
         format!("{}/api/v2/spans", self.base)

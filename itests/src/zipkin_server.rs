@@ -10,6 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -101,8 +102,52 @@ impl ZipkinServer {
                 );
                 None
             }
-            Err(error) => panic!("{test}: the real Zipkin server did not start: {error:?}"),
+            Err(error) => panic!("{test}: the real Zipkin server did not start: {error:#}"),
         }
+    }
+
+    /// One Zipkin for all the tests of a test binary that run at the same time, under the
+    /// same policy as [`ZipkinServer::start_or_skip`]. It stops when the last test holding
+    /// it ends (a later test starts a new one), so no Java process outlives the tests.
+    pub async fn shared_or_skip(test: &str) -> Option<Arc<ZipkinServer>> {
+        static SHARED: tokio::sync::Mutex<Weak<ZipkinServer>> =
+            tokio::sync::Mutex::const_new(Weak::new());
+        let mut shared = SHARED.lock().await;
+        if let Some(server) = shared.upgrade() {
+            return Some(server);
+        }
+        let server = Arc::new(ZipkinServer::start_or_skip(test, &[]).await?);
+        *shared = Arc::downgrade(&server);
+        Some(server)
+    }
+
+    /// Runs `scenario` on a task of its own and, if it fails or panics, panics with its
+    /// message followed by this Zipkin's last 40 log lines, which often say why.
+    pub async fn assert_scenario<F>(&self, name: &str, scenario: F)
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let failure = match tokio::spawn(scenario).await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => format!("{error:#}"),
+            Err(join) => match join.try_into_panic() {
+                Ok(payload) => payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| {
+                        payload
+                            .downcast_ref::<&str>()
+                            .map(|text| (*text).to_owned())
+                    })
+                    .unwrap_or_else(|| "a panic without a message".to_owned()),
+                Err(error) => error.to_string(),
+            },
+        };
+        panic!(
+            "{name} failed against Zipkin at {}:\n{failure}\n--- Zipkin's last 40 log lines:\n{}",
+            self.base_url,
+            self.log_tail(40)
+        );
     }
 
     /// Where it serves, `http://127.0.0.1:{port}` (no trailing slash).

@@ -1,6 +1,6 @@
-//! The article's chain against a real Zipkin (`openzipkin/zipkin` in a container), read
-//! back through Zipkin's own query API, `GET /api/v2/trace/{traceId}`, with the same
-//! collector-neutral helper `stand_in_collector.rs` uses against the stand-in collector.
+//! The real-Zipkin scenarios of `real_zipkin.rs` against the `openzipkin/zipkin`
+//! container instead of the jar: the image users run with `docker compose up` stores and
+//! answers the same.
 //!
 //! Needs a Docker daemon, so it is ignored by default:
 //! `cargo test -p itests -- --ignored`.
@@ -8,19 +8,16 @@
 use std::time::Duration;
 
 use itests::trace_source::wait_until;
-use itests::{
-    ArticleTrace, Chain, NameMatch, ServiceOptions, TraceTree, ZipkinApi, wait_for_trace_within,
-};
+use itests::{ZipkinApi, zipkin_queries, zipkin_scenarios};
 use testcontainers::core::{IntoContainerPort as _, WaitFor};
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{GenericImage, ImageExt as _};
 
-const TIME_SCALE: f64 = 0.01;
 const ZIPKIN_PORT: u16 = 9411;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Docker daemon: run with cargo test -p itests -- --ignored"]
-async fn a_real_zipkin_stores_the_articles_trace() {
+async fn the_zipkin_container_stores_and_answers_like_the_jar() {
     let zipkin = GenericImage::new("openzipkin/zipkin", "3")
         .with_exposed_port(ZIPKIN_PORT.tcp())
         .with_wait_for(WaitFor::message_on_stdout("Started ZipkinServer"))
@@ -42,26 +39,14 @@ async fn a_real_zipkin_stores_the_articles_trace() {
     .await
     .unwrap();
 
+    // One after the other: the dependency count is exact only while nothing else runs,
+    // since it counts every call in its time window.
     let api = ZipkinApi::new(base);
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE))
+    zipkin_queries::dependencies(&api, 3).await.unwrap();
+    zipkin_scenarios::article_chain(&api).await.unwrap();
+    zipkin_scenarios::propagation(&api).await.unwrap();
+    zipkin_scenarios::concurrent_requests(&api, 100)
         .await
         .unwrap();
-    let response = reqwest::get(chain.entry_url()).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let trace_id = itests::trace_id_of(&response).unwrap();
-    chain.stop().await.unwrap();
-
-    // Zipkin stores asynchronously even after accepting a POST: poll its query API.
-    let spans = wait_for_trace_within(&api, trace_id, 6, Duration::from_secs(20))
-        .await
-        .unwrap();
-    // Zipkin lowercases span names and service names on ingestion ("GET /" comes back
-    // as "get /"), so names are compared ignoring case; ids, kinds, `shared`, timestamps,
-    // durations and tags come back as sent and are compared exactly.
-    let mut tree = TraceTree::new(spans).with_names(NameMatch::IgnoreCase);
-    assert_eq!(tree.trace_id(), trace_id);
-    let trace = ArticleTrace::take(&mut tree);
-    tree.finish();
-    assert_eq!(trace.server1.parent_id, None);
-    trace.assert_timing(TIME_SCALE, Duration::from_secs(1));
+    zipkin_queries::query_api(&api).await.unwrap();
 }

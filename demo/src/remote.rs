@@ -1,0 +1,318 @@
+//! `--zipkin URL`: the demo against a Zipkin that is already running, such as the real
+//! server from its jar (`scripts/zipkin-server run`) or its container.
+//!
+//! No stand-in collector starts: both services report to `URL/api/v2/spans`, and the
+//! article's trace is read back through that Zipkin's own query API,
+//! `URL/api/v2/trace/{id}` (polled, since Zipkin stores spans after answering 202), to draw
+//! the waterfall, next to the link to the same trace in Zipkin's UI.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use clap::Parser as _;
+use collector::waterfall::{WaterfallOptions, render};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use zipkin_tracing::{Span, TraceId};
+
+use crate::config::Config;
+use crate::output::Printer;
+use crate::run::DemoError;
+use crate::stack::{Server, StackError};
+use crate::watch::ARTICLE_SPANS;
+
+/// How long to wait for the trace to show up in Zipkin: the reporters' one-second
+/// batches, then Zipkin's own asynchronous write.
+pub const ZIPKIN_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Why the demo against a running Zipkin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The Zipkin at `--zipkin` cannot be reached, or does not answer like a Zipkin.
+    #[error("--zipkin {url}: {reason}")]
+    Zipkin {
+        /// The URL given.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Anything the in-process demo can fail with too.
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+}
+
+/// Checks a `--zipkin` value: an `http` or `https` URL with a host and no query. Returns
+/// it without a trailing slash, so paths can be appended.
+pub fn parse_zipkin_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|error| format!("{text:?} is not a URL ({error}); e.g. http://127.0.0.1:9411"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "{text:?} must be an http:// or https:// URL with a host"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{text:?} must be Zipkin's base URL, without ? or #"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// Checks that `zipkin` answers its query API, starts service2 and service1 reporting to
+/// it, sends the article's request and prints its trace as Zipkin stored it, with the UI
+/// link. With `config.once` it then stops; otherwise it serves until `shutdown`.
+/// Returns the spans drawn.
+pub async fn run_with_zipkin<W: Write>(
+    config: &Config,
+    zipkin: &str,
+    out: &mut W,
+    waterfall: WaterfallOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Vec<Span>, RemoteError> {
+    // The flag's parser already trims it; a library caller may not have.
+    let zipkin = zipkin.trim_end_matches('/');
+    let zipkin_error = |reason: String| RemoteError::Zipkin {
+        url: zipkin.to_owned(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|error| zipkin_error(error.to_string()))?;
+    let services_url = format!("{zipkin}/api/v2/services");
+    match client.get(&services_url).send().await {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => {
+            return Err(zipkin_error(format!(
+                "GET {services_url} answered {}",
+                response.status()
+            )));
+        }
+        Err(error) => {
+            let reason = zipkin_tracing::client::describe_error(&error);
+            return Err(zipkin_error(format!("no Zipkin answers there ({reason})")));
+        }
+    }
+
+    let services = Services::start(config, zipkin).await?;
+    let entry = format!("http://{}/", services.service1);
+    writeln!(
+        out,
+        "Zipkin tracing demo: the article's two services, reporting to the Zipkin at {zipkin}:"
+    )
+    .map_err(DemoError::from)?;
+    writeln!(
+        out,
+        "  service2  http://{}  service1  http://{}",
+        services.service2, services.service1
+    )
+    .map_err(DemoError::from)?;
+    writeln!(out).map_err(DemoError::from)?;
+    let expected = Duration::from_secs_f64(config.expected_seconds());
+    let mut printer = Printer::new(&mut *out, waterfall);
+    printer
+        .request(&entry, expected, config.time_scale)
+        .map_err(DemoError::from)?;
+    let started = Instant::now();
+    let (status, trace_id) = request(&client, &entry).await?;
+    printer
+        .response(&status, started.elapsed(), &trace_id.to_string())
+        .map_err(DemoError::from)?;
+
+    let spans = read_back(&client, zipkin, trace_id)
+        .await
+        .map_err(zipkin_error)?;
+    if spans.len() < ARTICLE_SPANS {
+        writeln!(out, "Incomplete: {} of the article's {ARTICLE_SPANS} spans reached Zipkin within {} s; showing those.", spans.len(), ZIPKIN_DEADLINE.as_secs())
+            .map_err(DemoError::from)?;
+    }
+    out.write_all(render(&spans, &waterfall).as_bytes())
+        .map_err(DemoError::from)?;
+    writeln!(out, "\nZipkin stores span and service names in lower case.")
+        .map_err(DemoError::from)?;
+    writeln!(out, "In Zipkin's UI: {zipkin}/zipkin/traces/{trace_id}").map_err(DemoError::from)?;
+    writeln!(out, "As JSON:        curl {zipkin}/api/v2/trace/{trace_id}")
+        .map_err(DemoError::from)?;
+    if !config.once {
+        writeln!(
+            out,
+            "\nServing until Ctrl-C: each curl {entry} is one more trace, at {zipkin}/zipkin/"
+        )
+        .map_err(DemoError::from)?;
+        out.flush().map_err(DemoError::from)?;
+        shutdown.await;
+    }
+    services.stop().await?;
+    Ok(spans)
+}
+
+/// `GET url` as a user sends it; the status and the trace id service1 answered with.
+async fn request(client: &reqwest::Client, url: &str) -> Result<(String, TraceId), DemoError> {
+    let failed = |reason: String| DemoError::Request {
+        url: url.to_owned(),
+        reason,
+    };
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|error| failed(zipkin_tracing::client::describe_error(&error)))?;
+    let status = response.status();
+    let trace_id = response
+        .headers()
+        .get(service1::TRACE_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<TraceId>().ok());
+    match trace_id {
+        Some(trace_id) if status.is_success() => Ok((status.to_string(), trace_id)),
+        _ => Err(DemoError::NoTraceId {
+            url: url.to_owned(),
+            status: status.to_string(),
+        }),
+    }
+}
+
+/// Polls `GET {zipkin}/api/v2/trace/{id}` until the article's spans are there or
+/// [`ZIPKIN_DEADLINE`] passes; returns what arrived, sorted by start time.
+async fn read_back(
+    client: &reqwest::Client,
+    zipkin: &str,
+    id: TraceId,
+) -> Result<Vec<Span>, String> {
+    let url = format!("{zipkin}/api/v2/trace/{id}");
+    let give_up_at = Instant::now() + ZIPKIN_DEADLINE;
+    loop {
+        let response = client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|error| format!("GET {url}: {error}"))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| format!("GET {url}: {error}"))?;
+        // 404 until Zipkin has stored some span of the trace.
+        let mut spans: Vec<Span> = if status == reqwest::StatusCode::NOT_FOUND {
+            Vec::new()
+        } else if status.is_success() {
+            serde_json::from_slice(&body)
+                .map_err(|error| format!("GET {url}: not a list of spans ({error})"))?
+        } else {
+            return Err(format!(
+                "GET {url} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            ));
+        };
+        if spans.len() >= ARTICLE_SPANS || Instant::now() >= give_up_at {
+            spans.sort_by_key(|span| span.timestamp);
+            return Ok(spans);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// service2 and service1 running in this process, reporting to a Zipkin.
+struct Services {
+    service1: SocketAddr,
+    service2: SocketAddr,
+    // In stopping order: the caller first, so its call to service2 can finish.
+    running: [(
+        Server,
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ); 2],
+}
+
+impl Services {
+    /// Binds the ports of `config` and starts both services, configured by their own
+    /// flags (as their binaries are) to report to `zipkin`.
+    async fn start(config: &Config, zipkin: &str) -> Result<Services, DemoError> {
+        let listener2 = bind(Server::Service2, config.service2_port).await?;
+        let listener1 = bind(Server::Service1, config.service1_port).await?;
+        let (service2, service1) = (
+            address(Server::Service2, &listener2)?,
+            address(Server::Service1, &listener1)?,
+        );
+        let flags = |name: &str| {
+            let endpoint = format!("{zipkin}/api/v2/spans");
+            let scale = config.time_scale.to_string();
+            vec![
+                name.to_owned(),
+                "--zipkin-endpoint".into(),
+                endpoint,
+                "--time-scale".into(),
+                scale,
+                "--sample-rate".into(),
+                "1".into(),
+            ]
+        };
+        let setup = |server: Server, error: clap::Error| StackError::Setup {
+            server,
+            reason: error.to_string(),
+        };
+        let config2 = service2::Config::try_parse_from(flags("service2"))
+            .map_err(|e| setup(Server::Service2, e))?;
+        let mut flags1 = flags("service1");
+        flags1.extend(["--service2-url".to_owned(), format!("http://{service2}")]);
+        let config1 =
+            service1::Config::try_parse_from(flags1).map_err(|e| setup(Server::Service1, e))?;
+        let (stop2, stopped2) = oneshot::channel::<()>();
+        let task2 = tokio::spawn(service2::run(config2, listener2, async {
+            let _ = stopped2.await;
+        }));
+        let (stop1, stopped1) = oneshot::channel::<()>();
+        let task1 = tokio::spawn(service1::run(config1, listener1, async {
+            let _ = stopped1.await;
+        }));
+        Ok(Services {
+            service1,
+            service2,
+            running: [
+                (Server::Service1, stop1, task1),
+                (Server::Service2, stop2, task2),
+            ],
+        })
+    }
+
+    /// Stops service1, then service2; each sends its last spans before it returns.
+    async fn stop(self) -> Result<(), DemoError> {
+        for (server, stop, task) in self.running {
+            let _ = stop.send(());
+            let failed = |reason: String| DemoError::Stack(StackError::Failed { server, reason });
+            task.await
+                .map_err(|error| failed(error.to_string()))?
+                .map_err(|error| failed(format!("{error:#}")))?;
+        }
+        Ok(())
+    }
+}
+
+async fn bind(server: Server, port: u16) -> Result<TcpListener, StackError> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpListener::bind(address).await.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            StackError::PortInUse {
+                server,
+                address,
+                source,
+            }
+        } else {
+            StackError::Bind {
+                server,
+                address,
+                error: source,
+            }
+        }
+    })
+}
+
+fn address(server: Server, listener: &TcpListener) -> Result<SocketAddr, StackError> {
+    listener.local_addr().map_err(|error| StackError::Setup {
+        server,
+        reason: error.to_string(),
+    })
+}

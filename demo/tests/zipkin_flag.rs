@@ -1,0 +1,142 @@
+//! `--zipkin URL`: the demo reports to a Zipkin that is already running and draws the
+//! trace that Zipkin's query API gives back, with the link to it in Zipkin's UI. Checked
+//! against the stand-in collector (no Java needed) and against the real Zipkin jar, which
+//! lower-cases names. A bad URL stops the demo with a message naming `--zipkin`.
+
+use clap::Parser as _;
+use collector::waterfall::WaterfallOptions;
+use collector::{Collector, CollectorConfig};
+use demo::{Config, run_with_zipkin};
+use itests::ZipkinServer;
+use zipkin_tracing::Span;
+
+const OPTIONS: WaterfallOptions = WaterfallOptions {
+    width: 100,
+    colour: false,
+};
+
+/// The article's waterfall rows, in order: indentation and `service: name`.
+const ARTICLE_ROWS: [(usize, &str); 6] = [
+    (0, "service1: GET /"),
+    (2, "service1: service_1_do_stuff"),
+    (4, "service1: GET /service/"),
+    (6, "service2: GET /service/"),
+    (8, "service2: service_2_do_stuff"),
+    (10, "service2: db_search"),
+];
+
+/// The waterfall rows in `text`, labels lower-cased (a real Zipkin lower-cases names).
+fn waterfall_rows(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let trimmed = line.trim_start();
+            let is_row = trimmed.starts_with("service1: ") || trimmed.starts_with("service2: ");
+            let label = trimmed.split("  ").next()?.to_lowercase();
+            is_row.then_some((line.len() - trimmed.len(), label))
+        })
+        .collect()
+}
+
+/// Runs the demo once against `zipkin`; returns its text and the spans it drew, after
+/// checking what any Zipkin must give: the six rows in order and the UI and JSON links.
+async fn demo_against(zipkin: &str) -> (String, Vec<Span>) {
+    let config = Config {
+        zipkin: Some(zipkin.to_owned()),
+        ..Config::ephemeral(0.01)
+    };
+    let mut out = Vec::new();
+    let spans = run_with_zipkin(&config, zipkin, &mut out, OPTIONS, std::future::pending())
+        .await
+        .expect("the demo runs against the Zipkin");
+    let text = String::from_utf8(out).expect("UTF-8");
+    let zipkin = zipkin.trim_end_matches('/');
+    let expected: Vec<(usize, String)> = ARTICLE_ROWS
+        .iter()
+        .map(|(indent, label)| (*indent, label.to_lowercase()))
+        .collect();
+    assert_eq!(waterfall_rows(&text), expected, "{text}");
+    assert_eq!(spans.len(), 6, "{text}");
+    let trace_id = spans[0].trace_id;
+    assert!(text.contains(&format!("x-trace-id: {trace_id}")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "In Zipkin's UI: {zipkin}/zipkin/traces/{trace_id}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("curl {zipkin}/api/v2/trace/{trace_id}")),
+        "{text}"
+    );
+    assert!(!text.contains("Incomplete"), "{text}");
+    (text, spans)
+}
+
+#[tokio::test]
+async fn the_trace_is_read_back_from_the_given_zipkin_not_a_stand_in_of_its_own() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let store = Collector::new(CollectorConfig::default());
+    let server = tokio::spawn(collector::serve(
+        listener,
+        store.clone(),
+        std::future::pending(),
+    ));
+
+    // With a trailing slash, as a user may paste it.
+    let (text, spans) = demo_against(&format!("{url}/")).await;
+    // The spans drawn are those this collector holds: the demo reported here.
+    let mut held = store.trace(&spans[0].trace_id).expect("the trace is held");
+    let mut drawn = spans.clone();
+    for list in [&mut held, &mut drawn] {
+        list.sort_by_key(|span| (span.timestamp, span.kind.is_some()));
+    }
+    assert_eq!(held, drawn, "{text}");
+    assert!(text.contains("service1: GET /"), "names as stored: {text}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn the_real_zipkin_jar_shows_the_trace_with_lower_cased_names() {
+    let Some(zipkin) = ZipkinServer::start_or_skip("demo zipkin_flag", &[]).await else {
+        return;
+    };
+    let (text, _) = demo_against(zipkin.base_url()).await;
+    assert!(
+        text.contains("service1: get /") && !text.contains("service1: GET /"),
+        "Zipkin lower-cased the names:\n{text}\n--- Zipkin's log:\n{}",
+        zipkin.log_tail(30)
+    );
+}
+
+#[tokio::test]
+async fn a_bad_zipkin_url_stops_the_demo_with_a_message_naming_the_flag() {
+    for bad in [
+        "nonsense",
+        "ftp://127.0.0.1:9411",
+        "http://127.0.0.1:9411/?x=1",
+    ] {
+        let error = Config::try_parse_from(["demo", "--zipkin", bad]).unwrap_err();
+        assert!(error.to_string().contains("--zipkin"), "{bad}: {error}");
+    }
+    // A URL where nothing listens: the port of a listener just closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = Config {
+        zipkin: Some(url.clone()),
+        ..Config::ephemeral(0.01)
+    };
+    let mut out = Vec::new();
+    let error = run_with_zipkin(&config, &url, &mut out, OPTIONS, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with(&format!("--zipkin {url}: ")),
+        "{error}"
+    );
+    assert!(out.is_empty(), "nothing started, nothing printed");
+}

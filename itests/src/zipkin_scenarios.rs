@@ -1,0 +1,127 @@
+//! What a real Zipkin server must store of the article's chain, as scenarios that take any
+//! Zipkin's API: the jar (`tests/real_zipkin.rs`) and the container
+//! (`tests/zipkin_container.rs`) run the same ones. The query API has its own scenarios,
+//! in [`zipkin_queries`](crate::zipkin_queries).
+//!
+//! Zipkin answers `POST /api/v2/spans` with 202 before it stores the spans, so every
+//! scenario polls the query API with a deadline. It also lower-cases span and service
+//! names on ingest (`GET /` comes back as `get /`): names are compared ignoring case;
+//! ids, kinds, `shared`, tags and timings come back as sent and are compared exactly.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use zipkin_tracing::TraceId;
+
+use crate::article::ArticleTrace;
+use crate::caller::{Caller, call};
+use crate::services::{Chain, ServiceOptions};
+use crate::trace_source::{ZipkinApi, describe_spans, wait_for_trace_within};
+use crate::tree::{NameMatch, TraceTree};
+
+/// The article's sleeps, scaled: the whole trace takes about 70 ms.
+pub const TIME_SCALE: f64 = 0.01;
+
+/// How long a trace may take to be stored: the reporter's 1 s batches, then Zipkin's own
+/// asynchronous write, on a busy machine.
+pub const STORE_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Reads trace `id` back from Zipkin once its six spans are stored and checks the whole
+/// tree, as [`ArticleTrace::take`] does, with no span left over.
+pub async fn stored_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<ArticleTrace> {
+    let spans = wait_for_trace_within(api, id, 6, STORE_DEADLINE).await?;
+    let mut tree = TraceTree::new(spans).with_names(NameMatch::IgnoreCase);
+    anyhow::ensure!(
+        tree.trace_id() == id,
+        "asked for {id}:\n{}",
+        tree.describe()
+    );
+    let trace = ArticleTrace::take(&mut tree);
+    tree.finish();
+    Ok(trace)
+}
+
+/// One request through the in-process chain: Zipkin stores the article's six spans, the
+/// client and server halves of the call as two spans with one id, with their timings.
+pub async fn article_chain(api: &ZipkinApi) -> anyhow::Result<()> {
+    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE)).await?;
+    let trace_id = call(&chain.entry_url(), &[]).await?;
+    chain.stop().await?;
+    let trace = stored_article(api, trace_id).await?;
+    anyhow::ensure!(
+        trace.server1.parent_id.is_none(),
+        "a request without B3 headers starts a root span:\n{}",
+        describe_spans(&trace.all())
+    );
+    trace.assert_timing(TIME_SCALE, Duration::from_secs(1));
+    Ok(())
+}
+
+/// A traced caller sends its ids in both B3 forms (multi headers, single `b3`) with 64-
+/// and 128-bit trace ids; Zipkin stores each trace under the caller's id, at its width,
+/// with service1 joining the caller's span. The services sample nothing themselves, so
+/// only the caller's `sampled` flag can have recorded these traces.
+pub async fn propagation(api: &ZipkinApi) -> anyhow::Result<()> {
+    let options = ServiceOptions::new(api.spans_endpoint(), TIME_SCALE).sample_rate(0.0);
+    let chain = Chain::start(&options).await?;
+    let mut callers = Vec::new();
+    for wide in [false, true] {
+        for (form, caller) in [("multi", Caller::new(wide)), ("single", Caller::new(wide))] {
+            let headers = if form == "multi" {
+                caller.multi(Some("1"))
+            } else {
+                caller.single("1")
+            };
+            let answered = call(&chain.entry_url(), &headers).await?;
+            anyhow::ensure!(
+                answered == caller.trace_id,
+                "{form}: service1 answered {answered}"
+            );
+            callers.push((form, caller));
+        }
+    }
+    chain.stop().await?;
+    for (form, caller) in callers {
+        let root = stored_article(api, caller.trace_id).await?.server1;
+        let width = if caller.trace_id.is_128() { 32 } else { 16 };
+        anyhow::ensure!(
+            root.trace_id.to_string().len() == width,
+            "{form}: Zipkin changed the trace id's width: {root:?}"
+        );
+        anyhow::ensure!(
+            root.id == caller.span_id && root.shared && root.parent_id == Some(caller.parent_id),
+            "{form}: service1 must join the caller's span {} (parent {}): {root:?}",
+            caller.span_id,
+            caller.parent_id
+        );
+    }
+    Ok(())
+}
+
+/// `requests` concurrent requests give as many distinct traces, each whole in Zipkin.
+pub async fn concurrent_requests(api: &ZipkinApi, requests: usize) -> anyhow::Result<()> {
+    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE)).await?;
+    let url = chain.entry_url();
+    let calls: Vec<_> = (0..requests)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { call(&url, &[]).await })
+        })
+        .collect();
+    let mut trace_ids = BTreeSet::new();
+    for answer in calls {
+        trace_ids.insert(answer.await.context("a request task panicked")??);
+    }
+    chain.stop().await?;
+    anyhow::ensure!(
+        trace_ids.len() == requests,
+        "{requests} requests made {} distinct traces",
+        trace_ids.len()
+    );
+    for id in trace_ids {
+        let trace = stored_article(api, id).await?;
+        anyhow::ensure!(trace.server1.parent_id.is_none(), "trace {id} has no root");
+    }
+    Ok(())
+}
