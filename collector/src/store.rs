@@ -159,6 +159,26 @@ mod tests {
     }
 
     #[test]
+    fn annotations_are_kept_in_time_order_without_duplicates() {
+        let mut store = Store::new(10);
+        let mut late_first = span(1, 1, None);
+        for (timestamp, value) in [(30, "c"), (10, "a"), (20, "b"), (10, "a")] {
+            let value = value.to_owned();
+            late_first
+                .annotations
+                .push(zipkin_tracing::Annotation { timestamp, value });
+        }
+        store.insert(vec![late_first.clone()]);
+        let stored = store.trace(&late_first.trace_id).unwrap();
+        let values: Vec<&str> = stored[0]
+            .annotations
+            .iter()
+            .map(|a| a.value.as_str())
+            .collect();
+        assert_eq!(values, ["a", "b", "c"]);
+    }
+
+    #[test]
     fn a_trace_larger_than_the_cap_is_not_kept() {
         let mut store = Store::new(1);
         assert_eq!(store.insert(vec![span(1, 1, None), span(1, 2, None)]), 1);

@@ -12,31 +12,42 @@ pub struct SpanSet {
     pub batches: Vec<Vec<Value>>,
 }
 
-/// A local span of `service`, without timing yet.
-fn span(trace: &str, id: &str, parent: Option<&str>, service: &str, name: &str) -> Value {
-    let mut span = json!({
-        "traceId": trace,
-        "id": id,
-        "name": name,
-        "localEndpoint": { "serviceName": service },
-    });
-    if let Some(parent) = parent {
-        span["parentId"] = json!(parent);
+/// One span as a table row: its id and parent (numbers, written as 16 hex digits after
+/// the trace's prefix), service, name, kind (`""` for a local span), start (microseconds
+/// after the set's `base`) and duration.
+type Row<'a> = (u64, Option<u64>, &'a str, &'a str, &'a str, u64, u64);
+
+/// A trace being written: its id, the prefix of its span ids, and its set's start.
+struct Trace {
+    id: &'static str,
+    prefix: u64,
+    base: u64,
+}
+
+impl Trace {
+    /// The spans of `rows`, as Zipkin v2 JSON.
+    fn rows(&self, rows: &[Row<'_>]) -> Vec<Value> {
+        rows.iter().map(|row| self.span(*row)).collect()
     }
-    span
-}
 
-/// Sets `timestamp` (`base` + `offset`) and `duration` on `span`.
-fn timed(mut span: Value, base: u64, offset: u64, duration: u64) -> Value {
-    span["timestamp"] = json!(base + offset);
-    span["duration"] = json!(duration);
-    span
-}
-
-/// Sets `field` to `value` on `span`.
-fn with(mut span: Value, field: &str, value: Value) -> Value {
-    span[field] = value;
-    span
+    fn span(&self, (id, parent, service, name, kind, start, duration): Row<'_>) -> Value {
+        let hex = |n: u64| format!("{:016x}", (self.prefix << 48) | n);
+        let mut span = json!({
+            "traceId": self.id,
+            "id": hex(id),
+            "name": name,
+            "timestamp": self.base + start,
+            "duration": duration,
+            "localEndpoint": { "serviceName": service },
+        });
+        if let Some(parent) = parent {
+            span["parentId"] = json!(hex(parent));
+        }
+        if !kind.is_empty() {
+            span["kind"] = json!(kind);
+        }
+        span
+    }
 }
 
 /// Every generated set; set `k` starts `k` hours before `now`.
@@ -56,462 +67,212 @@ pub fn all(now: u64) -> Vec<SpanSet> {
     slots.map(|(build, k)| build(now - k * hour)).collect()
 }
 
-/// A client and the server that joined its span (`shared`), with mixed-case names and an
-/// `error` tag on the server half.
+/// Clients and the servers that joined their spans (`shared`), with mixed-case names; one
+/// call has an `error` tag on its server half, the other on its client half only.
 fn shared(base: u64) -> SpanSet {
-    let t = "5a1ed000000000000000000000000001";
-    let root = timed(
-        span(t, "5a00000000000001", None, "Frontend", "GET /Checkout"),
+    let id = "5a1ed000000000000000000000000001";
+    let mut spans = Trace {
+        id,
+        prefix: 0x5a,
         base,
-        0,
-        10_000,
-    );
-    let client = timed(
-        span(
-            t,
-            "5a00000000000002",
-            Some("5a00000000000001"),
-            "Frontend",
-            "POST /pay",
-        ),
-        base,
-        1_000,
-        5_000,
-    );
-    let client = with(
-        with(client, "kind", json!("CLIENT")),
-        "tags",
-        json!({"http.method": "POST"}),
-    );
-    let server = timed(
-        span(
-            t,
-            "5a00000000000002",
-            Some("5a00000000000001"),
-            "payments",
-            "POST /pay",
-        ),
-        base,
-        1_100,
-        4_800,
-    );
-    let server = with(with(server, "kind", json!("SERVER")), "shared", json!(true));
-    let server = with(
-        server,
-        "tags",
-        json!({"http.method": "POST", "error": "card declined"}),
-    );
-    let charge = timed(
-        span(
-            t,
-            "5a00000000000003",
-            Some("5a00000000000002"),
-            "payments",
-            "charge",
-        ),
-        base,
-        1_200,
-        4_000,
-    );
+    }
+    .rows(&[
+        (1, None, "Frontend", "GET /Checkout", "SERVER", 0, 10_000),
+        (2, Some(1), "Frontend", "POST /pay", "CLIENT", 1_000, 5_000),
+        (2, Some(1), "payments", "POST /pay", "SERVER", 1_100, 4_800),
+        (3, Some(2), "payments", "charge", "", 1_200, 4_000),
+        (4, Some(1), "Frontend", "POST /pay", "CLIENT", 6_500, 3_000),
+        (4, Some(1), "payments", "POST /pay", "SERVER", 6_600, 2_000),
+    ]);
+    spans[1]["tags"] = json!({"http.method": "POST"});
+    spans[2]["shared"] = json!(true);
+    spans[2]["tags"] = json!({"http.method": "POST", "error": "card declined"});
+    spans[4]["tags"] = json!({"error": "timeout"});
+    spans[5]["shared"] = json!(true);
     SpanSet {
-        name: "shared client/server span",
-        batches: vec![vec![
-            with(root, "kind", json!("SERVER")),
-            client,
-            server,
-            charge,
-        ]],
+        name: "shared client/server spans",
+        batches: vec![spans],
     }
 }
 
 /// The root never arrived; a server is a plain child of its client (which failed), and a
 /// client deeper down is on a third service.
 fn missing_parents(base: u64) -> SpanSet {
-    let t = "0000000000000b0b";
-    let kind = |span: Value, kind: &str| with(span, "kind", json!(kind));
-    let client = kind(
-        timed(
-            span(
-                t,
-                "b000000000000012",
-                Some("b0000000000000ff"),
-                "web",
-                "call api",
-            ),
-            base,
-            0,
-            900,
-        ),
-        "CLIENT",
-    );
-    let client = with(client, "tags", json!({"error": "timeout"}));
-    let server = kind(
-        timed(
-            span(
-                t,
-                "b000000000000013",
-                Some("b000000000000012"),
-                "api",
-                "get /items",
-            ),
-            base,
-            50,
-            800,
-        ),
-        "SERVER",
-    );
-    let lonely = kind(
-        timed(
-            span(
-                t,
-                "b000000000000014",
-                Some("b0000000000000fe"),
-                "web",
-                "call nothing",
-            ),
-            base,
-            60,
-            10,
-        ),
-        "CLIENT",
-    );
-    let hop = kind(
-        timed(
-            span(
-                t,
-                "b000000000000015",
-                Some("b000000000000013"),
-                "cache",
-                "get",
-            ),
-            base,
-            100,
-            300,
-        ),
-        "CLIENT",
-    );
-    let hop = with(hop, "remoteEndpoint", json!({"serviceName": "redis"}));
+    let id = "0000000000000b0b";
+    let mut spans = Trace {
+        id,
+        prefix: 0xb0,
+        base,
+    }
+    .rows(&[
+        (0x12, Some(0xff), "web", "call api", "CLIENT", 0, 900),
+        (0x13, Some(0x12), "api", "get /items", "SERVER", 50, 800),
+        (0x14, Some(0xfe), "web", "call nothing", "CLIENT", 60, 10),
+        (0x15, Some(0x13), "cache", "get", "CLIENT", 100, 300),
+    ]);
+    spans[0]["tags"] = json!({"error": "timeout"});
+    spans[3]["remoteEndpoint"] = json!({"serviceName": "redis"});
     SpanSet {
         name: "missing parents",
-        batches: vec![vec![client, server, lonely, hop]],
+        batches: vec![spans],
     }
 }
 
 /// A 64-bit trace id and a 128-bit one whose low half is the same.
 fn id_widths(base: u64) -> SpanSet {
-    let short = "00000000000000ab";
-    let long = "00000000000000cd00000000000000ab";
-    let root = timed(
-        span(short, "ab00000000000001", None, "ids", "old tracer"),
+    let short = Trace {
+        id: "00000000000000ab",
+        prefix: 0xab,
         base,
-        0,
-        2_000,
-    );
-    let call = timed(
-        span(
-            short,
-            "ab00000000000002",
-            Some("ab00000000000001"),
-            "ids",
-            "query",
-        ),
+    };
+    let mut spans = short.rows(&[
+        (1, None, "ids", "old tracer", "SERVER", 0, 2_000),
+        (2, Some(1), "ids", "query", "CLIENT", 100, 1_000),
+    ]);
+    spans[1]["remoteEndpoint"] = json!({"serviceName": "legacy"});
+    let long = Trace {
+        id: "00000000000000cd00000000000000ab",
+        prefix: 0xcd,
         base,
-        100,
-        1_000,
-    );
-    let call = with(
-        with(call, "kind", json!("CLIENT")),
-        "remoteEndpoint",
-        json!({"serviceName": "legacy"}),
-    );
-    let other = timed(
-        span(long, "cd00000000000001", None, "ids", "new tracer"),
-        base,
-        200,
-        3_000,
-    );
+    };
+    spans.extend(long.rows(&[(1, None, "ids", "new tracer", "SERVER", 200, 3_000)]));
     SpanSet {
         name: "64- and 128-bit trace ids",
-        batches: vec![vec![
-            with(root, "kind", json!("SERVER")),
-            call,
-            with(other, "kind", json!("SERVER")),
-        ]],
+        batches: vec![spans],
     }
 }
 
-/// Annotations (events with a time) beside tags, for `annotationQuery`.
+/// Annotations (events with a time), sent out of order, beside tags: for
+/// `annotationQuery`.
 fn annotations(base: u64) -> SpanSet {
-    let t = "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a1";
-    let root = timed(
-        span(t, "a0a0000000000001", None, "worker", "process job"),
+    let id = "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a1";
+    let mut spans = Trace {
+        id,
+        prefix: 0xa0,
         base,
-        0,
-        6_000,
-    );
-    let root = with(
-        root,
-        "annotations",
-        json!([
-            {"timestamp": base + 1_000, "value": "retried"},
-            {"timestamp": base + 10, "value": "queued"},
-        ]),
-    );
-    let root = with(root, "tags", json!({"job.kind": "export", "attempt": "2"}));
-    let step = timed(
-        span(
-            t,
-            "a0a0000000000002",
-            Some("a0a0000000000001"),
-            "worker",
-            "write file",
-        ),
-        base,
-        2_000,
-        3_000,
-    );
-    let step = with(
-        step,
-        "annotations",
-        json!([{"timestamp": base + 2_500, "value": "flushed"}]),
-    );
+    }
+    .rows(&[
+        (1, None, "worker", "process job", "", 0, 6_000),
+        (2, Some(1), "worker", "write file", "", 2_000, 3_000),
+    ]);
+    spans[0]["annotations"] = json!([
+        {"timestamp": base + 1_000, "value": "retried"},
+        {"timestamp": base + 10, "value": "queued"},
+    ]);
+    spans[0]["tags"] = json!({"job.kind": "export", "attempt": "2"});
+    spans[1]["annotations"] = json!([{"timestamp": base + 2_500, "value": "flushed"}]);
     SpanSet {
         name: "annotations and tags",
-        batches: vec![vec![root, step]],
+        batches: vec![spans],
     }
 }
 
 /// Remote endpoints with addresses and ports: a root naming its caller, a client to an
 /// uninstrumented database, and a local span naming both sides.
 fn remote_endpoints(base: u64) -> SpanSet {
-    let t = "e0e0e0e0e0e0e0e1";
-    let local = json!({"serviceName": "inventory", "ipv4": "10.0.0.7", "port": 8080});
-    let root = timed(
-        span(t, "e000000000000001", None, "inventory", "GET /stock"),
+    let id = "e0e0e0e0e0e0e0e1";
+    let mut spans = Trace {
+        id,
+        prefix: 0xe0,
         base,
-        0,
-        3_000,
-    );
-    let root = with(
-        with(root, "kind", json!("SERVER")),
-        "localEndpoint",
-        local.clone(),
-    );
-    let root = with(
-        root,
-        "remoteEndpoint",
-        json!({"serviceName": "browser", "ipv4": "192.168.1.9", "port": 51234}),
-    );
-    let query = timed(
-        span(
-            t,
-            "e000000000000002",
-            Some("e000000000000001"),
+    }
+    .rows(&[
+        (1, None, "inventory", "GET /stock", "SERVER", 0, 3_000),
+        (
+            2,
+            Some(1),
             "inventory",
             "SELECT stock",
+            "CLIENT",
+            100,
+            1_000,
         ),
-        base,
-        100,
-        1_000,
-    );
-    let query = with(
-        with(query, "kind", json!("CLIENT")),
-        "localEndpoint",
-        local.clone(),
-    );
-    let query = with(
-        query,
-        "remoteEndpoint",
-        json!({"serviceName": "MySQL", "ipv6": "2001:db8::1", "port": 3306}),
-    );
-    let cache = timed(
-        span(
-            t,
-            "e000000000000003",
-            Some("e000000000000001"),
-            "inventory",
-            "cache get",
-        ),
-        base,
-        1_200,
-        200,
-    );
-    let cache = with(
-        with(cache, "localEndpoint", local),
-        "remoteEndpoint",
-        json!({"serviceName": "memcached"}),
-    );
+        (3, Some(1), "inventory", "cache get", "", 1_200, 200),
+    ]);
+    for span in &mut spans {
+        span["localEndpoint"] =
+            json!({"serviceName": "inventory", "ipv4": "10.0.0.7", "port": 8080});
+    }
+    spans[0]["remoteEndpoint"] =
+        json!({"serviceName": "browser", "ipv4": "192.168.1.9", "port": 51234});
+    spans[1]["remoteEndpoint"] =
+        json!({"serviceName": "MySQL", "ipv6": "2001:db8::1", "port": 3306});
+    spans[2]["remoteEndpoint"] = json!({"serviceName": "memcached"});
     SpanSet {
         name: "remote endpoints",
-        batches: vec![vec![root, query, cache]],
+        batches: vec![spans],
     }
 }
 
-/// One span reported four times: identical, then late without timing but with a tag, and
-/// its child again with an annotation.
+/// One span reported three times (the same again, then late without timing but with a
+/// tag), and its child again with an annotation.
 fn repeated_reports(base: u64) -> SpanSet {
-    let t = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d1";
-    let root = timed(
-        span(t, "d000000000000001", None, "billing", "invoice"),
+    let id = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d1";
+    let spans = Trace {
+        id,
+        prefix: 0xd0,
         base,
-        0,
-        4_000,
-    );
-    let root = with(root, "kind", json!("SERVER"));
-    let child = timed(
-        span(
-            t,
-            "d000000000000002",
-            Some("d000000000000001"),
-            "billing",
-            "render",
-        ),
-        base,
-        500,
-        2_000,
-    );
+    }
+    .rows(&[
+        (1, None, "billing", "invoice", "SERVER", 0, 4_000),
+        (2, Some(1), "billing", "render", "", 500, 2_000),
+    ]);
+    let (root, child) = (spans[0].clone(), spans[1].clone());
     let mut late = root.clone();
-    late.as_object_mut()
-        .map(|object| (object.remove("timestamp"), object.remove("duration")));
-    let late = with(late, "tags", json!({"http.status_code": "503"}));
-    let child_again = with(
-        child.clone(),
-        "annotations",
-        json!([{"timestamp": base + 600, "value": "cache miss"}]),
-    );
+    if let Some(fields) = late.as_object_mut() {
+        fields.remove("timestamp");
+        fields.remove("duration");
+    }
+    late["tags"] = json!({"http.status_code": "503"});
+    let mut child_again = child;
+    child_again["annotations"] = json!([{"timestamp": base + 600, "value": "cache miss"}]);
     SpanSet {
         name: "repeated reports",
-        batches: vec![
-            vec![root.clone(), child],
-            vec![root],
-            vec![late],
-            vec![child_again],
-        ],
+        batches: vec![spans, vec![root], vec![late], vec![child_again]],
     }
 }
 
 /// A server whose clock runs 50 ms behind its client's: its spans start before the call.
 fn clock_skew(base: u64) -> SpanSet {
-    let t = "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c51";
-    let root = timed(
-        span(t, "5c00000000000001", None, "gateway", "GET /report"),
+    let id = "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c51";
+    let mut spans = Trace {
+        id,
+        prefix: 0x5c,
         base,
-        50_000,
-        8_000,
-    );
-    let client = timed(
-        span(
-            t,
-            "5c00000000000002",
-            Some("5c00000000000001"),
-            "gateway",
-            "GET /data",
-        ),
-        base,
-        51_000,
-        5_000,
-    );
-    let server = timed(
-        span(
-            t,
-            "5c00000000000002",
-            Some("5c00000000000001"),
-            "reports",
-            "GET /data",
-        ),
-        base,
-        1_200,
-        4_600,
-    );
-    let inner = timed(
-        span(
-            t,
-            "5c00000000000003",
-            Some("5c00000000000002"),
-            "reports",
-            "aggregate",
-        ),
-        base,
-        1_300,
-        4_000,
-    );
+    }
+    .rows(&[
+        (1, None, "gateway", "GET /report", "SERVER", 50_000, 8_000),
+        (2, Some(1), "gateway", "GET /data", "CLIENT", 51_000, 5_000),
+        (2, Some(1), "reports", "GET /data", "SERVER", 1_200, 4_600),
+        (3, Some(2), "reports", "aggregate", "", 1_300, 4_000),
+    ]);
+    spans[2]["shared"] = json!(true);
     SpanSet {
         name: "clock-skewed children",
-        batches: vec![vec![
-            with(root, "kind", json!("SERVER")),
-            with(client, "kind", json!("CLIENT")),
-            with(with(server, "kind", json!("SERVER")), "shared", json!(true)),
-            inner,
-        ]],
+        batches: vec![spans],
     }
 }
 
-/// A message through a broker: producer and consumer spans naming it, and one that does not.
+/// A message through a broker: producer and consumer spans naming it, and one that does
+/// not; the consumer failed.
 fn messaging(base: u64) -> SpanSet {
-    let t = "3e3e3e3e3e3e3e31";
-    let kind = |span: Value, kind: &str| with(span, "kind", json!(kind));
-    let root = kind(
-        timed(
-            span(t, "3e00000000000001", None, "shop", "POST /order"),
-            base,
-            0,
-            2_000,
-        ),
-        "SERVER",
-    );
-    let send = kind(
-        timed(
-            span(
-                t,
-                "3e00000000000002",
-                Some("3e00000000000001"),
-                "shop",
-                "send",
-            ),
-            base,
-            100,
-            50,
-        ),
-        "PRODUCER",
-    );
-    let send = with(send, "remoteEndpoint", json!({"serviceName": "kafka"}));
-    let receive = kind(
-        timed(
-            span(
-                t,
-                "3e00000000000003",
-                Some("3e00000000000002"),
-                "billing",
-                "receive",
-            ),
-            base,
-            900,
-            30,
-        ),
-        "CONSUMER",
-    );
-    let receive = with(
-        with(receive, "remoteEndpoint", json!({"serviceName": "kafka"})),
-        "tags",
-        json!({"error": "poison"}),
-    );
-    let forward = kind(
-        timed(
-            span(
-                t,
-                "3e00000000000004",
-                Some("3e00000000000003"),
-                "billing",
-                "forward",
-            ),
-            base,
-            950,
-            20,
-        ),
-        "PRODUCER",
-    );
+    let id = "3e3e3e3e3e3e3e31";
+    let mut spans = Trace {
+        id,
+        prefix: 0x3e,
+        base,
+    }
+    .rows(&[
+        (1, None, "shop", "POST /order", "SERVER", 0, 2_000),
+        (2, Some(1), "shop", "send", "PRODUCER", 100, 50),
+        (3, Some(2), "billing", "receive", "CONSUMER", 900, 30),
+        (4, Some(3), "billing", "forward", "PRODUCER", 950, 20),
+    ]);
+    spans[1]["remoteEndpoint"] = json!({"serviceName": "kafka"});
+    spans[2]["remoteEndpoint"] = json!({"serviceName": "kafka"});
+    spans[2]["tags"] = json!({"error": "poison"});
     SpanSet {
         name: "messaging",
-        batches: vec![vec![root, send, receive, forward]],
+        batches: vec![spans],
     }
 }
