@@ -55,10 +55,11 @@ async fn loading(browser: &Browser) -> bool {
 
 #[tokio::test]
 async fn zipkins_ui_shows_the_articles_trace_and_draws_service1_calling_service2() {
-    let Some(zipkin) = ZipkinServer::start_or_skip("zipkin_ui", &[]).await else {
+    // The browser first: it is the quicker to find missing.
+    let Some(browser) = Browser::start_or_skip("zipkin_ui").await else {
         return;
     };
-    let Some(browser) = Browser::start_or_skip("zipkin_ui").await else {
+    let Some(zipkin) = ZipkinServer::start_or_skip("zipkin_ui", &[]).await else {
         return;
     };
     let trace_id = articles_trace(&zipkin).await;
