@@ -35,7 +35,8 @@ const CHROMIUM_FLAGS: [&str; 8] = [
 /// are inside the window.
 const WINDOW: &str = "--window-size=1400,2000";
 
-/// A headless Chromium session; the browser and its driver stop on drop.
+/// A headless Chromium session; the browser and its driver stop on drop, also when a test
+/// fails.
 #[derive(Debug)]
 pub struct Browser {
     driver: Child,
@@ -183,10 +184,8 @@ impl Browser {
         std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))
     }
 
-    /// Closes the browser (ending the session stops Chromium), then its driver.
-    pub async fn quit(self) {
-        let _ = self.command(reqwest::Method::DELETE, "", None).await;
-    }
+    /// Closes the browser and its driver: what dropping it does, said out loud.
+    pub fn quit(self) {}
 
     async fn command(
         &self,
@@ -229,6 +228,10 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Killing the driver would leave Chromium running: end the session first, which
+        // stops it. Drop cannot await, and may run while a failed test unwinds, so this is
+        // one plain blocking HTTP request.
+        end_session(&self.session);
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         // Chromium may still hold files for a moment after it is told to stop.
@@ -238,6 +241,26 @@ impl Drop for Browser {
             }
             std::thread::sleep(POLL_INTERVAL);
         }
+    }
+}
+
+/// `DELETE {session}` over a plain socket, waiting (a bounded time) for the answer, which
+/// comes once Chromium has stopped. Does nothing for a session URL that has no session.
+fn end_session(session: &str) {
+    use std::io::{Read as _, Write as _};
+    let Some(rest) = session.strip_prefix("http://") else {
+        return;
+    };
+    let Some((host, path)) = rest.split_once('/') else {
+        return;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect(host) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!("DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.read_to_end(&mut Vec::new());
     }
 }
 

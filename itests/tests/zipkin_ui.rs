@@ -142,7 +142,7 @@ async fn zipkins_ui_shows_the_articles_trace_and_draws_service1_calling_service2
         .await
         .unwrap();
 
-    browser.quit().await;
+    browser.quit();
     zipkin.stop();
 }
 
