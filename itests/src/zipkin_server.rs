@@ -1,4 +1,5 @@
-//! The real Zipkin server, run from its jar by Java, one per test that asks for it.
+//! The real Zipkin server, run from its jar by Java: one for a test, or one shared by the
+//! tests of a test binary that run at the same time.
 //!
 //! [`ZipkinServer::start`] runs the jar that `scripts/zipkin-server fetch` downloaded (or
 //! `ZIPKIN_JAR`) on a free port, from a fresh empty folder, and waits until `GET /health`
@@ -97,8 +98,11 @@ impl ZipkinServer {
         match ZipkinServer::start(env).await {
             Ok(server) => Some(server),
             Err(error) if !engines_required() && error.is::<EngineMissing>() => {
+                // Cargo tells a test process its package, so the line names the command
+                // that runs this very test (`-p itests`, `-p demo`, ...).
+                let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "itests".into());
                 println!(
-                    "skipped {test}: {error}; run scripts/zipkin-server fetch, then cargo test -p itests"
+                    "skipped {test}: {error}; run scripts/zipkin-server fetch, then cargo test -p {package}"
                 );
                 None
             }
