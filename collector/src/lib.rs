@@ -10,6 +10,7 @@
 //! - [`Collector`]: the shared in-memory store, with a way to wait for a trace.
 //! - ingest: `POST /api/v2/spans`, strict decoding, gzip, size limits ([`IngestError`]).
 //! - query: the read API and [`TraceQuery`], the filters of `/api/v2/traces`.
+//! - dependencies: `/api/v2/dependencies`, the service graph as [`DependencyLink`]s.
 //! - [`app`] and [`serve`]: the router and the server loop.
 //! - [`waterfall`]: a trace drawn as text.
 //!
@@ -44,6 +45,7 @@
 
 mod collector;
 pub mod config;
+mod dependencies;
 mod ingest;
 mod merge;
 mod query;
@@ -53,6 +55,7 @@ pub mod waterfall;
 
 pub use collector::{Collector, WaitError};
 pub use config::{CollectorConfig, Config};
+pub use dependencies::DependencyLink;
 pub use ingest::{IngestError, decode_spans, gunzip};
 pub use query::{QueryError, TraceQuery};
 pub use server::{app, serve};

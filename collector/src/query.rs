@@ -3,7 +3,8 @@
 //! `GET /api/v2/trace/{traceId}`, `/api/v2/traces`, `/api/v2/services` and `/api/v2/spans`
 //! answer with the shapes of `zipkin2-api.yaml`: a trace is a list of spans, a search is a
 //! list of traces. Searches follow Zipkin's in-memory storage: a trace is placed in time by
-//! its root span (or its earliest span), and the span filters must all hold on one span.
+//! its root span (or its earliest span), and each span filter must hold on some span of the
+//! service searched for (not necessarily the same span).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -52,14 +53,17 @@ impl IntoResponse for QueryError {
 /// microseconds, as in the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceQuery {
-    /// Some span's local service name must equal this (case-insensitive).
+    /// Some span's local service name must equal this (case-insensitive); the filters
+    /// below then look only at that service's spans.
     pub service_name: Option<String>,
-    /// That span's name must equal this (case-insensitive).
+    /// Some span must have this remote service name (case-insensitive).
+    pub remote_service_name: Option<String>,
+    /// Some span must have this name (case-insensitive).
     pub span_name: Option<String>,
-    /// That span's tags/annotations must match: `key=value` terms and bare words, joined by
-    /// ` and `.
+    /// Tags/annotations: `key=value` terms and bare words, joined by ` and `; each term
+    /// must hold on some span.
     pub annotation_query: Option<String>,
-    /// That span must last at least this many microseconds.
+    /// Some span must last at least this many microseconds.
     pub min_duration: Option<u64>,
     /// That span must last at most this many microseconds (only with `min_duration`).
     pub max_duration: Option<u64>,
@@ -76,6 +80,7 @@ impl TraceQuery {
     pub fn everything(now_ms: u64) -> Self {
         TraceQuery {
             service_name: None,
+            remote_service_name: None,
             span_name: None,
             annotation_query: None,
             min_duration: None,
@@ -102,6 +107,7 @@ impl TraceQuery {
         };
         let mut query = TraceQuery::everything(now_ms);
         query.service_name = text("serviceName");
+        query.remote_service_name = text("remoteServiceName");
         query.span_name = text("spanName");
         query.annotation_query = text("annotationQuery");
         query.min_duration = number("minDuration")?;
@@ -124,7 +130,8 @@ impl TraceQuery {
         Ok(query)
     }
 
-    /// Whether `spans` (one whole trace) passes the filters.
+    /// Whether `spans` (one whole trace) passes the filters. As in Zipkin, each filter may
+    /// be met by a different span, as long as that span is on the service searched for.
     pub fn matches(&self, spans: &[Span]) -> bool {
         let Some(start) = trace_start(spans) else {
             return false;
@@ -134,26 +141,43 @@ impl TraceQuery {
             .saturating_sub(self.lookback)
             .saturating_mul(1000);
         let latest = self.end_ts.saturating_mul(1000);
-        (earliest..=latest).contains(&start) && spans.iter().any(|span| self.matches_span(span))
-    }
-
-    fn matches_span(&self, span: &Span) -> bool {
-        let same = |wanted: &Option<String>, actual: Option<&str>| match wanted {
-            None => true,
-            Some(wanted) => actual.is_some_and(|actual| actual.eq_ignore_ascii_case(wanted)),
+        if !(earliest..=latest).contains(&start) {
+            return false;
+        }
+        let same = |wanted: &str, actual: Option<&str>| {
+            actual.is_some_and(|actual| actual.eq_ignore_ascii_case(wanted))
         };
-        let duration_ok = match (self.min_duration, span.duration) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(min), Some(d)) => d >= min && self.max_duration.is_none_or(|max| d <= max),
-        };
-        same(&self.service_name, span.service_name())
-            && same(&self.span_name, span.name.as_deref())
-            && duration_ok
-            && self
-                .annotation_query
-                .as_deref()
-                .is_none_or(|q| matches_annotations(q, span))
+        let candidates: Vec<&Span> = spans
+            .iter()
+            .filter(|span| {
+                let service = self.service_name.as_deref();
+                service.is_none_or(|wanted| same(wanted, span.service_name()))
+            })
+            .collect();
+        let some_span = |test: &dyn Fn(&Span) -> bool| candidates.iter().any(|span| test(span));
+        let terms = self.annotation_query.as_deref().map_or(Vec::new(), |q| {
+            let terms = q.split(" and ").map(str::trim);
+            terms.filter(|t| !t.is_empty()).collect()
+        });
+        !candidates.is_empty()
+            && self.remote_service_name.as_deref().is_none_or(|wanted| {
+                some_span(&|span| {
+                    let remote = span.remote_endpoint.as_ref();
+                    same(wanted, remote.and_then(|e| e.service_name.as_deref()))
+                })
+            })
+            && (self.span_name.as_deref())
+                .is_none_or(|wanted| some_span(&|span| same(wanted, span.name.as_deref())))
+            && self.min_duration.is_none_or(|min| {
+                some_span(&|span| {
+                    // Zipkin reads a missing duration as zero.
+                    let duration = span.duration.unwrap_or(0);
+                    duration >= min && self.max_duration.is_none_or(|max| duration <= max)
+                })
+            })
+            && terms
+                .iter()
+                .all(|term| some_span(&|span| matches_term(term, span)))
     }
 }
 
@@ -166,19 +190,13 @@ fn invalid(name: &'static str, value: u64, reason: &str) -> QueryError {
     }
 }
 
-/// `http.path=/foo and retried`: every `key=value` term must be a tag, every bare word an
-/// annotation value or a tag key.
-fn matches_annotations(query: &str, span: &Span) -> bool {
-    query
-        .split(" and ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .all(|term| match term.split_once('=') {
-            Some((key, value)) => span.tag(key) == Some(value),
-            None => {
-                span.tags.contains_key(term) || span.annotations.iter().any(|a| a.value == term)
-            }
-        })
+/// One term of an annotation query: `key=value` must be a tag, a bare word an annotation
+/// value or a tag key.
+fn matches_term(term: &str, span: &Span) -> bool {
+    match term.split_once('=') {
+        Some((key, value)) => span.tag(key) == Some(value),
+        None => span.tags.contains_key(term) || span.annotations.iter().any(|a| a.value == term),
+    }
 }
 
 /// When a trace started: its root span's timestamp, else its earliest one.

@@ -23,6 +23,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::Collector;
+use crate::dependencies::get_dependencies;
 use crate::ingest::post_spans;
 use crate::query::{get_services, get_span_names, get_trace, get_traces};
 
@@ -40,6 +41,7 @@ pub fn app(collector: Collector) -> Router {
         .route("/api/v2/trace/{trace_id}", get(get_trace))
         .route("/api/v2/traces", get(get_traces))
         .route("/api/v2/services", get(get_services))
+        .route("/api/v2/dependencies", get(get_dependencies))
         .with_state(collector)
 }
 

@@ -52,6 +52,12 @@ impl Store {
             match trace.positions.get(&key) {
                 Some(&at) => merge_into(&mut trace.spans[at], span),
                 None => {
+                    let mut span = span;
+                    // Zipkin keeps a span's annotations in time order, without duplicates,
+                    // whatever order the tracer sent them in.
+                    span.annotations
+                        .sort_by(|a, b| (a.timestamp, &a.value).cmp(&(b.timestamp, &b.value)));
+                    span.annotations.dedup();
                     trace.positions.insert(key, trace.spans.len());
                     trace.spans.push(span);
                     self.span_count += 1;
@@ -150,6 +156,26 @@ mod tests {
         assert!(store.trace(&span(1, 1, None).trace_id).is_none());
         assert_eq!(store.span_count(), 2);
         assert_eq!(store.trace_count(), 2);
+    }
+
+    #[test]
+    fn annotations_are_kept_in_time_order_without_duplicates() {
+        let mut store = Store::new(10);
+        let mut late_first = span(1, 1, None);
+        for (timestamp, value) in [(30, "c"), (10, "a"), (20, "b"), (10, "a")] {
+            let value = value.to_owned();
+            late_first
+                .annotations
+                .push(zipkin_tracing::Annotation { timestamp, value });
+        }
+        store.insert(vec![late_first.clone()]);
+        let stored = store.trace(&late_first.trace_id).unwrap();
+        let values: Vec<&str> = stored[0]
+            .annotations
+            .iter()
+            .map(|a| a.value.as_str())
+            .collect();
+        assert_eq!(values, ["a", "b", "c"]);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use common::{OTHER_TRACE, T0, TRACE, article_trace, get, get_json, post_ok, setup, span};
 use serde_json::{Value, json};
 
-/// The article's trace, plus a one-span trace of `service3` one minute later.
+/// The article's trace, plus a one-span trace of `service3` (calling `mysql`) one minute
+/// later.
 async fn two_traces() -> (collector::Collector, axum::Router) {
     let (collector, router) = setup(1 << 20, 100);
     post_ok(&router, &article_trace(TRACE)).await;
@@ -23,6 +24,8 @@ async fn two_traces() -> (collector::Collector, axum::Router) {
         T0 + 60_000_000,
         50,
     );
+    let mut cron = cron;
+    cron["remoteEndpoint"] = json!({"serviceName": "mysql"});
     post_ok(&router, &json!([cron])).await;
     (collector, router)
 }
@@ -129,6 +132,25 @@ async fn trace_search_filters() {
         ("minDuration=2000".into(), vec![TRACE]),
         ("minDuration=6500&maxDuration=7003".into(), vec![TRACE]),
         ("minDuration=7004".into(), vec![]),
+        // Each filter may hold on a different span of the service: db_search lasts 2 ms
+        // and service_2_do_stuff 4 ms.
+        (
+            "serviceName=service2&spanName=db_search&minDuration=3000".into(),
+            vec![TRACE],
+        ),
+        (
+            "serviceName=service2&spanName=db_search&minDuration=5000".into(),
+            vec![],
+        ),
+        ("remoteServiceName=mysql".into(), vec![OTHER_TRACE]),
+        (
+            "remoteServiceName=MySQL&serviceName=service3".into(),
+            vec![OTHER_TRACE],
+        ),
+        (
+            "remoteServiceName=mysql&serviceName=service2".into(),
+            vec![],
+        ),
         ("serviceName=service3&minDuration=51".into(), vec![]),
         (format!("endTs={}", t0_ms + 1_000), vec![TRACE]),
         (

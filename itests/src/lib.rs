@@ -19,6 +19,7 @@
 //! | [`zipkin_server`] | the real Zipkin server from its jar, or the skip line where it is missing |
 //! | [`zipkin_scenarios`] | what any real Zipkin must store of the chain: tree, B3 forms, load |
 //! | [`zipkin_queries`] | what any real Zipkin's query API answers: names, searches, links |
+//! | [`browser`] | headless Chromium through WebDriver: page text, a click, a screenshot |
 //!
 //! ```no_run
 //! use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
@@ -37,6 +38,7 @@
 
 pub mod article;
 pub mod binary_chain;
+pub mod browser;
 pub mod caller;
 pub mod faulty_collector;
 pub mod hanging_collector;
@@ -54,6 +56,7 @@ pub mod zipkin_server;
 
 pub use article::ArticleTrace;
 pub use binary_chain::BinaryChain;
+pub use browser::Browser;
 pub use faulty_collector::FaultyCollector;
 pub use hanging_collector::HangingCollector;
 pub use mock_collector::MockCollector;
