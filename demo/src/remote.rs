@@ -126,7 +126,7 @@ async fn check_zipkin(zipkin: &str) -> Result<(), RemoteError> {
         ))),
         Err(error) => Err(zipkin_error(format!(
             "no Zipkin answers there ({})",
-            zipkin_tracing::client::describe_error(&error)
+            zipkin_tracing::describe_error(&error)
         ))),
     }
 }
@@ -183,7 +183,7 @@ async fn request(url: &str, timeout: Duration) -> Result<(String, TraceId), Demo
         .timeout(timeout)
         .send()
         .await
-        .map_err(|error| failed(zipkin_tracing::client::describe_error(&error)))?;
+        .map_err(|error| failed(zipkin_tracing::describe_error(&error)))?;
     let status = response.status();
     let trace_id = response
         .headers()

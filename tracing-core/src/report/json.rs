@@ -35,13 +35,13 @@ pub fn encode_json(spans: &[FinishedSpan], out: &mut Vec<u8>) {
 fn encode_recorded(recorded: &Recorded, out: &mut Vec<u8>) {
     let context = recorded.context;
     out.extend_from_slice(b"{\"traceId\":\"");
-    write_display(context.trace_id, out);
+    out.extend_from_slice(context.trace_id.hex().as_bytes());
     if let Some(parent_id) = context.parent_id {
         out.extend_from_slice(b"\",\"parentId\":\"");
-        write_display(parent_id, out);
+        out.extend_from_slice(parent_id.hex().as_bytes());
     }
     out.extend_from_slice(b"\",\"id\":\"");
-    write_display(context.span_id, out);
+    out.extend_from_slice(context.span_id.hex().as_bytes());
     out.push(b'"');
     if let Some(kind) = recorded.kind {
         out.extend_from_slice(b",\"kind\":");
@@ -162,14 +162,15 @@ fn write_u64(value: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
-/// Ids and addresses in their `Display` form: hex digits, dots and colons, nothing to
+/// Addresses in their `Display` form: digits, dots, colons and hex letters, nothing to
 /// escape.
 fn write_display(value: impl std::fmt::Display, out: &mut Vec<u8>) {
     write!(out, "{value}").expect("writing to a Vec never fails");
 }
 
 /// A JSON string, quotes included, escaped by serde_json itself, so that names and tags
-/// come out exactly as the span model's encoding writes them.
+/// come out exactly as the span model's encoding writes them. (A hand-written escape
+/// table measured no faster.)
 fn write_str(text: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, text).expect("a string always encodes into a Vec");
 }
