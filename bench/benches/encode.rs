@@ -4,7 +4,7 @@
 //! but it bounds how many spans a service can ship. Both columns start from each
 //! library's own finished-span value and end with the JSON bytes, the batch freed:
 //!
-//! - `ours`: what `HttpReporter`'s worker does before its POST: `report::encode_json`
+//! - `ours`: what `HttpReporter`'s worker does before its POST: `encode_json`
 //!   writes the JSON straight from the `FinishedSpan`s the request path handed over (epoch
 //!   timestamps, ids as hex, tags sorted, strings escaped); the batch is dropped, as the
 //!   worker drops it.
@@ -50,8 +50,7 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_zipkin::ZipkinExporter;
-use zipkin_tracing::report::encode_json;
-use zipkin_tracing::{FinishedSpan, Report, Span, Tracer};
+use zipkin_tracing::{FinishedSpan, Report, Span, Tracer, encode_json};
 
 /// The span's name, as in `span.rs`.
 const NAME: &str = "GET /items/{id}";
@@ -168,7 +167,7 @@ fn otel_spans(count: usize) -> Vec<SpanData> {
     spans
 }
 
-/// Encodes `batch` as `HttpReporter`'s worker does (`report::encode_json`, straight from
+/// Encodes `batch` as `HttpReporter`'s worker does (`encode_json`, straight from
 /// the recorded spans), then frees it; returns the body size.
 fn our_encode(batch: Vec<FinishedSpan>) -> usize {
     let mut body = Vec::new();

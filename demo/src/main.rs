@@ -7,13 +7,11 @@ use collector::waterfall::WaterfallOptions;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = demo::Config::parse();
-    demo::init_logging()?;
+    // Only warnings unless RUST_LOG says otherwise: the services' per-request lines would
+    // bury the waterfall.
+    plumbing::init_logging("warn")?;
+    let shutdown = plumbing::shutdown_signal()?;
     let mut printer = demo::Printer::new(std::io::stdout(), WaterfallOptions::for_stdout());
-    demo::run(
-        &config,
-        &mut printer,
-        zipkin_tracing::serve::shutdown_signal(),
-    )
-    .await?;
+    demo::run(&config, &mut printer, shutdown).await?;
     Ok(())
 }

@@ -117,7 +117,7 @@ async fn article_request<W: Write>(
 ) -> Result<TraceId, DemoError> {
     let failed = |error: reqwest::Error| DemoError::Request {
         url: url.to_owned(),
-        reason: zipkin_tracing::client::describe_error(&error),
+        reason: zipkin_tracing::describe_error(&error),
     };
     let client = reqwest::Client::builder()
         // The request goes to loopback: never through a proxy from the environment.

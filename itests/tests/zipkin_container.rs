@@ -8,9 +8,7 @@
 use std::time::Duration;
 
 use itests::trace_source::wait_until;
-use itests::{
-    ArticleTrace, Chain, NameMatch, ServiceOptions, TraceTree, ZipkinApi, wait_for_trace_within,
-};
+use itests::{ArticleTrace, Chain, NameMatch, TraceTree, ZipkinApi, wait_for_trace_within};
 use testcontainers::core::{IntoContainerPort as _, WaitFor};
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{GenericImage, ImageExt as _};
@@ -43,7 +41,9 @@ async fn a_real_zipkin_stores_the_articles_trace() {
     .unwrap();
 
     let api = ZipkinApi::new(base);
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE))
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
         .await
         .unwrap();
     let response = reqwest::get(chain.entry_url()).await.unwrap();

@@ -18,9 +18,6 @@
 //! | [`span`] | the Zipkin v2 JSON model | `encoding` |
 //! | [`report`] | queuing and sending spans | `transport_handler`, `ZipkinBatchSender` |
 //!
-//! With the `cli` feature, `cli` defines the tracing flags and environment variables of
-//! a service, and `serve` runs an axum app until SIGINT/SIGTERM and flushes its spans.
-//!
 //! ```
 //! use zipkin_tracing::{InMemoryReporter, Tracer, local_span};
 //!
@@ -35,8 +32,6 @@
 //! ```
 
 pub mod b3;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod client;
 pub mod context;
 pub mod current;
@@ -48,21 +43,22 @@ pub mod local;
 pub mod record;
 pub mod report;
 pub mod sample;
-#[cfg(feature = "cli")]
-pub mod serve;
 pub mod server;
 pub mod span;
 pub mod tracer;
 
 pub use b3::{B3Format, Extracted, extract, inject};
-pub use client::{TracedRequest, send_with};
+pub use client::{TracedRequest, describe_error, parse_http_url, send_with};
 pub use context::{SamplingFlags, TraceContext};
 pub use current::{current, current_context};
 pub use finished::FinishedSpan;
 pub use id::{IdParseError, SpanId, TraceId};
 pub use local::local_span;
 pub use record::OpenSpan;
-pub use report::{HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report};
+pub use report::{
+    HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report, ReporterError,
+    ReporterStats, encode_json,
+};
 pub use sample::{ProbabilitySampler, Sample};
 pub use server::ZipkinLayer;
 pub use span::{Annotation, Endpoint, Kind, Span};

@@ -21,7 +21,7 @@ use bench::procfs::ThreadSet;
 use bench::report::{Table, command_line, median, parse_seconds, parse_seconds_or_zero, thousands};
 use clap::Parser;
 use tokio::runtime::Runtime;
-use zipkin_tracing::report::ReporterStats;
+use zipkin_tracing::ReporterStats;
 
 /// Throughput the traced service must keep at `SAMPLE_RATE=1.0`, as a share of untraced.
 const TARGET_SHARE: f64 = 0.97;
