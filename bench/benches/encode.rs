@@ -50,8 +50,7 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_zipkin::ZipkinExporter;
-use zipkin_tracing::encode_json;
-use zipkin_tracing::{FinishedSpan, Report, Span, Tracer};
+use zipkin_tracing::{FinishedSpan, Report, Span, Tracer, encode_json};
 
 /// The span's name, as in `span.rs`.
 const NAME: &str = "GET /items/{id}";

@@ -2,18 +2,16 @@
 //! traced at `SAMPLE_RATE=1.0` and traced at `0.0`, each on its own loopback port.
 //!
 //! Untraced is the services' `routes()` (the same handlers, without the `ZipkinLayer`);
-//! traced is their `app()`, with a tracer and reporter built by the services' own
-//! `TracingArgs`, as their `run` builds them. The chain is service1 calling service2, both
-//! in the same variant.
+//! traced is the service as its binary serves it (`service1::server`, `service2::server`),
+//! from the same settings with another sample rate. The chain is service1 calling service2,
+//! both in the same variant.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
+use plumbing::{ServiceArgs, TracingArgs};
 use tokio::sync::oneshot;
-use zipkin_tracing::ReporterStats;
-use zipkin_tracing::cli::TracingArgs;
-use zipkin_tracing::{B3Format, HttpReporter, Tracer};
+use zipkin_tracing::{HttpReporter, ReporterStats, Tracer};
 
 /// The route under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,46 +70,79 @@ pub struct Deployment {
     _stop: Vec<oneshot::Sender<()>>,
 }
 
-/// Serves `router` on an ephemeral loopback port, with the client's address available as
-/// the services' own `serve` makes it, until the returned sender is dropped.
-async fn serve(router: Router) -> anyhow::Result<(SocketAddr, oneshot::Sender<()>)> {
+/// Serves `server` on an ephemeral loopback port until the returned sender is dropped.
+async fn serve(server: plumbing::Server) -> anyhow::Result<(SocketAddr, oneshot::Sender<()>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = served {
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        if let Err(error) = server.run(listener, stopped).await {
             eprintln!("a service stopped with an error: {error}");
         }
     });
     Ok((address, stop))
 }
 
-/// A tracer set up as the services' `run` sets one up from its flags, reporting to
-/// `endpoint`; `None` for the untraced variant (which gets a tracer that is never used).
-fn tracer(
-    variant: Variant,
-    service: &str,
-    endpoint: &str,
-) -> anyhow::Result<(Tracer, Option<HttpReporter>)> {
-    match variant {
-        Variant::Untraced => Ok((Tracer::builder(service).build(), None)),
-        Variant::Traced(rate) => {
-            let args = TracingArgs {
-                zipkin_endpoint: endpoint.to_owned(),
-                sample_rate: rate,
-                b3_format: B3Format::Multi,
-                join_spans: true,
-            };
-            let (tracer, reporter) = args.start(service)?;
-            Ok((tracer, Some(reporter)))
-        }
+/// The services' shared settings for `variant`: no sleeps, reporting to `endpoint`.
+fn settings(variant: Variant, endpoint: &str) -> ServiceArgs {
+    let mut tracing = TracingArgs::new(endpoint);
+    if let Variant::Traced(rate) = variant {
+        tracing.sample_rate = rate;
     }
+    ServiceArgs::new(tracing, 0.0)
+}
+
+/// service2 in `variant`, and its reporter when traced.
+fn service2(
+    variant: Variant,
+    service: ServiceArgs,
+) -> anyhow::Result<(plumbing::Server, Option<HttpReporter>)> {
+    if variant == Variant::Untraced {
+        let state = service2::AppState {
+            tracer: Tracer::builder(service2::SERVICE_NAME).build(),
+            time_scale: service.time_scale,
+        };
+        let routes = service2::routes().with_state(state);
+        return Ok((
+            plumbing::Server::untraced(service2::SERVICE_NAME, routes),
+            None,
+        ));
+    }
+    let reporter = service.tracing.start_reporter()?;
+    let config = service2::Config { port: 0, service };
+    Ok((service2::server(&config, reporter.clone()), Some(reporter)))
+}
+
+/// service1 in `variant` calling service2 at `service2`, and its reporter when traced.
+fn service1(
+    variant: Variant,
+    service: ServiceArgs,
+    service2: SocketAddr,
+) -> anyhow::Result<(plumbing::Server, Option<HttpReporter>)> {
+    let config = service1::Config {
+        port: 0,
+        service2_url: format!("http://{service2}").parse()?,
+        client_timeout_secs: 10.0,
+        service,
+    };
+    if variant == Variant::Untraced {
+        let state = service1::AppState::new(
+            Tracer::builder(service1::SERVICE_NAME).build(),
+            &config.service2_url,
+            Duration::from_secs_f64(config.client_timeout_secs),
+            config.service.time_scale,
+        )?;
+        let routes = service1::routes().with_state(state);
+        return Ok((
+            plumbing::Server::untraced(service1::SERVICE_NAME, routes),
+            None,
+        ));
+    }
+    let reporter = config.service.tracing.start_reporter()?;
+    Ok((service1::server(&config, reporter.clone())?, Some(reporter)))
 }
 
 /// Starts `variant` of `route` on the current runtime.
@@ -119,30 +150,16 @@ pub async fn deploy(variant: Variant, route: Route, endpoint: &str) -> anyhow::R
     let mut reporters = Vec::new();
     let mut stop = Vec::new();
 
-    let (tracer2, reporter2) = tracer(variant, service2::SERVICE_NAME, endpoint)?;
+    let (server2, reporter2) = service2(variant, settings(variant, endpoint))?;
     reporters.extend(reporter2);
-    let state2 = service2::AppState {
-        tracer: tracer2,
-        time_scale: 0.0,
-    };
-    let router2 = match variant {
-        Variant::Untraced => service2::routes().with_state(state2),
-        Variant::Traced(_) => service2::app(state2),
-    };
-    let (address2, stop2) = serve(router2).await?;
+    let (address2, stop2) = serve(server2).await?;
     stop.push(stop2);
     let address = match route {
         Route::Service2 => address2,
         Route::Chain => {
-            let (tracer1, reporter1) = tracer(variant, service1::SERVICE_NAME, endpoint)?;
+            let (server1, reporter1) = service1(variant, settings(variant, endpoint), address2)?;
             reporters.extend(reporter1);
-            let url: reqwest::Url = format!("http://{address2}").parse()?;
-            let state1 = service1::AppState::new(tracer1, &url, Duration::from_secs(10), 0.0)?;
-            let router1 = match variant {
-                Variant::Untraced => service1::routes().with_state(state1),
-                Variant::Traced(_) => service1::app(state1),
-            };
-            let (address1, stop1) = serve(router1).await?;
+            let (address1, stop1) = serve(server1).await?;
             stop.push(stop1);
             address1
         }

@@ -2,8 +2,8 @@
 //!
 //! [`CollectorConfig`] is what a [`Collector`](crate::Collector) needs: how large a request
 //! body may be and how many spans to keep in memory. [`Config`] is the binary's command
-//! line, where every setting is both a flag and an environment variable (GUIDE §4), and a
-//! bad value stops the program with a message naming the setting.
+//! line, where every setting is both a flag and an environment variable, and a bad value
+//! stops the program with a message naming the setting.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

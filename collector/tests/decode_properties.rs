@@ -22,8 +22,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use zipkin_tracing::{Annotation, Endpoint, Kind};
-use zipkin_tracing::{Span, SpanId, TraceId};
+use zipkin_tracing::{Annotation, Endpoint, Kind, Span, SpanId, TraceId};
 
 /// The fields of the v2 `Span` schema, plus two the schema does not have.
 const FIELDS: [&str; 15] = [

@@ -1,12 +1,11 @@
-//! The demo's command line, and its quiet log set-up.
+//! The demo's command line.
 //!
 //! Every setting is a flag, and where it cannot clash with the services' own variables
-//! (`PORT`, `BIND`) also an environment variable. Logs go to standard error and show only
-//! warnings unless `RUST_LOG` says otherwise, so the demo's own output stays readable.
+//! (`PORT`, `BIND`) also an environment variable. The time scale is the services' own
+//! setting, so a value the services would refuse is refused here too.
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
-use zipkin_tracing::cli::parse_time_scale;
+use plumbing::parse_time_scale;
 
 use crate::remote::parse_zipkin_url;
 
@@ -68,36 +67,6 @@ impl Config {
     pub fn expected_seconds(&self) -> f64 {
         ARTICLE_SECONDS * self.time_scale
     }
-}
-
-/// `RUST_LOG` is set but is not a valid filter.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid RUST_LOG {value:?}: {reason}")]
-pub struct LoggingError {
-    /// The value as found.
-    pub value: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-/// Sends logs to standard error, filtered by `RUST_LOG` (default `warn`: the services'
-/// per-request lines would bury the waterfall).
-pub fn init_logging() -> Result<(), LoggingError> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(value) if !value.trim().is_empty() => {
-            EnvFilter::try_new(&value).map_err(|e| LoggingError {
-                reason: e.to_string(),
-                value,
-            })?
-        }
-        _ => EnvFilter::new("warn"),
-    };
-    // A second call (a test that already installed a subscriber) keeps the first one.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`config`] | the command line (`--once`, `--time-scale`, the ports) and quiet logs |
+//! | [`config`] | the command line (`--once`, `--time-scale`, the ports) |
 //! | [`stack`] | starting and stopping the collector and both services |
 //! | [`headers`] | a layer recording the B3 headers service2 receives |
 //! | [`watch`] | noticing finished traces and gathering their spans |
@@ -44,7 +44,7 @@ pub mod run;
 pub mod stack;
 pub mod watch;
 
-pub use config::{Config, init_logging};
+pub use config::Config;
 pub use headers::{CaptureB3Layer, CapturedRequest, HeaderLog};
 pub use output::Printer;
 pub use remote::{RemoteError, run_with_zipkin};

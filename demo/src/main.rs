@@ -8,20 +8,17 @@ use collector::waterfall::WaterfallOptions;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = demo::Config::parse();
-    demo::init_logging()?;
+    // Only warnings unless RUST_LOG says otherwise: the services' per-request lines would
+    // bury the waterfall.
+    plumbing::init_logging("warn")?;
+    let shutdown = plumbing::shutdown_signal()?;
     if let Some(zipkin) = &config.zipkin {
         let mut stdout = std::io::stdout();
         let waterfall = WaterfallOptions::for_stdout();
-        let shutdown = zipkin_tracing::serve::shutdown_signal();
         demo::run_with_zipkin(&config, zipkin, &mut stdout, waterfall, shutdown).await?;
         return Ok(());
     }
     let mut printer = demo::Printer::new(std::io::stdout(), WaterfallOptions::for_stdout());
-    demo::run(
-        &config,
-        &mut printer,
-        zipkin_tracing::serve::shutdown_signal(),
-    )
-    .await?;
+    demo::run(&config, &mut printer, shutdown).await?;
     Ok(())
 }

@@ -274,24 +274,40 @@ impl Services {
                 "1".into(),
             ]
         };
-        let setup = |server: Server, error: clap::Error| StackError::Setup {
-            server,
-            reason: error.to_string(),
-        };
+        let setup = |server: Server, reason: String| StackError::Setup { server, reason };
         let config2 = service2::Config::try_parse_from(flags("service2"))
-            .map_err(|e| setup(Server::Service2, e))?;
+            .map_err(|e| setup(Server::Service2, e.to_string()))?;
         let mut flags1 = flags("service1");
         flags1.extend(["--service2-url".to_owned(), format!("http://{service2}")]);
-        let config1 =
-            service1::Config::try_parse_from(flags1).map_err(|e| setup(Server::Service1, e))?;
+        let config1 = service1::Config::try_parse_from(flags1)
+            .map_err(|e| setup(Server::Service1, e.to_string()))?;
+        let reporter2 = config2
+            .service
+            .tracing
+            .start_reporter()
+            .map_err(|e| setup(Server::Service2, e.to_string()))?;
+        let server2 = service2::server(&config2, reporter2);
+        let reporter1 = config1
+            .service
+            .tracing
+            .start_reporter()
+            .map_err(|e| setup(Server::Service1, e.to_string()))?;
+        let server1 = service1::server(&config1, reporter1)
+            .map_err(|e| setup(Server::Service1, format!("{e:#}")))?;
         let (stop2, stopped2) = oneshot::channel::<()>();
-        let task2 = tokio::spawn(service2::run(config2, listener2, async {
-            let _ = stopped2.await;
-        }));
+        let task2 = tokio::spawn(async move {
+            let stop = async {
+                let _ = stopped2.await;
+            };
+            Ok(server2.run(listener2, stop).await?)
+        });
         let (stop1, stopped1) = oneshot::channel::<()>();
-        let task1 = tokio::spawn(service1::run(config1, listener1, async {
-            let _ = stopped1.await;
-        }));
+        let task1 = tokio::spawn(async move {
+            let stop = async {
+                let _ = stopped1.await;
+            };
+            Ok(server1.run(listener1, stop).await?)
+        });
         Ok(Services {
             service1,
             service2,

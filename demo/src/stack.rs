@@ -12,14 +12,13 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use collector::{Collector, CollectorConfig};
+use plumbing::{ServiceArgs, TracingArgs};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zipkin_tracing::ReporterError;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, Tracer};
+use zipkin_tracing::{HttpReporter, HttpReporterConfig, ReporterError};
 
 use crate::config::Config;
 use crate::headers::HeaderLog;
@@ -191,32 +190,31 @@ impl Stack {
 
         let headers = HeaderLog::new();
         let reporter2 = start_reporter(Server::Service2, &addresses)?;
-        let state2 = service2::AppState {
-            tracer: tracer(service2::SERVICE_NAME, &reporter2),
-            time_scale: config.time_scale,
+        let config2 = service2::Config {
+            port: addresses.service2.port(),
+            service: service_args(config, &addresses),
         };
-        let app2 = service2::app(state2).layer(headers.layer());
-        let flushed2 = reporter2.clone();
-        let service2 = spawn(Server::Service2, move |stop| async move {
-            zipkin_tracing::serve::serve(service2_listener, app2, &flushed2, stop).await
+        let capture = headers.layer();
+        let server2 =
+            service2::server(&config2, reporter2.clone()).map_app(|app| app.layer(capture));
+        let service2 = spawn(Server::Service2, move |stop| {
+            server2.run(service2_listener, stop)
         });
 
         let reporter1 = start_reporter(Server::Service1, &addresses)?;
         let service2_url = reqwest::Url::parse(&format!("http://{}", addresses.service2))
             .map_err(|e| setup_error(Server::Service1, &e))?;
-        // service2 takes 4 s of article time; leave room for any time scale.
-        let timeout = Duration::from_secs_f64(10.0 + 8.0 * config.time_scale);
-        let state1 = service1::AppState::new(
-            tracer(service1::SERVICE_NAME, &reporter1),
-            &service2_url,
-            timeout,
-            config.time_scale,
-        )
-        .map_err(|e| setup_error(Server::Service1, &format!("{e:#}")))?;
-        let app1 = service1::app(state1);
-        let flushed1 = reporter1.clone();
-        let service1 = spawn(Server::Service1, move |stop| async move {
-            zipkin_tracing::serve::serve(service1_listener, app1, &flushed1, stop).await
+        let config1 = service1::Config {
+            port: addresses.service1.port(),
+            service2_url,
+            // service2 takes 4 s of article time; leave room for any time scale.
+            client_timeout_secs: 10.0 + 8.0 * config.time_scale,
+            service: service_args(config, &addresses),
+        };
+        let server1 = service1::server(&config1, reporter1.clone())
+            .map_err(|e| setup_error(Server::Service1, &format!("{e:#}")))?;
+        let service1 = spawn(Server::Service1, move |stop| {
+            server1.run(service1_listener, stop)
         });
 
         Ok(Stack {
@@ -300,11 +298,13 @@ fn start_reporter(server: Server, addresses: &Addresses) -> Result<HttpReporter,
         .map_err(|error| StackError::Reporter { server, error })
 }
 
-/// A tracer as the services build it by default: sample everything, report to `reporter`.
-fn tracer(service_name: &str, reporter: &HttpReporter) -> Tracer {
-    Tracer::builder(service_name)
-        .reporter(reporter.clone())
-        .build()
+/// The services' shared settings in the demo: loopback, the demo's time scale, every new
+/// trace sampled and reported to the stand-in collector.
+fn service_args(config: &Config, addresses: &Addresses) -> ServiceArgs {
+    ServiceArgs::new(
+        TracingArgs::new(addresses.zipkin_endpoint()),
+        config.time_scale,
+    )
 }
 
 /// Resolves when the server should stop: on the [`Running::stop`] switch, or when the

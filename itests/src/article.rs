@@ -1,4 +1,4 @@
-//! The article's trace (GUIDE §3) as one assertion: six spans, their tree, kinds and timing.
+//! The article's trace (six spans; see the README) as one assertion: six spans, their tree, kinds and timing.
 //!
 //! [`ArticleTrace::take`] claims the six spans from a [`TraceTree`] and checks everything
 //! that does not depend on timing; [`ArticleTrace::assert_timing`] then checks that each
@@ -100,7 +100,8 @@ impl ArticleTrace {
         trace
     }
 
-    /// The six spans in the order of GUIDE §3.
+    /// The six spans in the order they start: service1's SERVER, `service_1_do_stuff` and
+    /// CLIENT spans, then service2's SERVER, `service_2_do_stuff` and `db_search`.
     pub fn all(&self) -> [Span; 6] {
         [
             self.server1.clone(),

@@ -3,7 +3,8 @@
 //!
 //! | module | what it gives a test |
 //! |---|---|
-//! | [`services`] | service1 and service2 in-process on `127.0.0.1:0`, stopped with a flush |
+//! | [`chain`] | the one way to start service1 and service2: in-process or as binaries, with options |
+//! | [`service`] | one running service: its URL, its reporter or output, stopping it |
 //! | [`process`] | the real binaries as child processes, configured by environment |
 //! | [`mock_collector`] | a wiremock Zipkin that accepts `POST /api/v2/spans` |
 //! | [`caller`] | an upstream caller of service1 that sends B3 headers |
@@ -11,8 +12,6 @@
 //! | [`trace_source`] | reading a trace from any collector, waiting for it with a deadline |
 //! | [`tree`] | a trace as a tree whose spans each assertion consumes |
 //! | [`article`] | the article's six-span trace as one assertion |
-//! | [`tuned_chain`] | both services in-process with the test's reporter settings and counters |
-//! | [`binary_chain`] | both real binaries as a chain, and the warnings they logged |
 //! | [`faulty_collector`] | a collector answering the status a test sets; a refused endpoint |
 //! | [`hanging_collector`] | a collector that accepts connections and never answers |
 //! | [`latency`] | timing a healthy and a faulty chain side by side |
@@ -22,11 +21,11 @@
 //! | [`browser`] | headless Chromium through WebDriver: page text, a click, a screenshot |
 //!
 //! ```no_run
-//! use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
+//! use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace};
 //!
 //! # async fn example() -> anyhow::Result<()> {
 //! let collector = MockCollector::start().await;
-//! let chain = Chain::start(&ServiceOptions::new(collector.endpoint(), 0.01)).await?;
+//! let mut chain = Chain::options(collector.endpoint()).time_scale(0.01).start().await?;
 //! let response = reqwest::get(chain.entry_url()).await?;
 //! let trace_id = itests::trace_id_of(&response)?;
 //! let mut tree = TraceTree::new(wait_for_trace(&collector, trace_id, 6).await?);
@@ -37,35 +36,33 @@
 //! ```
 
 pub mod article;
-pub mod binary_chain;
 pub mod browser;
 pub mod caller;
+pub mod chain;
 pub mod faulty_collector;
 pub mod hanging_collector;
 pub mod latency;
 pub mod mock_collector;
 pub mod process;
-pub mod services;
+pub mod service;
 pub mod stand_in;
 pub mod trace_source;
 pub mod tree;
-pub mod tuned_chain;
 pub mod zipkin_queries;
 pub mod zipkin_scenarios;
 pub mod zipkin_server;
 
 pub use article::ArticleTrace;
-pub use binary_chain::BinaryChain;
 pub use browser::Browser;
+pub use chain::{Chain, ChainOptions};
 pub use faulty_collector::FaultyCollector;
 pub use hanging_collector::HangingCollector;
 pub use mock_collector::MockCollector;
-pub use process::{ServiceProcess, build_binary, free_port, launch};
-pub use services::{Chain, RunningService, ServiceOptions, start_service1, start_service2};
+pub use process::{ServiceProcess, build_binary, free_port, launch, warning_lines};
+pub use service::Service;
 pub use stand_in::Service2StandIn;
 pub use trace_source::{TraceSource, ZipkinApi, wait_for_trace, wait_for_trace_within};
 pub use tree::{NameMatch, TraceTree};
-pub use tuned_chain::TunedChain;
 pub use zipkin_server::{ZipkinServer, engines_required};
 
 use anyhow::Context as _;

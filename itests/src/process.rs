@@ -2,8 +2,9 @@
 //!
 //! [`build_binary`] has cargo build a service's binary (so `cargo test -p itests` works on
 //! a clean clone) and tells where it is. [`ServiceProcess`] runs it, keeps its output for
-//! failure messages, stops it with SIGTERM as `docker stop` or `kill` would, and kills it
-//! when dropped so that a failing test leaves no process behind.
+//! failure messages (logs are plain text, no terminal, so [`warning_lines`] can pick out
+//! what was logged at `WARN` level or above), stops it with SIGTERM as `docker stop` or
+//! `kill` would, and kills it when dropped so that a failing test leaves no process behind.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,15 @@ pub async fn launch(
     let url = format!("http://127.0.0.1:{port}");
     process.wait_healthy(&url, START_DEADLINE).await?;
     Ok((process, url))
+}
+
+/// The lines of `output` logged at `WARN` level or above, in the services' log format
+/// (`{time}  WARN {target}: {message}`): a problem logged as an error counts too.
+pub fn warning_lines(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter(|line| matches!(line.split_whitespace().nth(1), Some("WARN" | "ERROR")))
+        .collect()
 }
 
 /// A running service binary. Killed on drop unless it has already exited.
@@ -224,5 +234,24 @@ fn drain(mut pipe: Box<dyn std::io::Read + Send>, output: &Mutex<String>) {
         if let Ok(mut text) = output.lock() {
             text.push_str(&String::from_utf8_lossy(&buffer[..read]));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warning_lines_are_those_at_warn_level_or_above() {
+        let output = "\
+2025-01-01T00:00:00.000001Z  INFO service1: service1 listening address=127.0.0.1:1
+2025-01-01T00:00:00.000002Z  WARN zipkin_tracing::report::http: Zipkin collector unavailable
+2025-01-01T00:00:00.000003Z  INFO request{trace_id=1}: service1: WARN in a message
+2025-01-01T00:00:00.000004Z ERROR zipkin_tracing::report::http: cannot encode spans
+";
+        let lines = warning_lines(output);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].ends_with("Zipkin collector unavailable"));
+        assert!(lines[1].ends_with("cannot encode spans"));
     }
 }

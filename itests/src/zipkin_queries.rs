@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use zipkin_tracing::{Span, TraceId};
 
 use crate::caller::call;
-use crate::services::{Chain, ServiceOptions};
+use crate::chain::Chain;
 use crate::trace_source::{ZipkinApi, wait_until};
 use crate::zipkin_scenarios::{STORE_DEADLINE, TIME_SCALE, stored_article};
 
@@ -21,7 +21,10 @@ use crate::zipkin_scenarios::{STORE_DEADLINE, TIME_SCALE, stored_article};
 /// name and by minimum duration within a window around the request, and only there.
 pub async fn query_api(api: &ZipkinApi) -> anyhow::Result<()> {
     let start_ms = now_millis();
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE)).await?;
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
+        .await?;
     let id = call(&chain.entry_url(), &[]).await?;
     chain.stop().await?;
     let trace = stored_article(api, id).await?;
@@ -92,7 +95,10 @@ pub async fn query_api(api: &ZipkinApi) -> anyhow::Result<()> {
 /// when nothing else called service2 in that window: give it a Zipkin of its own.
 pub async fn dependencies(api: &ZipkinApi, requests: u64) -> anyhow::Result<()> {
     let start_ms = now_millis();
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE)).await?;
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
+        .await?;
     let mut ids = Vec::new();
     for _ in 0..requests {
         ids.push(call(&chain.entry_url(), &[]).await?);

@@ -16,7 +16,7 @@ use zipkin_tracing::TraceId;
 
 use crate::article::ArticleTrace;
 use crate::caller::{Caller, call};
-use crate::services::{Chain, ServiceOptions};
+use crate::chain::Chain;
 use crate::trace_source::{ZipkinApi, describe_spans, wait_for_trace_within};
 use crate::tree::{NameMatch, TraceTree};
 
@@ -45,7 +45,10 @@ pub async fn stored_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<Arti
 /// One request through the in-process chain: Zipkin stores the article's six spans, the
 /// client and server halves of the call as two spans with one id, with their timings.
 pub async fn article_chain(api: &ZipkinApi) -> anyhow::Result<()> {
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE)).await?;
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
+        .await?;
     let trace_id = call(&chain.entry_url(), &[]).await?;
     chain.stop().await?;
     let trace = stored_article(api, trace_id).await?;
@@ -63,8 +66,11 @@ pub async fn article_chain(api: &ZipkinApi) -> anyhow::Result<()> {
 /// with service1 joining the caller's span. The services sample nothing themselves, so
 /// only the caller's `sampled` flag can have recorded these traces.
 pub async fn propagation(api: &ZipkinApi) -> anyhow::Result<()> {
-    let options = ServiceOptions::new(api.spans_endpoint(), TIME_SCALE).sample_rate(0.0);
-    let chain = Chain::start(&options).await?;
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .sample_rate(0.0)
+        .start()
+        .await?;
     let mut callers = Vec::new();
     for wide in [false, true] {
         for (form, caller) in [("multi", Caller::new(wide)), ("single", Caller::new(wide))] {
@@ -101,7 +107,10 @@ pub async fn propagation(api: &ZipkinApi) -> anyhow::Result<()> {
 
 /// `requests` concurrent requests give as many distinct traces, each whole in Zipkin.
 pub async fn concurrent_requests(api: &ZipkinApi, requests: usize) -> anyhow::Result<()> {
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE)).await?;
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
+        .await?;
     let url = chain.entry_url();
     let calls: Vec<_> = (0..requests)
         .map(|_| {

@@ -1,16 +1,18 @@
 //! The article's call chain at `TIME_SCALE=0.01`, against a mock Zipkin: exactly the six
-//! spans of GUIDE §3, in one trace, with the right tree, kinds, names, tags and timing.
+//! spans of the article (see the README), in one trace, with the right tree, kinds, names, tags and timing.
 
 use std::time::Duration;
 
-use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
+use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace};
 
 const TIME_SCALE: f64 = 0.01;
 
 #[tokio::test]
 async fn one_request_reports_the_articles_six_span_trace() {
     let collector = MockCollector::start().await;
-    let chain = Chain::start(&ServiceOptions::new(collector.endpoint(), TIME_SCALE))
+    let mut chain = Chain::options(collector.endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
         .await
         .unwrap();
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree, wait_for_trace};
+use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace};
 
 /// How much longer than its sleep a span may last on a busy, shared machine.
 const SLACK: Duration = Duration::from_secs(3);
@@ -12,7 +12,9 @@ const SLACK: Duration = Duration::from_secs(3);
 #[tokio::test]
 async fn at_time_scale_one_the_spans_last_as_long_as_the_articles_sleeps() {
     let collector = MockCollector::start().await;
-    let chain = Chain::start(&ServiceOptions::new(collector.endpoint(), 1.0))
+    let mut chain = Chain::options(collector.endpoint())
+        .time_scale(1.0)
+        .start()
         .await
         .unwrap();
 

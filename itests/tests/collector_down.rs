@@ -14,11 +14,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use itests::binary_chain::warning_lines;
 use itests::faulty_collector::{ACCEPTED, DownCollector};
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
-use itests::{ArticleTrace, BinaryChain, MockCollector, TraceTree, TunedChain, wait_for_trace};
+use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace, warning_lines};
 use zipkin_tracing::HttpReporterConfig;
 
 /// Timed requests through each chain.
@@ -44,11 +43,15 @@ fn quick_to_give_up(endpoint: String) -> HttpReporterConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_as_fast_with_the_collector_down_and_lost_spans_are_counted() {
     let collector = MockCollector::start().await;
-    let healthy = TunedChain::start(&quick_to_give_up(collector.endpoint()), 0.0)
+    let healthy = Chain::options(collector.endpoint())
+        .reporter(quick_to_give_up(collector.endpoint()))
+        .start()
         .await
         .unwrap();
     let refusing = DownCollector::new().unwrap();
-    let down = TunedChain::start(&quick_to_give_up(refusing.endpoint()), 0.0)
+    let down = Chain::options(refusing.endpoint())
+        .reporter(quick_to_give_up(refusing.endpoint()))
+        .start()
         .await
         .unwrap();
     let client = reqwest::Client::new();
@@ -119,7 +122,11 @@ const RECOVERED: &str = "Zipkin collector reachable again";
 #[tokio::test]
 async fn an_outage_is_logged_once_per_service_and_its_end_once_while_requests_succeed() {
     let down = DownCollector::new().unwrap();
-    let chain = BinaryChain::start(&down.endpoint()).await.unwrap();
+    let chain = Chain::options(down.endpoint())
+        .binaries()
+        .start()
+        .await
+        .unwrap();
     let client = reqwest::Client::new();
     let url = chain.entry_url();
     let response = client.get(&url).send().await.unwrap();
@@ -142,7 +149,7 @@ async fn an_outage_is_logged_once_per_service_and_its_end_once_while_requests_su
         let both_warned = chain
             .services()
             .iter()
-            .all(|(_, process)| !warning_lines(&process.output()).is_empty());
+            .all(|service| !warning_lines(&service.output()).is_empty());
         match both_warned_at {
             None if both_warned => both_warned_at = Some(Instant::now()),
             Some(at) if at.elapsed() >= OUTAGE_AFTER_FIRST_WARNING => break,
@@ -166,7 +173,7 @@ async fn an_outage_is_logged_once_per_service_and_its_end_once_while_requests_su
             let back = chain
                 .services()
                 .iter()
-                .all(|(_, process)| process.output().contains(RECOVERED));
+                .all(|service| service.output().contains(RECOVERED));
             async move {
                 if back {
                     Ok(())
@@ -182,8 +189,8 @@ async fn an_outage_is_logged_once_per_service_and_its_end_once_while_requests_su
     ArticleTrace::take(&mut tree);
     tree.finish();
 
-    for (name, process) in chain.services() {
-        let output = process.output();
+    for service in chain.services() {
+        let (name, output) = (service.name(), service.output());
         let warnings = warning_lines(&output);
         assert_eq!(
             warnings.len(),
@@ -239,7 +246,7 @@ async fn many_batches_given_up_make_one_warning_per_reporter() {
         "the logging child failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    let warnings = warning_lines(&stdout);
+    let warnings = warning_lines(&stderr);
     assert_eq!(
         warnings.len(),
         2,
@@ -253,14 +260,14 @@ async fn many_batches_given_up_make_one_warning_per_reporter() {
             .all(|line| line.contains("Zipkin collector unavailable")),
         "{warnings:#?}"
     );
-    let recoveries: Vec<&str> = stdout
+    let recoveries: Vec<&str> = stderr
         .lines()
         .filter(|line| line.contains(RECOVERED))
         .collect();
     assert_eq!(
         recoveries.len(),
         2,
-        "each reporter logs the end of the outage once:\n{stdout}"
+        "each reporter logs the end of the outage once:\n{stderr}"
     );
     for line in recoveries {
         let lost = lost_spans(line).unwrap_or_else(|| panic!("no lost_spans count: {line}"));
@@ -281,7 +288,7 @@ fn lost_spans(line: &str) -> Option<u64> {
 /// The child's part: logs as the binaries do, makes each reporter give up
 /// [`BATCHES_GIVEN_UP`] batches against a refused endpoint, then brings the collector up.
 async fn give_up_many_batches_with_logging() {
-    zipkin_tracing::serve::init_logging().unwrap();
+    plumbing::init_logging("info").unwrap();
     let down = DownCollector::new().unwrap();
     let config = HttpReporterConfig {
         batch_size: CHILD_BATCH_SIZE,
@@ -291,7 +298,11 @@ async fn give_up_many_batches_with_logging() {
         max_backoff: Duration::from_millis(20),
         ..HttpReporterConfig::new(down.endpoint())
     };
-    let chain = TunedChain::start(&config, 0.0).await.unwrap();
+    let chain = Chain::options(config.endpoint.clone())
+        .reporter(config)
+        .start()
+        .await
+        .unwrap();
     let client = reqwest::Client::new();
     for _ in 0..2 * BATCHES_GIVEN_UP {
         timed_get(&client, &chain.entry_url()).await.unwrap();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use itests::hanging_collector::HeldConnection;
 use itests::latency::compare_while;
 use itests::trace_source::wait_until;
-use itests::{HangingCollector, MockCollector, TunedChain};
+use itests::{Chain, HangingCollector, MockCollector};
 use zipkin_tracing::HttpReporterConfig;
 
 /// Timed requests through each chain once the reporters have timed out, at least...
@@ -52,10 +52,14 @@ fn short_timeouts(endpoint: String) -> HttpReporterConfig {
 async fn a_hanging_collector_neither_slows_requests_nor_grows_the_queue() {
     let hanging = HangingCollector::start().await.unwrap();
     let collector = MockCollector::start().await;
-    let healthy = TunedChain::start(&short_timeouts(collector.endpoint()), 0.0)
+    let healthy = Chain::options(collector.endpoint())
+        .reporter(short_timeouts(collector.endpoint()))
+        .start()
         .await
         .unwrap();
-    let stuck = TunedChain::start(&short_timeouts(hanging.endpoint()), 0.0)
+    let stuck = Chain::options(hanging.endpoint())
+        .reporter(short_timeouts(hanging.endpoint()))
+        .start()
         .await
         .unwrap();
     let client = reqwest::Client::new();
@@ -134,7 +138,7 @@ async fn a_hanging_collector_neither_slows_requests_nor_grows_the_queue() {
 /// [`DEADLINE`] after `started`.
 #[track_caller]
 fn observe(
-    stuck: &TunedChain,
+    stuck: &Chain,
     hanging: &HangingCollector,
     most_held: &mut [u64; 2],
     started: Instant,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use itests::faulty_collector::ACCEPTED;
 use itests::trace_source::{describe_spans, wait_until};
-use itests::{ArticleTrace, FaultyCollector, TraceTree, TunedChain, wait_for_trace};
+use itests::{ArticleTrace, Chain, FaultyCollector, TraceTree, wait_for_trace};
 use zipkin_tracing::{HttpReporterConfig, TraceId};
 
 /// Requests during the outage; at 3 spans per service each, several batches of
@@ -36,7 +36,9 @@ fn quick_retries(endpoint: String) -> HttpReporterConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_outage_within_the_retry_window_every_span_arrives_exactly_once() {
     let collector = FaultyCollector::start(500).await;
-    let chain = TunedChain::start(&quick_retries(collector.endpoint()), 0.0)
+    let chain = Chain::options(collector.endpoint())
+        .reporter(quick_retries(collector.endpoint()))
+        .start()
         .await
         .unwrap();
     let client = reqwest::Client::new();

@@ -7,17 +7,16 @@
 
 use std::time::Duration;
 
-use itests::binary_chain::warning_lines;
 use itests::faulty_collector::{ACCEPTED, ReceivedReport};
 use itests::trace_source::wait_until;
-use itests::{ArticleTrace, BinaryChain, FaultyCollector, TraceTree, wait_for_trace};
+use itests::{ArticleTrace, Chain, FaultyCollector, TraceTree, wait_for_trace, warning_lines};
 use zipkin_tracing::TraceId;
 
 /// Long enough for both services' first batch (sent after the default 1 s batch interval)
 /// on a busy machine.
 const DEADLINE: Duration = Duration::from_secs(10);
 
-async fn request(chain: &BinaryChain) -> TraceId {
+async fn request(chain: &Chain) -> TraceId {
     let response = reqwest::get(chain.entry_url()).await.unwrap();
     assert_eq!(response.status(), 200, "{}", chain.describe_output());
     itests::trace_id_of(&response).unwrap()
@@ -35,7 +34,11 @@ fn received_of(reports: &[ReceivedReport], trace: TraceId) -> usize {
 #[tokio::test]
 async fn a_rejected_batch_is_dropped_and_logged_and_later_batches_still_go() {
     let collector = FaultyCollector::start(400).await;
-    let chain = BinaryChain::start(&collector.endpoint()).await.unwrap();
+    let chain = Chain::options(collector.endpoint())
+        .binaries()
+        .start()
+        .await
+        .unwrap();
 
     let rejected = request(&chain).await;
     wait_until(
@@ -79,8 +82,8 @@ async fn a_rejected_batch_is_dropped_and_logged_and_later_batches_still_go() {
         "the rejected trace was never stored: {reports:#?}"
     );
 
-    for (name, process) in chain.services() {
-        let output = process.output();
+    for service in chain.services() {
+        let (name, output) = (service.name(), service.output());
         let warnings = warning_lines(&output);
         assert_eq!(
             warnings.len(),

@@ -48,7 +48,7 @@ const ZIPKIN_SPANS_PATH: &str = "/api/v2/spans";
 const ZIPKIN_IMAGE: &str = "openzipkin/zipkin";
 
 /// Variables the binaries read outside clap: only `RUST_LOG`, the log filter, read by
-/// `zipkin_tracing::serve::init_logging` (tracing-core/src/serve.rs).
+/// `plumbing::init_logging` (plumbing/src/logging.rs).
 const NON_CLAP_VARIABLES: &[&str] = &["RUST_LOG"];
 
 #[test]

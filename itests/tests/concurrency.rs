@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use itests::trace_source::{describe_spans, wait_until};
-use itests::{ArticleTrace, Chain, MockCollector, ServiceOptions, TraceTree};
+use itests::{ArticleTrace, Chain, MockCollector, TraceTree};
 use zipkin_tracing::{Span, TraceId};
 
 const REQUESTS: usize = 100;
@@ -14,7 +14,9 @@ const TIME_SCALE: f64 = 0.001;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_get_distinct_complete_traces() {
     let collector = MockCollector::start().await;
-    let chain = Chain::start(&ServiceOptions::new(collector.endpoint(), TIME_SCALE))
+    let mut chain = Chain::options(collector.endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
         .await
         .unwrap();
     let client = reqwest::Client::new();

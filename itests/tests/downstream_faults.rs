@@ -6,12 +6,10 @@
 // Tests may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use itests::tree::{assert_child_of, assert_duration, assert_within};
-use itests::{MockCollector, TraceTree, free_port};
+use itests::{Chain, MockCollector, TraceTree, free_port};
 use reqwest::StatusCode;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -24,8 +22,6 @@ const SLACK: Duration = Duration::from_secs(5);
 /// How long the slow stand-in holds its answer: far past the client timeout, and past the
 /// 10 s default, so a timeout setting that is ignored shows as a late answer.
 const STAND_IN_DELAY: Duration = Duration::from_secs(20);
-/// How long service1 may take to exit after SIGTERM.
-const EXIT_DEADLINE: Duration = Duration::from_secs(20);
 
 /// What one request through a failing service2 gave.
 struct Failed {
@@ -41,30 +37,26 @@ struct Failed {
 /// with SIGTERM so that every span it recorded has reached the collector.
 async fn request_through(service2_url: &str) -> Failed {
     let collector = MockCollector::start().await;
-    let mut env = support::settings(&collector.endpoint(), 0.0, "info");
-    env.push(("SERVICE2_URL", service2_url.to_owned()));
-    env.push((
-        "CLIENT_TIMEOUT_SECS",
-        CLIENT_TIMEOUT.as_secs_f64().to_string(),
-    ));
-    let mut service1 = support::launch(&support::binary("service1").await, &env).await;
+    let mut chain = Chain::options(collector.endpoint())
+        .service2_url(service2_url)
+        .client_timeout(CLIENT_TIMEOUT)
+        .binaries()
+        .start()
+        .await
+        .unwrap();
 
     let client = reqwest::Client::builder()
         .timeout(STAND_IN_DELAY)
         .build()
         .unwrap();
     let started = Instant::now();
-    let response = client
-        .get(format!("{}/", service1.url))
-        .send()
-        .await
-        .unwrap();
+    let response = client.get(chain.entry_url()).send().await.unwrap();
     let elapsed = started.elapsed();
     let status = response.status();
     let trace_id = itests::trace_id_of(&response).unwrap();
     let body = response.text().await.unwrap();
 
-    support::stop(&mut service1, EXIT_DEADLINE).await;
+    chain.stop().await.unwrap();
     let spans = collector.spans().await.unwrap();
     assert!(
         spans.iter().all(|span| span.trace_id == trace_id),
@@ -76,7 +68,7 @@ async fn request_through(service2_url: &str) -> Failed {
         body,
         elapsed,
         spans,
-        output: service1.process.output(),
+        output: chain.service1.output(),
     }
 }
 

@@ -7,8 +7,6 @@
 // Tests may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 // A test crate's root looks for its modules beside it; this one keeps its table in a folder.
 #[path = "malformed_b3/cases.rs"]
 mod cases;
@@ -21,11 +19,11 @@ use std::time::Duration;
 
 use cases::{Headers, cases, long_value};
 use itests::trace_source::describe_spans;
-use itests::{ArticleTrace, MockCollector, TraceTree};
+use itests::{ArticleTrace, Chain, MockCollector, Service, TraceTree};
 use zipkin_tracing::{Kind, Span, TraceId};
 
 const TIME_SCALE: f64 = 0.001;
-/// How long a service may take to answer one request, or to exit after SIGTERM.
+/// How long a service may take to answer one request.
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// What a service answered to one request.
@@ -127,13 +125,16 @@ async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
     let cases = cases();
     assert!(cases.len() >= 30, "{} cases", cases.len());
     let collector = MockCollector::start().await;
-    let env = support::settings(&collector.endpoint(), TIME_SCALE, "debug");
-    let mut service2 = support::launch(&support::binary("service2").await, &env).await;
-    let mut env1 = env.clone();
-    env1.push(("SERVICE2_URL", service2.url.clone()));
-    let mut service1 = support::launch(&support::binary("service1").await, &env1).await;
+    let mut chain = Chain::options(collector.endpoint())
+        .time_scale(TIME_SCALE)
+        .rust_log("debug")
+        .binaries()
+        .start()
+        .await
+        .unwrap();
 
-    let addresses = [&service2.url, &service1.url].map(|url| url["http://".len()..].to_owned());
+    let service2 = chain.service2.as_ref().unwrap();
+    let addresses = [service2.address(), chain.service1.address()].map(|a| a.to_string());
     let inputs: Vec<Headers> = cases.iter().map(|(_, headers)| headers.clone()).collect();
     let answers = tokio::task::spawn_blocking(move || {
         let [to_service2, to_service1] = &addresses;
@@ -149,8 +150,7 @@ async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
     .unwrap();
 
     // Stopped, both have sent every span they recorded.
-    support::stop(&mut service1, DEADLINE).await;
-    support::stop(&mut service2, DEADLINE).await;
+    chain.stop().await.unwrap();
     let spans = collector.spans().await.unwrap();
     let mut traces: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
     for span in &spans {
@@ -178,7 +178,7 @@ async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
         describe_spans(&leftovers)
     );
     assert_nothing_copied(&spans, &cases);
-    for service in [&service2, &service1] {
+    for service in chain.services() {
         assert_log_escaped(service, cases.len());
     }
 }
@@ -238,9 +238,9 @@ fn assert_nothing_copied(spans: &[Span], cases: &[(&str, Headers)]) {
 
 /// Checks `service`'s log: one debug line per ignored context, and no raw header bytes
 /// (only printable ASCII, no run of 64 characters of the 8 KiB value).
-fn assert_log_escaped(service: &support::Running, cases: usize) {
-    let output = service.process.output();
-    let name = &service.name;
+fn assert_log_escaped(service: &Service, cases: usize) {
+    let output = service.output();
+    let name = service.name();
     let rejections = output
         .lines()
         .filter(|line| line.contains("DEBUG") && line.contains("starting a new trace"))

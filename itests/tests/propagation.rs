@@ -5,10 +5,7 @@
 use itests::caller::Caller;
 use itests::stand_in::header;
 use itests::trace_source::describe_spans;
-use itests::{
-    ArticleTrace, Chain, MockCollector, Service2StandIn, ServiceOptions, TraceTree, start_service1,
-    wait_for_trace,
-};
+use itests::{ArticleTrace, Chain, MockCollector, Service2StandIn, TraceTree, wait_for_trace};
 use zipkin_tracing::{Span, SpanId, TraceId};
 
 const TIME_SCALE: f64 = 0.001;
@@ -49,7 +46,7 @@ fn assert_joined(spans: Vec<Span>, caller: &Caller, debug: bool, decided: bool) 
 /// receive the traces of `reported` (sent after them, so they were queued after them).
 async fn assert_never_reported(
     collector: &MockCollector,
-    chain: Chain,
+    mut chain: Chain,
     unreported: &[TraceId],
     reported: &[TraceId],
 ) {
@@ -83,8 +80,8 @@ async fn assert_never_reported(
 async fn sampled_contexts_continue_the_callers_trace_in_both_forms_and_widths() {
     let collector = MockCollector::start().await;
     // Sample rate 0: only the caller's "sampled" decision can make these traces recorded.
-    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE).sample_rate(0.0);
-    let chain = Chain::start(&options).await.unwrap();
+    let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
+    let mut chain = options.sample_rate(0.0).start().await.unwrap();
     let mut cases = Vec::new();
     for wide in [true, false] {
         for form in ["multi", "multi legacy true", "single"] {
@@ -112,8 +109,8 @@ async fn sampled_contexts_continue_the_callers_trace_in_both_forms_and_widths() 
 #[tokio::test]
 async fn unsampled_traces_report_nothing_anywhere() {
     let collector = MockCollector::start().await;
-    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE);
-    let chain = Chain::start(&options).await.unwrap();
+    let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
+    let chain = options.start().await.unwrap();
     let (multi, single) = (Caller::new(true), Caller::new(false));
     let mut unreported = vec![
         call(&chain.entry_url(), &multi.multi(Some("0"))).await,
@@ -135,9 +132,13 @@ async fn unsampled_traces_report_nothing_anywhere() {
 async fn unsampled_traces_still_propagate_their_ids_downstream() {
     let collector = MockCollector::start().await;
     let service2 = Service2StandIn::start().await;
-    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE);
-    let service1 = start_service1(&options, &service2.url()).await.unwrap();
-    let url = format!("{}/", service1.url());
+    let mut chain = Chain::options(collector.endpoint())
+        .time_scale(TIME_SCALE)
+        .service2_url(service2.url())
+        .start()
+        .await
+        .unwrap();
+    let url = chain.entry_url();
     let callers = [Caller::new(true), Caller::new(false)];
     call(&url, &callers[0].multi(Some("0"))).await;
     call(&url, &callers[1].single("0")).await;
@@ -168,7 +169,7 @@ async fn unsampled_traces_still_propagate_their_ids_downstream() {
         );
     }
     // Stopping flushes: whatever service1 had queued has been sent by now.
-    service1.stop().await.unwrap();
+    chain.stop().await.unwrap();
     let spans = collector.spans().await.unwrap();
     assert!(spans.is_empty(), "unsampled:\n{}", describe_spans(&spans));
 }
@@ -176,7 +177,9 @@ async fn unsampled_traces_still_propagate_their_ids_downstream() {
 #[tokio::test]
 async fn deferred_decisions_follow_service1s_sample_rate() {
     let collector = MockCollector::start().await;
-    let always = Chain::start(&ServiceOptions::new(collector.endpoint(), TIME_SCALE))
+    let mut always = Chain::options(collector.endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
         .await
         .unwrap();
     let caller = Caller::new(true);
@@ -191,8 +194,8 @@ async fn deferred_decisions_follow_service1s_sample_rate() {
     always.stop().await.unwrap();
 
     let collector = MockCollector::start().await;
-    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE).sample_rate(0.0);
-    let never = Chain::start(&options).await.unwrap();
+    let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
+    let never = options.sample_rate(0.0).start().await.unwrap();
     let (deferred, forced) = (Caller::new(true), Caller::new(true));
     assert_eq!(
         call(&never.entry_url(), &deferred.multi(None)).await,
@@ -220,8 +223,8 @@ async fn deferred_decisions_follow_service1s_sample_rate() {
 #[tokio::test]
 async fn debug_traces_are_reported_even_at_sample_rate_zero() {
     let collector = MockCollector::start().await;
-    let options = ServiceOptions::new(collector.endpoint(), TIME_SCALE).sample_rate(0.0);
-    let chain = Chain::start(&options).await.unwrap();
+    let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
+    let mut chain = options.sample_rate(0.0).start().await.unwrap();
     let (multi, single) = (Caller::new(true), Caller::new(false));
     let mut flags = multi.multi(Some("0"));
     flags.push(("X-B3-Flags", "1".to_owned()));

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
-use itests::{HangingCollector, MockCollector, TunedChain};
+use itests::{Chain, HangingCollector, MockCollector};
 use zipkin_tracing::HttpReporterConfig;
 
 const QUEUE_CAPACITY: usize = 5;
@@ -34,10 +34,14 @@ fn tiny_queue(endpoint: String) -> HttpReporterConfig {
 async fn a_full_queue_drops_and_counts_the_excess_while_requests_stay_prompt() {
     let stalled = HangingCollector::start().await.unwrap();
     let collector = MockCollector::start().await;
-    let healthy = TunedChain::start(&tiny_queue(collector.endpoint()), 0.0)
+    let healthy = Chain::options(collector.endpoint())
+        .reporter(tiny_queue(collector.endpoint()))
+        .start()
         .await
         .unwrap();
-    let stuck = TunedChain::start(&tiny_queue(stalled.endpoint()), 0.0)
+    let stuck = Chain::options(stalled.endpoint())
+        .reporter(tiny_queue(stalled.endpoint()))
+        .start()
         .await
         .unwrap();
     let client = reqwest::Client::new();

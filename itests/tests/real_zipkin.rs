@@ -5,10 +5,7 @@
 //! fails these tests; elsewhere each prints one line saying it was skipped, and passes.
 //! The same scenarios run against the container in `zipkin_container.rs`.
 
-use std::time::Duration;
-
-use itests::binary_chain::warning_lines;
-use itests::{BinaryChain, ZipkinServer, zipkin_queries, zipkin_scenarios};
+use itests::{Chain, ZipkinServer, warning_lines, zipkin_queries, zipkin_scenarios};
 
 const TEST: &str = "real_zipkin";
 
@@ -77,15 +74,13 @@ async fn the_service_binaries_report_the_article_to_zipkin_without_a_warning() {
     let api = zipkin.api();
     let scenario = async move {
         // Configured through the environment only, as a user runs them (TIME_SCALE=0).
-        let mut chain = BinaryChain::start(&api.spans_endpoint()).await?;
+        let mut chain = Chain::options(api.spans_endpoint())
+            .binaries()
+            .start()
+            .await?;
         let id = itests::caller::call(&chain.entry_url(), &[]).await?;
         // SIGTERM flushes what the reporters still hold; exit 0 means it all went out.
-        chain.service1.terminate()?;
-        chain.service2.terminate()?;
-        for process in [&mut chain.service1, &mut chain.service2] {
-            let status = process.wait_exit(Duration::from_secs(20)).await?;
-            anyhow::ensure!(status.success(), "{} exited with {status}", process.name());
-        }
+        chain.stop().await?;
         let output = chain.describe_output();
         // A batch Zipkin rejected (400) would have been logged as a warning.
         anyhow::ensure!(

@@ -6,15 +6,12 @@
 // Tests may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use itests::trace_source::{describe_spans, wait_until};
-use itests::{ArticleTrace, MockCollector, TraceTree, free_port};
-use support::Running;
-use zipkin_tracing::serve::FLUSH_TIMEOUT;
+use itests::{ArticleTrace, Chain, MockCollector, TraceTree, free_port};
+use plumbing::FLUSH_TIMEOUT;
 use zipkin_tracing::{Span, TraceId};
 
 /// The article's 7 s of sleeps become 1.75 s: long enough to signal mid-request.
@@ -46,29 +43,21 @@ async fn sigterm_with_requests_in_flight(
     spans_now: impl AsyncFn() -> usize,
     exit_bound: Duration,
 ) -> Shutdown {
-    let (binary1, binary2) = (
-        support::binary("service1").await,
-        support::binary("service2").await,
-    );
-    let env = support::settings(zipkin_endpoint, TIME_SCALE, "info");
-    let mut service2 = support::launch(&binary2, &env).await;
-    let mut env1 = env.clone();
-    env1.push(("SERVICE2_URL", service2.url.clone()));
-    let mut service1 = support::launch(&binary1, &env1).await;
+    let mut chain = Chain::options(zipkin_endpoint)
+        .time_scale(TIME_SCALE)
+        .binaries()
+        .start()
+        .await
+        .unwrap();
 
     let client = reqwest::Client::new();
     let requests: Vec<_> = (0..IN_FLIGHT)
-        .map(|_| tokio::spawn(client.get(format!("{}/", service1.url)).send()))
+        .map(|_| tokio::spawn(client.get(chain.entry_url()).send()))
         .collect();
     // service2 logs each request it starts handling: once all are there, every request is
     // in flight in both services, with about a second of work left.
-    let handling = || {
-        service2
-            .process
-            .output()
-            .matches("handling GET /service/")
-            .count()
-    };
+    let service2 = chain.service2.as_ref().unwrap();
+    let handling = || service2.output().matches("handling GET /service/").count();
     wait_until("every request to reach service2", SLACK, || {
         let seen = handling();
         async move {
@@ -84,11 +73,16 @@ async fn sigterm_with_requests_in_flight(
     let spans_before = spans_now().await;
 
     let signalled = Instant::now();
-    service1.process.terminate().unwrap();
-    service2.process.terminate().unwrap();
+    let Chain { service1, service2 } = &mut chain;
+    let service2 = service2.as_mut().unwrap();
+    service1.terminate().unwrap();
+    service2.terminate().unwrap();
     let mut exits = [Duration::ZERO; 2];
-    for (exit, service) in exits.iter_mut().zip([&mut service1, &mut service2]) {
-        support::expect_clean_exit(service, exit_bound).await;
+    for (exit, service) in exits.iter_mut().zip([service1, service2]) {
+        service
+            .wait_stopped(exit_bound)
+            .await
+            .unwrap_or_else(|error| panic!("{} did not exit cleanly: {error:#}", service.name()));
         *exit = signalled.elapsed();
     }
 
@@ -100,21 +94,12 @@ async fn sigterm_with_requests_in_flight(
             .expect("an in-flight request gets an answer");
         answers.push((response.status(), itests::trace_id_of(&response).ok()));
     }
-    let output = output_of(&[&service1, &service2]);
     Shutdown {
         answers,
         exits,
         spans_before,
-        output,
+        output: chain.describe_output(),
     }
-}
-
-/// Each service's name and output, for failure messages.
-fn output_of(services: &[&Running]) -> String {
-    services
-        .iter()
-        .map(|service| format!("{}:\n{}", service.name, service.process.output()))
-        .collect()
 }
 
 /// Panics unless every in-flight request answered 200 and both exits came within `bound`.

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use itests::{
-    ArticleTrace, Chain, ServiceOptions, TraceSource, TraceTree, ZipkinApi, wait_for_trace,
-};
+use itests::{ArticleTrace, Chain, TraceSource, TraceTree, ZipkinApi, wait_for_trace};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -23,7 +21,9 @@ async fn the_stand_in_collector_returns_the_articles_trace_through_its_query_api
     }));
 
     let api = ZipkinApi::new(&base);
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), TIME_SCALE))
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .start()
         .await
         .unwrap();
     let response = reqwest::get(chain.entry_url()).await.unwrap();

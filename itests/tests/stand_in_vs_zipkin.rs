@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use itests::trace_source::wait_until;
-use itests::{Chain, ServiceOptions, ZipkinApi, ZipkinServer, wait_for_trace};
+use itests::{Chain, ZipkinApi, ZipkinServer, wait_for_trace};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -94,7 +94,9 @@ async fn the_stand_in_answers_every_query_as_zipkin_does() {
 
     // The article's chain, reported to the stand-in; its spans then go to Zipkin as well.
     let api = ZipkinApi::new(&stand_in);
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), 0.01))
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(0.01)
+        .start()
         .await
         .unwrap();
     let response = reqwest::get(chain.entry_url()).await.unwrap();

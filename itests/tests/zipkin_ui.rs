@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use itests::trace_source::wait_until;
-use itests::{Browser, Chain, ServiceOptions, ZipkinServer, wait_for_trace};
+use itests::{Browser, Chain, ZipkinServer, wait_for_trace};
 use zipkin_tracing::TraceId;
 
 /// How long a page may take to fetch and draw its data on a busy machine.
@@ -36,7 +36,9 @@ fn screenshot_path(name: &str) -> PathBuf {
 /// does), reported to `zipkin`.
 async fn articles_trace(zipkin: &ZipkinServer) -> TraceId {
     let api = zipkin.api();
-    let chain = Chain::start(&ServiceOptions::new(api.spans_endpoint(), 1.0))
+    let mut chain = Chain::options(api.spans_endpoint())
+        .time_scale(1.0)
+        .start()
         .await
         .unwrap();
     let response = reqwest::get(chain.entry_url()).await.unwrap();

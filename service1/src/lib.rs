@@ -6,7 +6,6 @@
 //! trace id in `x-trace-id`. Sleeps are scaled by `TIME_SCALE`. If service2 is down or
 //! fails, service1 answers 502; if it is too slow, 504.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,9 +15,10 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
-use tokio::net::TcpListener;
-use zipkin_tracing::cli::{TracingArgs, parse_time_scale};
-use zipkin_tracing::{TracedRequest, Tracer, ZipkinLayer, current_context, local_span};
+use plumbing::{ServiceArgs, scaled_sleep};
+use zipkin_tracing::{
+    HttpReporter, TracedRequest, Tracer, ZipkinLayer, current_context, local_span,
+};
 
 /// The service name recorded on service1's spans.
 pub const SERVICE_NAME: &str = "service1";
@@ -38,25 +38,17 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = 5000)]
     pub port: u16,
 
-    /// Address to listen on (0.0.0.0 in a container).
-    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
-    pub bind: IpAddr,
-
     /// Base URL of service2; `/service/` is appended.
     #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = zipkin_tracing::parse_http_url)]
     pub service2_url: reqwest::Url,
-
-    /// Multiplies every simulated sleep: 1.0 as in the article, 0 for none.
-    #[arg(long, env = "TIME_SCALE", default_value_t = 1.0, value_parser = parse_time_scale)]
-    pub time_scale: f64,
 
     /// Seconds to wait for service2 before answering 504.
     #[arg(long, env = "CLIENT_TIMEOUT_SECS", default_value_t = 10.0, value_parser = parse_timeout)]
     pub client_timeout_secs: f64,
 
-    /// Where and how spans are reported.
+    /// Listening address, time scale and tracing, as for service2.
     #[command(flatten)]
-    pub tracing: TracingArgs,
+    pub service: ServiceArgs,
 }
 
 fn parse_timeout(text: &str) -> Result<f64, String> {
@@ -65,13 +57,6 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected a number of seconds above 0, got {text:?}"
         )),
-    }
-}
-
-impl Config {
-    /// The address to listen on.
-    pub fn address(&self) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port)
     }
 }
 
@@ -126,14 +111,6 @@ pub fn app(state: AppState) -> Router {
 /// traced service with the very same router untraced.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(index))
-}
-
-async fn scaled_sleep(seconds: f64, scale: f64) {
-    // `TIME_SCALE=0` means no sleep at all: even a zero-length tokio sleep waits for the
-    // timer driver's next millisecond tick, which would add ~1 ms per sleep.
-    if scale > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(seconds * scale)).await;
-    }
 }
 
 /// Why service2 gave no usable answer.
@@ -203,30 +180,20 @@ async fn do_stuff(state: &AppState) -> Result<(), Downstream> {
     Ok(())
 }
 
-/// Serves service1 on `listener` until `shutdown` resolves, then flushes its spans.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let (tracer, reporter) = config
-        .tracing
-        .start(SERVICE_NAME)
-        .context("cannot start reporting spans (--zipkin-endpoint/ZIPKIN_ENDPOINT)")?;
+/// service1 as its `Config` says, its spans going to `reporter`: serve it with
+/// [`plumbing::Server::run`]. Fails if service2's URL or the HTTP client cannot be set up.
+pub fn server(config: &Config, reporter: HttpReporter) -> anyhow::Result<plumbing::Server> {
     let state = AppState::new(
-        tracer,
+        config
+            .service
+            .tracing
+            .tracer(SERVICE_NAME, reporter.clone()),
         &config.service2_url,
         Duration::from_secs_f64(config.client_timeout_secs),
-        config.time_scale,
+        config.service.time_scale,
     )?;
-    tracing::info!(
-        address = %listener.local_addr()?,
-        service2 = %state.service2,
-        zipkin = %config.tracing.zipkin_endpoint,
-        "service1 listening"
-    );
-    zipkin_tracing::serve::serve(listener, app(state), &reporter, shutdown).await?;
-    Ok(())
+    tracing::info!(service2 = %state.service2, "service1 calls service2");
+    Ok(plumbing::Server::traced(SERVICE_NAME, app(state), reporter))
 }
 
 #[cfg(test)]

@@ -5,7 +5,12 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = service1::Config::parse();
-    zipkin_tracing::serve::init_logging().map_err(anyhow::Error::msg)?;
-    let listener = zipkin_tracing::serve::bind(config.address()).await?;
-    service1::run(config, listener, zipkin_tracing::serve::shutdown_signal()).await
+    plumbing::init_logging("info")?;
+    let shutdown = plumbing::shutdown_signal()?;
+    let listener = plumbing::bind(config.service.address(config.port)).await?;
+    let reporter = config.service.tracing.start_reporter()?;
+    service1::server(&config, reporter)?
+        .run(listener, shutdown)
+        .await?;
+    Ok(())
 }

@@ -1,7 +1,10 @@
 //! Router tests at TIME_SCALE=0 against an in-process service2 (or a broken stand-in).
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use tokio::net::TcpListener;
 use tower::ServiceExt;
 use zipkin_tracing::{InMemoryReporter, Kind, Span, Tracer};
 
@@ -195,13 +198,16 @@ fn bad_settings_are_rejected_with_their_name() {
         assert!(err.to_string().contains(flag), "{flag}: {err}");
     }
     let config = Config::try_parse_from(["service1"]).unwrap();
-    assert_eq!(config.address().to_string(), "127.0.0.1:5000");
+    assert_eq!(
+        config.service.address(config.port).to_string(),
+        "127.0.0.1:5000"
+    );
     assert_eq!(config.service2_url.as_str(), "http://127.0.0.1:6000/");
     assert_eq!(
-        config.tracing.zipkin_endpoint,
+        config.service.tracing.zipkin_endpoint,
         "http://127.0.0.1:9411/api/v2/spans"
     );
-    assert_eq!(config.tracing.sample_rate, 1.0);
+    assert_eq!(config.service.tracing.sample_rate, 1.0);
 }
 
 #[tokio::test]

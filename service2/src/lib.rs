@@ -3,18 +3,13 @@
 //! Its SERVER span joins service1's CLIENT span (same span id, `shared: true`). Inside it,
 //! `service_2_do_stuff` sleeps 2 s and then runs `db_search`, which sleeps another 2 s, all
 //! scaled by `TIME_SCALE`. [`app`] builds the router, so tests can call it without a
-//! socket ([`routes`] is the same without tracing, for benchmarks); [`run`] serves it
-//! until SIGINT/SIGTERM.
+//! socket ([`routes`] is the same without tracing, for benchmarks); [`server`] readies it to
+//! serve, with a tracer from its settings.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
-
-use anyhow::Context as _;
 use axum::{Router, extract::State, routing::get};
 use clap::Parser;
-use tokio::net::TcpListener;
-use zipkin_tracing::cli::{TracingArgs, parse_time_scale};
-use zipkin_tracing::{Tracer, ZipkinLayer, local_span};
+use plumbing::{ServiceArgs, scaled_sleep};
+use zipkin_tracing::{HttpReporter, Tracer, ZipkinLayer, local_span};
 
 /// The service name recorded on service2's spans.
 pub const SERVICE_NAME: &str = "service2";
@@ -31,26 +26,9 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = 6000)]
     pub port: u16,
 
-    /// Address to listen on (0.0.0.0 in a container).
-    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
-    pub bind: IpAddr,
-
-    /// Multiplies every simulated sleep: 1.0 as in the article, 0 for none.
-    #[arg(long, env = "TIME_SCALE", default_value_t = 1.0, value_parser = parse_time_scale)]
-    pub time_scale: f64,
-
-    /// Where and how spans are reported.
+    /// Listening address, time scale and tracing, as for service1.
     #[command(flatten)]
-    pub tracing: TracingArgs,
-}
-
-/// Sleeps `seconds` of the article's time, multiplied by `scale`.
-async fn scaled_sleep(seconds: f64, scale: f64) {
-    // `TIME_SCALE=0` means no sleep at all: even a zero-length tokio sleep waits for the
-    // timer driver's next millisecond tick, which would add ~1 ms per sleep.
-    if scale > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(seconds * scale)).await;
-    }
+    pub service: ServiceArgs,
 }
 
 /// What the handlers need.
@@ -87,34 +65,17 @@ async fn service(State(state): State<AppState>) -> &'static str {
     "OK"
 }
 
-/// Serves service2 on `listener` until `shutdown` resolves, then flushes its spans.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let (tracer, reporter) = config
-        .tracing
-        .start(SERVICE_NAME)
-        .context("cannot start reporting spans (--zipkin-endpoint/ZIPKIN_ENDPOINT)")?;
+/// service2 as its `Config` says, its spans going to `reporter`: serve it with
+/// [`plumbing::Server::run`].
+pub fn server(config: &Config, reporter: HttpReporter) -> plumbing::Server {
     let state = AppState {
-        tracer,
-        time_scale: config.time_scale,
+        tracer: config
+            .service
+            .tracing
+            .tracer(SERVICE_NAME, reporter.clone()),
+        time_scale: config.service.time_scale,
     };
-    tracing::info!(
-        address = %listener.local_addr()?,
-        zipkin = %config.tracing.zipkin_endpoint,
-        "service2 listening"
-    );
-    zipkin_tracing::serve::serve(listener, app(state), &reporter, shutdown).await?;
-    Ok(())
-}
-
-impl Config {
-    /// The address to listen on.
-    pub fn address(&self) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port)
-    }
+    plumbing::Server::traced(SERVICE_NAME, app(state), reporter)
 }
 
 #[cfg(test)]

@@ -167,10 +167,10 @@ fn bad_settings_are_rejected_with_their_name() {
     assert!(err.to_string().contains("--zipkin-endpoint"), "{err}");
     let config = Config::try_parse_from(["service2"]).unwrap();
     assert_eq!(
-        (config.port, config.bind.to_string()),
+        (config.port, config.service.bind.to_string()),
         (6000, "127.0.0.1".into())
     );
-    assert_eq!(config.time_scale, 1.0);
+    assert_eq!(config.service.time_scale, 1.0);
 }
 
 #[tokio::test]

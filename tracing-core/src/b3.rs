@@ -27,13 +27,27 @@ pub(crate) const SINGLE: HeaderName = HeaderName::from_static("b3");
 
 /// Which header form [`inject`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum B3Format {
     /// `X-B3-TraceId`, `X-B3-SpanId`, ...: the form py_zipkin and most servers expect.
     #[default]
     Multi,
     /// One `b3` header: smaller, and survives proxies that drop unknown headers.
     Single,
+}
+
+impl std::str::FromStr for B3Format {
+    type Err = String;
+
+    /// `multi` or `single`, as a setting spells them; the error lists both.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "multi" => Ok(B3Format::Multi),
+            "single" => Ok(B3Format::Single),
+            _ => Err(format!(
+                "unknown B3 format {text:?}: expected multi or single"
+            )),
+        }
+    }
 }
 
 /// What a request's B3 headers said.

@@ -425,3 +425,14 @@ fn the_first_of_repeated_b3_headers_is_the_one_read() {
     map.append(SAMPLED, HeaderValue::from_static("0"));
     assert_eq!(extract(&map), context(T64, None, SamplingFlags::SAMPLED));
 }
+
+#[test]
+fn a_b3_format_setting_is_multi_or_single() {
+    assert_eq!("multi".parse(), Ok(B3Format::Multi));
+    assert_eq!("single".parse(), Ok(B3Format::Single));
+    let error = "Single".parse::<B3Format>().unwrap_err();
+    assert!(
+        error.contains("multi") && error.contains("single"),
+        "{error}"
+    );
+}

@@ -68,11 +68,6 @@ mod http_tags;
 mod client;
 mod server;
 
-#[cfg(feature = "cli")]
-pub mod cli;
-#[cfg(feature = "cli")]
-pub mod serve;
-
 pub use b3::{B3Format, Extracted, extract, inject};
 pub use client::{TracedRequest, send_with};
 pub use context::{SamplingFlags, TraceContext};

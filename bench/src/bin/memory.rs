@@ -19,8 +19,7 @@ use bench::procfs::{mib, peak_resident_bytes, resident_bytes};
 use bench::report::{Table, command_line, parse_seconds, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
-use zipkin_tracing::ReporterStats;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, Tracer};
+use zipkin_tracing::{HttpReporter, HttpReporterConfig, ReporterStats, Tracer};
 
 /// Spans recorded between two looks at the clock.
 const CHUNK: u64 = 1_000;

@@ -21,8 +21,7 @@ use bench::procfs::{ThreadSet, thread_cpu_time, threads_named};
 use bench::report::{Table, command_line, median, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
-use zipkin_tracing::ReporterStats;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, NopReporter, Tracer};
+use zipkin_tracing::{HttpReporter, HttpReporterConfig, NopReporter, ReporterStats, Tracer};
 
 /// The throughput the reporter should reach on one core.
 const TARGET: f64 = 200_000.0;

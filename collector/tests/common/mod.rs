@@ -106,7 +106,7 @@ pub fn span(
 /// Start of the article's trace, in epoch microseconds (2023-11-14).
 pub const T0: u64 = 1_700_000_000_000_000;
 
-/// The article's six-span trace (GUIDE §3) at 1/1000 of its real timings, so the root
+/// The article's six-span trace (described in the README) at 1/1000 of its real timings, so the root
 /// lasts 7.003 ms: service1 calls service2, whose server span joins the client's span.
 pub fn article_trace(trace: &str) -> Value {
     let mut client = span(

@@ -1,6 +1,7 @@
-//! The table of malformed B3 inputs: each one invalid under GUIDE §5 as
-//! `zipkin_tracing::b3` implements it (its unit tests hold the same rules), so the whole
-//! incoming context is ignored. Made from valid ids, so that a copy of any part is
+//! The table of malformed B3 inputs: each one invalid under the B3 specification (an id of
+//! the wrong length, upper case or not hex, a trace id without a span id or the reverse, an
+//! unknown sampled value) as `zipkin-tracing`'s B3 parsing implements it (its unit tests
+//! hold the same rules), so the whole incoming context is ignored. Made from valid ids, so that a copy of any part is
 //! recognisable in a span or a log line.
 
 // Valid ids, each holding letters, that the malformed inputs are made from.

@@ -1,0 +1,235 @@
+//! The article's chain, started one way for every test: service2, then service1 calling it.
+//!
+//! [`Chain::options`] starts from where spans go; each option then says what the test
+//! needs: a time scale, a sample rate, the reporters' queue and retry settings, a stand-in
+//! in place of service2, or the real binaries (configured only by environment variables,
+//! as a user runs them) instead of the services in-process. In-process, each service is
+//! built by its own `server` function and served by `plumbing::Server::run`, as its binary
+//! does.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use plumbing::{ServiceArgs, TracingArgs};
+use zipkin_tracing::{HttpReporter, HttpReporterConfig};
+
+use crate::process::{build_binary, launch};
+use crate::service::Service;
+
+/// How long a service may take to stop: finish its requests and flush its spans.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(20);
+
+/// What to start; see [`Chain::options`].
+#[derive(Debug, Clone)]
+pub struct ChainOptions {
+    reporter: HttpReporterConfig,
+    tuned_reporter: bool,
+    time_scale: f64,
+    sample_rate: f64,
+    service2_url: Option<String>,
+    client_timeout: Duration,
+    binaries: bool,
+    rust_log: String,
+}
+
+impl ChainOptions {
+    /// `TIME_SCALE`: multiplies the article's sleeps (0.01 turns 7 s into 70 ms). Default 0.
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = scale;
+        self
+    }
+
+    /// `SAMPLE_RATE`: the fraction of new traces recorded, 0.0 to 1.0. Default 1.0.
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// Each service's reporter settings, such as a small queue or a short retry window;
+    /// their endpoint replaces the one given to [`Chain::options`]. In-process only: a
+    /// binary takes only the endpoint.
+    pub fn reporter(mut self, config: HttpReporterConfig) -> Self {
+        self.reporter = config;
+        self.tuned_reporter = true;
+        self
+    }
+
+    /// Calls this base URL (a stand-in the test runs) instead of starting service2.
+    pub fn service2_url(mut self, url: impl Into<String>) -> Self {
+        self.service2_url = Some(url.into());
+        self
+    }
+
+    /// `CLIENT_TIMEOUT_SECS`: how long service1 waits for service2. Default 10 s.
+    pub fn client_timeout(mut self, timeout: Duration) -> Self {
+        self.client_timeout = timeout;
+        self
+    }
+
+    /// Runs the real binaries, built by cargo if needed, each on a free port.
+    pub fn binaries(mut self) -> Self {
+        self.binaries = true;
+        self
+    }
+
+    /// `RUST_LOG` of the binaries. Default `info`.
+    pub fn rust_log(mut self, filter: impl Into<String>) -> Self {
+        self.rust_log = filter.into();
+        self
+    }
+
+    /// Starts service2 (unless a stand-in replaces it), then service1 calling it, and
+    /// returns once both answer.
+    pub async fn start(self) -> anyhow::Result<Chain> {
+        if self.binaries {
+            self.start_binaries().await
+        } else {
+            self.start_in_process().await
+        }
+    }
+
+    async fn start_in_process(self) -> anyhow::Result<Chain> {
+        let service = ServiceArgs::new(
+            TracingArgs {
+                sample_rate: self.sample_rate,
+                ..TracingArgs::new(&self.reporter.endpoint)
+            },
+            self.time_scale,
+        );
+        let (service2, service2_url) = match self.service2_url.clone() {
+            Some(url) => (None, url),
+            None => {
+                let reporter =
+                    HttpReporter::start(self.reporter.clone()).context("service2's reporter")?;
+                let config = service2::Config {
+                    port: 0,
+                    service: service.clone(),
+                };
+                let server = service2::server(&config, reporter.clone());
+                let started = Service::spawn(service2::SERVICE_NAME, server, reporter).await?;
+                let url = started.url();
+                (Some(started), url)
+            }
+        };
+        let config = service1::Config {
+            port: 0,
+            service2_url: service2_url.parse().context("service2's URL")?,
+            client_timeout_secs: self.client_timeout.as_secs_f64(),
+            service,
+        };
+        let reporter = HttpReporter::start(self.reporter.clone()).context("service1's reporter")?;
+        let server = service1::server(&config, reporter.clone())?;
+        let service1 = Service::spawn(service1::SERVICE_NAME, server, reporter).await?;
+        Ok(Chain { service1, service2 })
+    }
+
+    async fn start_binaries(self) -> anyhow::Result<Chain> {
+        anyhow::ensure!(
+            !self.tuned_reporter,
+            "the binaries take only the reporter's endpoint, not its other settings"
+        );
+        let environment = vec![
+            ("ZIPKIN_ENDPOINT", self.reporter.endpoint.clone()),
+            ("TIME_SCALE", self.time_scale.to_string()),
+            ("SAMPLE_RATE", self.sample_rate.to_string()),
+            ("RUST_LOG", self.rust_log.clone()),
+        ];
+        let mut service2 = None;
+        let service2_url = match self.service2_url {
+            Some(url) => url,
+            None => {
+                let started = start_binary(service2::SERVICE_NAME, &environment).await?;
+                let url = started.url();
+                service2 = Some(started);
+                url
+            }
+        };
+        let mut env1 = environment;
+        env1.push(("SERVICE2_URL", service2_url));
+        env1.push((
+            "CLIENT_TIMEOUT_SECS",
+            self.client_timeout.as_secs_f64().to_string(),
+        ));
+        let service1 = start_binary(service1::SERVICE_NAME, &env1).await?;
+        Ok(Chain { service1, service2 })
+    }
+}
+
+/// Builds the binary `name` if needed and starts it with `env` on a free port.
+async fn start_binary(
+    name: &'static str,
+    env: &[(&'static str, String)],
+) -> anyhow::Result<Service> {
+    let binary = tokio::task::spawn_blocking(move || build_binary(name)).await??;
+    let (process, url) = launch(&binary, env).await?;
+    let address = url["http://".len()..]
+        .parse()
+        .with_context(|| format!("{name}'s address in {url}"))?;
+    Ok(Service::binary(name, address, process))
+}
+
+/// service1 calling service2 (or a stand-in), running until [`Chain::stop`] or dropped.
+#[derive(Debug)]
+pub struct Chain {
+    /// The caller, `GET /`.
+    pub service1: Service,
+    /// The callee, `GET /service/`; `None` when a stand-in replaces it.
+    pub service2: Option<Service>,
+}
+
+impl Chain {
+    /// Options for a chain reporting to `zipkin_endpoint`, e.g.
+    /// `http://127.0.0.1:9411/api/v2/spans`, with every other setting at its default.
+    pub fn options(zipkin_endpoint: impl Into<String>) -> ChainOptions {
+        ChainOptions {
+            reporter: HttpReporterConfig::new(zipkin_endpoint),
+            tuned_reporter: false,
+            time_scale: 0.0,
+            sample_rate: 1.0,
+            service2_url: None,
+            client_timeout: Duration::from_secs(10),
+            binaries: false,
+            rust_log: "info".to_owned(),
+        }
+    }
+
+    /// service1's `GET /` URL, where a user's request starts.
+    pub fn entry_url(&self) -> String {
+        format!("{}/", self.service1.url())
+    }
+
+    /// The services started, caller first.
+    pub fn services(&self) -> Vec<&Service> {
+        std::iter::once(&self.service1)
+            .chain(self.service2.as_ref())
+            .collect()
+    }
+
+    /// Flushes the in-process reporters, each for at most `timeout`; `true` if all finished
+    /// with every span queued so far (sent or given up).
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let mut all = true;
+        for service in self.services() {
+            all &= service.reporter().flush(timeout).await;
+        }
+        all
+    }
+
+    /// Stops service1 first (it calls service2), then service2, each within
+    /// [`STOP_DEADLINE`]; once this returns, every span they will send has been sent.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.service1.stop(STOP_DEADLINE).await?;
+        if let Some(service2) = &mut self.service2 {
+            service2.stop(STOP_DEADLINE).await?;
+        }
+        Ok(())
+    }
+
+    /// Each binary's output so far, labelled, for failure messages.
+    pub fn describe_output(&self) -> String {
+        self.services()
+            .iter()
+            .map(|service| format!("--- {}:\n{}", service.name(), service.output()))
+            .collect()
+    }
+}
