@@ -8,19 +8,18 @@
 
 use std::future::Future;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
 use collector::waterfall::{WaterfallOptions, render};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use zipkin_tracing::{Span, TraceId};
 
 use crate::config::Config;
 use crate::output::Printer;
-use crate::run::DemoError;
-use crate::stack::{Server, StackError};
+use crate::run::{DemoError, trace_id_header};
+use crate::stack::{Server, StackError, bind, local_addr};
 use crate::watch::ARTICLE_SPANS;
 
 /// How long to wait for the trace to show up in Zipkin: the reporters' one-second
@@ -185,11 +184,7 @@ async fn request(url: &str, timeout: Duration) -> Result<(String, TraceId), Demo
         .await
         .map_err(|error| failed(zipkin_tracing::describe_error(&error)))?;
     let status = response.status();
-    let trace_id = response
-        .headers()
-        .get(service1::TRACE_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<TraceId>().ok());
+    let trace_id = trace_id_header(&response);
     match trace_id {
         Some(trace_id) if status.is_success() => Ok((status.to_string(), trace_id)),
         _ => Err(DemoError::NoTraceId {
@@ -258,8 +253,8 @@ impl Services {
         let listener2 = bind(Server::Service2, config.service2_port).await?;
         let listener1 = bind(Server::Service1, config.service1_port).await?;
         let (service2, service1) = (
-            address(Server::Service2, &listener2)?,
-            address(Server::Service1, &listener1)?,
+            local_addr(Server::Service2, &listener2)?,
+            local_addr(Server::Service1, &listener1)?,
         );
         let flags = |name: &str| {
             let endpoint = format!("{zipkin}/api/v2/spans");
@@ -329,30 +324,4 @@ impl Services {
         }
         Ok(())
     }
-}
-
-async fn bind(server: Server, port: u16) -> Result<TcpListener, StackError> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    TcpListener::bind(address).await.map_err(|source| {
-        if source.kind() == std::io::ErrorKind::AddrInUse {
-            StackError::PortInUse {
-                server,
-                address,
-                source,
-            }
-        } else {
-            StackError::Bind {
-                server,
-                address,
-                error: source,
-            }
-        }
-    })
-}
-
-fn address(server: Server, listener: &TcpListener) -> Result<SocketAddr, StackError> {
-    listener.local_addr().map_err(|error| StackError::Setup {
-        server,
-        reason: error.to_string(),
-    })
 }

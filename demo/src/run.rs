@@ -128,11 +128,7 @@ async fn article_request<W: Write>(
     let started = Instant::now();
     let response = client.get(url).send().await.map_err(failed)?;
     let status = response.status();
-    let trace_id = response
-        .headers()
-        .get(service1::TRACE_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<TraceId>().ok());
+    let trace_id = trace_id_header(&response);
     // Read the body so that the response is complete before the trace is collected.
     response.bytes().await.map_err(failed)?;
     let Some(trace_id) = trace_id else {
@@ -147,4 +143,12 @@ async fn article_request<W: Write>(
         &trace_id.to_string(),
     )?;
     Ok(trace_id)
+}
+/// The trace id service1 put in its response's `x-trace-id` header, if any.
+pub(crate) fn trace_id_header(response: &reqwest::Response) -> Option<TraceId> {
+    response
+        .headers()
+        .get(service1::TRACE_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse().ok())
 }

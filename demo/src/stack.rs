@@ -261,7 +261,8 @@ impl Stack {
     }
 }
 
-async fn bind(server: Server, port: u16) -> Result<TcpListener, StackError> {
+/// Binds `server`'s port on loopback; the error names the port and the flag to change.
+pub(crate) async fn bind(server: Server, port: u16) -> Result<TcpListener, StackError> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     TcpListener::bind(address).await.map_err(|source| {
         if source.kind() == io::ErrorKind::AddrInUse {
@@ -280,7 +281,8 @@ async fn bind(server: Server, port: u16) -> Result<TcpListener, StackError> {
     })
 }
 
-fn local_addr(server: Server, listener: &TcpListener) -> Result<SocketAddr, StackError> {
+/// The address `listener` is bound to.
+pub(crate) fn local_addr(server: Server, listener: &TcpListener) -> Result<SocketAddr, StackError> {
     listener
         .local_addr()
         .map_err(|e| setup_error(server, &format!("the listener has no address: {e}")))
