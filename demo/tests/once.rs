@@ -2,36 +2,11 @@
 //! the article's six spans nested in order, and the B3 headers that crossed the wire are
 //! the CLIENT span's context.
 
-use collector::waterfall::WaterfallOptions;
+mod common;
+
+use common::{ARTICLE_ROWS, OPTIONS, waterfall_rows};
 use demo::{CollectedTrace, Config, Printer, run};
 use zipkin_tracing::Kind;
-
-const OPTIONS: WaterfallOptions = WaterfallOptions {
-    width: 100,
-    colour: false,
-};
-
-/// The waterfall rows of the article's trace: indentation and `service: name`, in order.
-const ARTICLE_ROWS: [(usize, &str); 6] = [
-    (0, "service1: GET /"),
-    (2, "service1: service_1_do_stuff"),
-    (4, "service1: GET /service/"),
-    (6, "service2: GET /service/"),
-    (8, "service2: service_2_do_stuff"),
-    (10, "service2: db_search"),
-];
-
-/// The waterfall rows in `text`: indentation and label (the text before the duration).
-fn waterfall_rows(text: &str) -> Vec<(usize, &str)> {
-    text.lines()
-        .filter_map(|line| {
-            let trimmed = line.trim_start();
-            let is_row = trimmed.starts_with("service1: ") || trimmed.starts_with("service2: ");
-            let label = trimmed.split("  ").next()?;
-            is_row.then_some((line.len() - trimmed.len(), label))
-        })
-        .collect()
-}
 
 async fn run_once() -> (String, CollectedTrace) {
     let mut printer = Printer::new(Vec::new(), OPTIONS);

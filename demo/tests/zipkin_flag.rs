@@ -3,37 +3,20 @@
 //! against the stand-in collector (no Java needed) and against the real Zipkin jar, which
 //! lower-cases names. A bad URL stops the demo with a message naming `--zipkin`.
 
+mod common;
+
 use clap::Parser as _;
-use collector::waterfall::WaterfallOptions;
 use collector::{Collector, CollectorConfig};
+use common::{ARTICLE_ROWS, OPTIONS, waterfall_rows};
 use demo::{Config, run_with_zipkin};
 use itests::ZipkinServer;
 use zipkin_tracing::Span;
 
-const OPTIONS: WaterfallOptions = WaterfallOptions {
-    width: 100,
-    colour: false,
-};
-
-/// The article's waterfall rows, in order: indentation and `service: name`.
-const ARTICLE_ROWS: [(usize, &str); 6] = [
-    (0, "service1: GET /"),
-    (2, "service1: service_1_do_stuff"),
-    (4, "service1: GET /service/"),
-    (6, "service2: GET /service/"),
-    (8, "service2: service_2_do_stuff"),
-    (10, "service2: db_search"),
-];
-
 /// The waterfall rows in `text`, labels lower-cased (a real Zipkin lower-cases names).
-fn waterfall_rows(text: &str) -> Vec<(usize, String)> {
-    text.lines()
-        .filter_map(|line| {
-            let trimmed = line.trim_start();
-            let is_row = trimmed.starts_with("service1: ") || trimmed.starts_with("service2: ");
-            let label = trimmed.split("  ").next()?.to_lowercase();
-            is_row.then_some((line.len() - trimmed.len(), label))
-        })
+fn lower_cased_rows(text: &str) -> Vec<(usize, String)> {
+    waterfall_rows(text)
+        .into_iter()
+        .map(|(indent, label)| (indent, label.to_lowercase()))
         .collect()
 }
 
@@ -54,7 +37,7 @@ async fn demo_against(zipkin: &str) -> (String, Vec<Span>) {
         .iter()
         .map(|(indent, label)| (*indent, label.to_lowercase()))
         .collect();
-    assert_eq!(waterfall_rows(&text), expected, "{text}");
+    assert_eq!(lower_cased_rows(&text), expected, "{text}");
     assert_eq!(spans.len(), 6, "{text}");
     let trace_id = spans[0].trace_id;
     assert!(text.contains(&format!("x-trace-id: {trace_id}")), "{text}");

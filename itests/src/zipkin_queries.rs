@@ -14,20 +14,15 @@ use zipkin_tracing::{Span, TraceId};
 use crate::caller::call;
 use crate::chain::Chain;
 use crate::trace_source::{ZipkinApi, wait_until};
-use crate::zipkin_scenarios::{STORE_DEADLINE, TIME_SCALE, stored_article};
+use crate::zipkin_scenarios::{STORE_DEADLINE, TIME_SCALE, one_request, stored_article};
 
 /// One request, then: `/services` lists both services, `/spans?serviceName=service1` lists
 /// exactly service1's three span names, and `/traces` finds the trace by service, by span
 /// name and by minimum duration within a window around the request, and only there.
 pub async fn query_api(api: &ZipkinApi) -> anyhow::Result<()> {
     let start_ms = now_millis();
-    let mut chain = Chain::options(api.spans_endpoint())
-        .time_scale(TIME_SCALE)
-        .start()
-        .await?;
-    let id = call(&chain.entry_url(), &[]).await?;
-    chain.stop().await?;
-    let trace = stored_article(api, id).await?;
+    let trace = one_request(api).await?;
+    let id = trace.server1.trace_id;
     let end_ms = now_millis() + 1;
 
     let services = names(&get_json(api, "/api/v2/services").await?)?;

@@ -42,16 +42,22 @@ pub async fn stored_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<Arti
     Ok(trace)
 }
 
-/// One request through the in-process chain: Zipkin stores the article's six spans, the
-/// client and server halves of the call as two spans with one id, with their timings.
-pub async fn article_chain(api: &ZipkinApi) -> anyhow::Result<()> {
+/// Sends one request through the in-process chain reporting to `api`'s Zipkin, stops the
+/// chain (its spans flushed) and returns the article's trace as Zipkin stored it.
+pub async fn one_request(api: &ZipkinApi) -> anyhow::Result<ArticleTrace> {
     let mut chain = Chain::options(api.spans_endpoint())
         .time_scale(TIME_SCALE)
         .start()
         .await?;
     let trace_id = call(&chain.entry_url(), &[]).await?;
     chain.stop().await?;
-    let trace = stored_article(api, trace_id).await?;
+    stored_article(api, trace_id).await
+}
+
+/// One request through the in-process chain: Zipkin stores the article's six spans, the
+/// client and server halves of the call as two spans with one id, with their timings.
+pub async fn article_chain(api: &ZipkinApi) -> anyhow::Result<()> {
+    let trace = one_request(api).await?;
     anyhow::ensure!(
         trace.server1.parent_id.is_none(),
         "a request without B3 headers starts a root span:\n{}",
