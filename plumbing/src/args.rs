@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use zipkin_tracing::{
-    B3Format, HttpReporter, HttpReporterConfig, ProbabilitySampler, ReporterError, Tracer,
+    B3Format, HttpReporter, HttpReporterConfig, ProbabilitySampler, Propagation, ReporterError,
+    Tracer,
 };
 
 /// Parses a `TIME_SCALE`-style multiplier: a finite number, zero or more.
@@ -50,6 +51,11 @@ pub struct TracingArgs {
     #[arg(long, env = "B3_FORMAT", default_value = "multi", value_parser = str::parse::<B3Format>)]
     pub b3_format: B3Format,
 
+    /// Trace headers read on requests and written on calls: b3, w3c, or both in the order
+    /// to read them (b3,w3c or w3c,b3). Every listed format is written.
+    #[arg(long, env = "PROPAGATION", default_value = "b3", value_parser = str::parse::<Propagation>)]
+    pub propagation: Propagation,
+
     /// Join the caller's span (shared span id) rather than record a child of it.
     #[arg(long, env = "JOIN_SPANS", default_value_t = true, action = clap::ArgAction::Set)]
     pub join_spans: bool,
@@ -87,6 +93,7 @@ impl TracingArgs {
             zipkin_endpoint: zipkin_endpoint.into(),
             sample_rate: 1.0,
             b3_format: B3Format::Multi,
+            propagation: Propagation::default(),
             join_spans: true,
         }
     }
@@ -111,6 +118,7 @@ impl TracingArgs {
             .sampler(sampler)
             .reporter(reporter)
             .b3_format(self.b3_format)
+            .propagation(self.propagation)
             .join_spans(self.join_spans)
             .build()
     }
@@ -195,6 +203,8 @@ mod tests {
         );
         assert_eq!(tracing.sample_rate, 1.0);
         assert_eq!(tracing.b3_format, B3Format::Multi);
+        assert_eq!(tracing.propagation, Propagation::default());
+        assert_eq!(tracing.propagation.to_string(), "b3");
         assert!(tracing.join_spans);
     }
 
@@ -216,6 +226,7 @@ mod tests {
             "--zipkin-endpoint=http://zipkin:9411/api/v2/spans",
             "--sample-rate=0.5",
             "--b3-format=single",
+            "--propagation=w3c,b3",
             "--join-spans=false",
         ])
         .unwrap();
@@ -227,6 +238,7 @@ mod tests {
         );
         assert_eq!(args.tracing.sample_rate, 0.5);
         assert_eq!(args.tracing.b3_format, B3Format::Single);
+        assert_eq!(args.tracing.propagation.to_string(), "w3c,b3");
         assert!(!args.tracing.join_spans);
     }
 
@@ -244,6 +256,8 @@ mod tests {
             ("--sample-rate", "5", "1"),
             ("--sample-rate", "all", "0.0 to 1.0"),
             ("--b3-format", "both", "expected multi or single"),
+            ("--propagation", "tracecontext", "expected b3, w3c"),
+            ("--propagation", "b3,b3", "listed twice"),
             ("--join-spans", "maybe", "true"),
         ] {
             let error = parse(&[&format!("{flag}={value}")])

@@ -103,8 +103,9 @@ enum B3Error {
     },
 }
 
-/// Quotes a client-supplied value for an error message: escaped and at most 40 characters.
-fn quote(value: &str) -> String {
+/// Quotes a client-supplied value for an error message: escaped and at most 40 characters,
+/// so that logging an error never writes raw client bytes.
+pub(crate) fn quote(value: &str) -> String {
     const MAX: usize = 40;
     if value.chars().count() <= MAX {
         format!("{value:?}")

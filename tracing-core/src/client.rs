@@ -1,7 +1,7 @@
 //! Client side: tracing an outgoing reqwest call as a CLIENT span.
 //!
 //! A CLIENT span starts as a child of the current span, its context goes into the
-//! request's B3 headers, and it finishes when the response head arrives or the call
+//! request's B3 headers (and W3C ones, as the tracer's [`Propagation`](crate::Propagation) says), and it finishes when the response head arrives or the call
 //! fails, recording the status, the server's address and any error. The server then joins
 //! this span. It is py_zipkin's `create_http_headers_for_new_span` plus the client span
 //! that py_zipkin leaves to the caller.
@@ -19,7 +19,6 @@ use std::net::SocketAddr;
 
 use reqwest::{RequestBuilder, Response};
 
-use crate::b3;
 use crate::context::TraceContext;
 use crate::current;
 use crate::http_tags;
@@ -27,6 +26,7 @@ use crate::model::{Endpoint, Kind};
 use crate::record::Text;
 use crate::report::describe_error;
 use crate::tracer::Tracer;
+use crate::w3c::TraceState;
 
 /// Sends `request` inside a CLIENT span that is a child of `parent` (or the root of a new
 /// trace when `parent` is `None`), with the B3 headers of that span.
@@ -35,13 +35,23 @@ pub async fn send_with(
     parent: Option<&TraceContext>,
     request: RequestBuilder,
 ) -> reqwest::Result<Response> {
+    send_in(tracer, parent, None, request).await
+}
+
+/// [`send_with`], passing a W3C caller's `tracestate` on.
+async fn send_in(
+    tracer: &Tracer,
+    parent: Option<&TraceContext>,
+    tracestate: Option<&TraceState>,
+    request: RequestBuilder,
+) -> reqwest::Result<Response> {
     let (client, request) = request.build_split();
     let mut request = request?;
     let context = match parent {
         Some(parent) => tracer.child(parent),
         None => tracer.new_trace(),
     };
-    b3::inject(&context, tracer.b3_format(), request.headers_mut());
+    tracer.inject(&context, tracestate, request.headers_mut());
 
     let url = request.url();
     // Unsampled calls skip the name's formatting along with the rest of the span.
@@ -80,7 +90,10 @@ pub async fn send_with(
 /// current span the request is sent as is.
 async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
     match current::current() {
-        Some(current) => send_with(&current.tracer, Some(&current.context), request).await,
+        Some(current) => {
+            let tracestate = current.tracestate.as_ref();
+            send_in(&current.tracer, Some(&current.context), tracestate, request).await
+        }
         None => request.send().await,
     }
 }

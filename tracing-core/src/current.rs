@@ -10,17 +10,31 @@ use std::future::Future;
 
 use crate::context::TraceContext;
 use crate::tracer::Tracer;
+use crate::w3c::TraceState;
 
 tokio::task_local! {
     static CURRENT: Current;
 }
 
 /// The current span's context and the tracer that recorded it, so that children can be
-/// created and reported the same way.
+/// created and reported the same way, with the W3C `tracestate` of the request it serves.
 #[derive(Debug, Clone)]
 pub(crate) struct Current {
     pub(crate) tracer: Tracer,
     pub(crate) context: TraceContext,
+    /// Passed on unchanged on every call made under this span.
+    pub(crate) tracestate: Option<TraceState>,
+}
+
+impl Current {
+    /// The same tracer and `tracestate`, under another span.
+    pub(crate) fn with_context(&self, context: TraceContext) -> Current {
+        Current {
+            tracer: self.tracer.clone(),
+            context,
+            tracestate: self.tracestate.clone(),
+        }
+    }
 }
 
 /// The current span, if the calling code runs inside [`scope`].
@@ -34,14 +48,13 @@ pub fn current_context() -> Option<TraceContext> {
     CURRENT.try_with(|current| current.context).ok()
 }
 
-/// Runs `future` with `context` as its current span. Scopes nest: inside, a new scope
+/// Runs `future` with `current` as its current span. Scopes nest: inside, a new scope
 /// replaces the span until its future ends.
 pub(crate) fn scope<F: Future>(
-    tracer: Tracer,
-    context: TraceContext,
+    current: Current,
     future: F,
 ) -> tokio::task::futures::TaskLocalFuture<Current, F> {
-    CURRENT.scope(Current { tracer, context }, future)
+    CURRENT.scope(current, future)
 }
 
 #[cfg(test)]
@@ -49,15 +62,23 @@ mod tests {
     use super::*;
     use crate::context::SamplingFlags;
 
+    fn at(tracer: &Tracer, context: TraceContext) -> Current {
+        Current {
+            tracer: tracer.clone(),
+            context,
+            tracestate: None,
+        }
+    }
+
     #[tokio::test]
     async fn the_current_span_is_set_only_inside_its_scope() {
         let tracer = Tracer::builder("svc").build();
         let outer = tracer.new_trace();
         let inner = tracer.child(&outer);
         assert!(current().is_none());
-        scope(tracer.clone(), outer, async {
+        scope(at(&tracer, outer), async {
             assert_eq!(current_context(), Some(outer));
-            scope(tracer.clone(), inner, async {
+            scope(at(&tracer, inner), async {
                 assert_eq!(current_context(), Some(inner));
             })
             .await;
@@ -74,7 +95,7 @@ mod tests {
         for _ in 0..50 {
             let tracer = tracer.clone();
             let context = tracer.new_trace_with(SamplingFlags::SAMPLED);
-            tasks.push(tokio::spawn(scope(tracer, context, async move {
+            tasks.push(tokio::spawn(scope(at(&tracer, context), async move {
                 for _ in 0..20 {
                     tokio::task::yield_now().await;
                     assert_eq!(current_context(), Some(context));

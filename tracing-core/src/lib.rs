@@ -10,6 +10,8 @@
 //! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
 //! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span` |
 //! | `sample` | sampling decisions ([`ProbabilitySampler`]) | `sample_rate` |
+//! | `w3c` | W3C Trace Context, OpenTelemetry's headers: [`extract_traceparent`], [`inject_traceparent`] | — |
+//! | `propagation` | which formats a service reads and writes ([`Propagation`]: `b3`, `w3c`, `b3,w3c`) | — |
 //! | `clock` | epoch microseconds from a monotonic clock | `time.time()` |
 //! | `model` | the Zipkin v2 JSON model ([`Span`]) the collector decodes | `encoding` |
 //! | `record` | a finished span, as recorded ([`FinishedSpan`]) | the span `zipkin_span` hands to the transport |
@@ -51,6 +53,10 @@ mod context;
 mod b3;
 mod sample;
 
+mod w3c;
+
+mod propagation;
+
 mod clock;
 mod model;
 mod record;
@@ -75,6 +81,7 @@ pub use current::current_context;
 pub use id::{IdParseError, SpanId, TraceId};
 pub use local::{local_span, root_span};
 pub use model::{Annotation, Endpoint, Kind, Span};
+pub use propagation::Propagation;
 pub use record::{FinishedSpan, Text};
 pub use report::{
     HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report, ReporterError,
@@ -84,3 +91,4 @@ pub use sample::{ProbabilitySampler, Sample, SampleRateError};
 pub use server::{ResponseFuture, ZipkinLayer, ZipkinService};
 pub use span::OpenSpan;
 pub use tracer::{Tracer, TracerBuilder};
+pub use w3c::{TraceState, W3cContext, extract_traceparent, inject_traceparent};

@@ -8,7 +8,6 @@
 
 use std::future::Future;
 
-use crate::context::TraceContext;
 use crate::current::{self, Current};
 use crate::record::Text;
 use crate::tracer::Tracer;
@@ -29,9 +28,9 @@ use crate::tracer::Tracer;
 /// ```
 pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Output {
     match current::current() {
-        Some(Current { tracer, context }) => {
-            let child = tracer.child(&context);
-            in_span(tracer, child, name, future).await
+        Some(parent) => {
+            let child = parent.with_context(parent.tracer.child(&parent.context));
+            in_span(child, name, future).await
         }
         None => future.await,
     }
@@ -51,20 +50,20 @@ pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Outpu
 /// # }
 /// ```
 pub async fn root_span<F: Future>(tracer: &Tracer, name: impl Into<Text>, future: F) -> F::Output {
-    in_span(tracer.clone(), tracer.new_trace(), name, future).await
+    let root = Current {
+        tracer: tracer.clone(),
+        context: tracer.new_trace(),
+        tracestate: None,
+    };
+    in_span(root, name, future).await
 }
 
-/// Records a local span for `context` around `future`, which runs with it as the current
-/// span.
-async fn in_span<F: Future>(
-    tracer: Tracer,
-    context: TraceContext,
-    name: impl Into<Text>,
-    future: F,
-) -> F::Output {
-    let span = tracer.start(context, name, None);
-    let output = current::scope(tracer, context, future).await;
-    span.finish();
+/// Records a local span for `span.context` around `future`, which runs with it as the
+/// current span.
+async fn in_span<F: Future>(span: Current, name: impl Into<Text>, future: F) -> F::Output {
+    let recording = span.tracer.start(span.context, name, None);
+    let output = current::scope(span, future).await;
+    recording.finish();
     output
 }
 
@@ -78,7 +77,12 @@ mod tests {
         let reporter = InMemoryReporter::new();
         let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
         let root = tracer.new_trace();
-        let inner_context = current::scope(tracer.clone(), root, async {
+        let at_root = Current {
+            tracer: tracer.clone(),
+            context: root,
+            tracestate: None,
+        };
+        let inner_context = current::scope(at_root, async {
             local_span("outer", async {
                 local_span("inner", async { current::current_context() }).await
             })

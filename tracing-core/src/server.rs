@@ -1,6 +1,6 @@
 //! Server side: a tower layer that traces every request an axum router handles.
 //!
-//! For each request, [`ZipkinLayer`] reads the B3 headers, joins the caller's span (or
+//! For each request, [`ZipkinLayer`] reads the B3 (or W3C, see [`Propagation`](crate::Propagation)) headers, joins the caller's span (or
 //! starts a trace), records a SERVER span named `"{METHOD} {route}"`, makes it the current
 //! span while the handler runs, and finishes it when the handler has produced the response
 //! head. It does what py_zipkin's Flask example does by hand around each view with
@@ -35,7 +35,6 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use crate::b3;
 use crate::current::{self, Current};
 use crate::http_tags;
 use crate::model::{Endpoint, Kind};
@@ -97,8 +96,10 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let ServerContext { context, shared } =
-            self.tracer.server_context(b3::extract(request.headers()));
+        let incoming = self.tracer.extract(request.headers());
+        let ServerContext { context, shared } = self
+            .tracer
+            .server_context(incoming.extracted, incoming.joinable);
         // Unsampled requests skip the name's allocation along with the rest of the span.
         let name = if context.is_sampled() {
             Text::Owned(span_name(&request))
@@ -120,7 +121,12 @@ where
             span_id = %context.span_id,
         );
         let inner = log_span.in_scope(|| self.inner.call(request));
-        let scoped = current::scope(self.tracer.clone(), context, inner);
+        let current = Current {
+            tracer: self.tracer.clone(),
+            context,
+            tracestate: incoming.tracestate,
+        };
+        let scoped = current::scope(current, inner);
         ResponseFuture {
             inner: scoped.instrument(log_span),
             span: SpanGuard(Some(span)),

@@ -8,13 +8,17 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::HeaderMap;
+
 use crate::b3::{B3Format, Extracted};
 use crate::context::{SamplingFlags, TraceContext};
 use crate::model::{Endpoint, Kind};
+use crate::propagation::{Incoming, Propagation};
 use crate::record::Text;
 use crate::report::{NopReporter, Report};
 use crate::sample::{ProbabilitySampler, Sample};
 use crate::span::OpenSpan;
+use crate::w3c::TraceState;
 
 /// Creates spans for one service. Cloning is cheap (one reference count).
 #[derive(Clone)]
@@ -30,6 +34,7 @@ struct Inner {
     join_spans: bool,
     trace_id_128: bool,
     b3_format: B3Format,
+    propagation: Propagation,
 }
 
 impl fmt::Debug for Tracer {
@@ -39,6 +44,7 @@ impl fmt::Debug for Tracer {
             .field("join_spans", &self.inner.join_spans)
             .field("trace_id_128", &self.inner.trace_id_128)
             .field("b3_format", &self.inner.b3_format)
+            .field("propagation", &self.inner.propagation)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +87,12 @@ impl TracerBuilder {
         self
     }
 
+    /// The header formats read on requests and written on calls (default: B3 only).
+    pub fn propagation(mut self, propagation: Propagation) -> Self {
+        self.inner.propagation = propagation;
+        self
+    }
+
     /// The configured tracer.
     pub fn build(self) -> Tracer {
         Tracer {
@@ -102,6 +114,7 @@ impl Tracer {
                 join_spans: true,
                 trace_id_128: true,
                 b3_format: B3Format::Multi,
+                propagation: Propagation::default(),
             },
         }
     }
@@ -115,9 +128,23 @@ impl Tracer {
             .unwrap_or_default()
     }
 
-    /// The B3 header form for outgoing calls.
-    pub(crate) fn b3_format(&self) -> B3Format {
-        self.inner.b3_format
+    /// Reads a request's trace context in the configured formats.
+    pub(crate) fn extract(&self, headers: &HeaderMap) -> Incoming {
+        self.inner.propagation.extract(headers)
+    }
+
+    /// Writes `context` (and a W3C caller's `tracestate`) into an outgoing call's headers,
+    /// in every configured format.
+    pub(crate) fn inject(
+        &self,
+        context: &TraceContext,
+        tracestate: Option<&TraceState>,
+        headers: &mut HeaderMap,
+    ) {
+        let inner = &self.inner;
+        inner
+            .propagation
+            .inject(context, inner.b3_format, tracestate, headers);
     }
 
     /// Settles a deferred sampling decision with this tracer's sampler.
@@ -144,11 +171,12 @@ impl Tracer {
         self.decide(parent.new_child())
     }
 
-    /// The context of a server span for what the request's B3 headers said: the caller's
-    /// span joined (same span id), a child of it, or a new trace.
-    pub(crate) fn server_context(&self, incoming: Extracted) -> ServerContext {
+    /// The context of a server span for what the request's headers said: the caller's
+    /// span joined (same span id), a child of it, or a new trace. Only a `joinable` caller
+    /// (one that sent B3) is joined.
+    pub(crate) fn server_context(&self, incoming: Extracted, joinable: bool) -> ServerContext {
         match incoming {
-            Extracted::Context(caller) if self.inner.join_spans => ServerContext {
+            Extracted::Context(caller) if joinable && self.inner.join_spans => ServerContext {
                 // A caller that left the decision to us may not have recorded its half of
                 // the span: ours is then not marked shared, as in Brave and rust-zipkin.
                 shared: !is_deferred(&caller),
@@ -214,7 +242,7 @@ mod tests {
         let incoming = caller(SamplingFlags::SAMPLED);
         let joining = Tracer::builder("svc").build();
         assert_eq!(
-            joining.server_context(Extracted::Context(incoming)),
+            joining.server_context(Extracted::Context(incoming), true),
             ServerContext {
                 context: incoming,
                 shared: true
@@ -222,7 +250,7 @@ mod tests {
         );
         let child_making = Tracer::builder("svc").join_spans(false).build();
         let ServerContext { context, shared } =
-            child_making.server_context(Extracted::Context(incoming));
+            child_making.server_context(Extracted::Context(incoming), true);
         assert!(!shared);
         assert_eq!(context.trace_id, incoming.trace_id);
         assert_eq!(context.parent_id, Some(incoming.span_id));
@@ -236,19 +264,19 @@ mod tests {
             .build();
         let always = Tracer::builder("svc").build();
         let sampled = Extracted::Context(caller(SamplingFlags::SAMPLED));
-        assert!(never.server_context(sampled).context.is_sampled());
+        assert!(never.server_context(sampled, true).context.is_sampled());
         let debug = Extracted::Context(caller(SamplingFlags::DEBUG));
-        assert!(never.server_context(debug).context.flags.debug);
+        assert!(never.server_context(debug, true).context.flags.debug);
         let unsampled = Extracted::Context(caller(SamplingFlags::NOT_SAMPLED));
-        assert!(!always.server_context(unsampled).context.is_sampled());
+        assert!(!always.server_context(unsampled, true).context.is_sampled());
 
         let deferred = Extracted::Context(caller(SamplingFlags::DEFERRED));
         assert_eq!(
-            always.server_context(deferred).context.flags.sampled,
+            always.server_context(deferred, true).context.flags.sampled,
             Some(true)
         );
         assert_eq!(
-            never.server_context(deferred).context.flags.sampled,
+            never.server_context(deferred, true).context.flags.sampled,
             Some(false)
         );
     }
@@ -262,26 +290,39 @@ mod tests {
             SamplingFlags::DEBUG,
         ] {
             let incoming = caller(flags);
-            let joined = tracer.server_context(Extracted::Context(incoming));
+            let joined = tracer.server_context(Extracted::Context(incoming), true);
             assert!(joined.shared, "{flags:?}");
         }
         // Deferred: the caller may not have recorded its half, so ours is not shared,
         // though it keeps the caller's ids.
         let incoming = caller(SamplingFlags::DEFERRED);
-        let joined = tracer.server_context(Extracted::Context(incoming));
+        let joined = tracer.server_context(Extracted::Context(incoming), true);
         assert!(!joined.shared);
         assert_eq!(joined.context.span_id, incoming.span_id);
         assert_eq!(joined.context.parent_id, incoming.parent_id);
     }
 
     #[test]
+    fn a_w3c_caller_is_never_joined() {
+        // W3C has no shared spans: its callers (OpenTelemetry's among them) expect a child.
+        let incoming = caller(SamplingFlags::SAMPLED);
+        let tracer = Tracer::builder("svc").build();
+        let ServerContext { context, shared } =
+            tracer.server_context(Extracted::Context(incoming), false);
+        assert!(!shared);
+        assert_eq!(context.trace_id, incoming.trace_id);
+        assert_eq!(context.parent_id, Some(incoming.span_id));
+        assert_ne!(context.span_id, incoming.span_id);
+    }
+
+    #[test]
     fn a_sampling_decision_alone_starts_new_ids_that_keep_it() {
         let always = Tracer::builder("svc").build();
         let ServerContext { context, shared } =
-            always.server_context(Extracted::Flags(SamplingFlags::NOT_SAMPLED));
+            always.server_context(Extracted::Flags(SamplingFlags::NOT_SAMPLED), true);
         assert_eq!((context.parent_id, shared), (None, false));
         assert_eq!(context.flags, SamplingFlags::NOT_SAMPLED);
-        let context = always.server_context(Extracted::Empty).context;
+        let context = always.server_context(Extracted::Empty, true).context;
         assert!(context.trace_id.is_128() && context.is_sampled());
         let narrow = Tracer::builder("svc").trace_id_128(false).build();
         assert!(!narrow.new_trace().trace_id.is_128());
