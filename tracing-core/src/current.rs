@@ -37,15 +37,82 @@ impl Current {
     }
 }
 
-/// The current span, if the calling code runs inside [`scope`].
+/// The current span: the innermost of the task's [`scope`] and, with the `tracing-bridge`
+/// feature, the `tracing` span the code runs in, if the bridge recorded it.
 pub(crate) fn current() -> Option<Current> {
+    #[cfg(feature = "tracing-bridge")]
+    return bridged::innermost_of(scoped(), bridged::innermost());
+    #[cfg(not(feature = "tracing-bridge"))]
+    scoped()
+}
+
+/// The task's [`scope`] alone.
+pub(crate) fn scoped() -> Option<Current> {
     CURRENT.try_with(Current::clone).ok()
 }
 
-/// The context of the span the calling code runs in, if it runs inside a traced request
-/// or a [`local_span`](crate::local_span): for example, to show the trace id to a user.
+/// The context of the span the calling code runs in, if it runs inside a traced request,
+/// a [`local_span`](crate::local_span) or a bridged `tracing` span: for example, to show
+/// the trace id to a user.
 pub fn current_context() -> Option<TraceContext> {
-    CURRENT.try_with(|current| current.context).ok()
+    current().map(|current| current.context)
+}
+
+/// Bridged `tracing` spans as current spans: the bridge keeps a [`Bridged`] in the
+/// registry's extensions of each span it records, and this finds the innermost one.
+#[cfg(feature = "tracing-bridge")]
+pub(crate) mod bridged {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tracing_subscriber::registry::LookupSpan;
+
+    use super::Current;
+    use crate::context::TraceContext;
+
+    /// Set once a bridge is installed, so that programs without one skip the lookup.
+    pub(crate) static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+    /// A bridged span's place among the current spans.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Bridged {
+        /// The Zipkin span recorded for the `tracing` span.
+        pub(crate) span: Current,
+        /// The task's scoped span when the `tracing` span opened.
+        pub(crate) opened_under: Option<TraceContext>,
+    }
+
+    /// The innermost of the task's scoped span and a bridged span around it. While the
+    /// scope is still the one the bridged span opened under, no scope began inside the
+    /// bridged span, so the bridged span is the innermost; otherwise a `local_span` or a
+    /// request started inside it, and that scope is.
+    pub(crate) fn innermost_of(
+        scoped: Option<Current>,
+        bridged: Option<Bridged>,
+    ) -> Option<Current> {
+        match bridged {
+            Some(bridged) if bridged.opened_under == scoped.as_ref().map(|s| s.context) => {
+                Some(bridged.span)
+            }
+            _ => scoped,
+        }
+    }
+
+    /// The innermost bridged span around the calling code, if any. Not for use inside a
+    /// subscriber's own callbacks, where `tracing` hands out no dispatcher (the bridge
+    /// walks the registry's parents there instead).
+    pub(crate) fn innermost() -> Option<Bridged> {
+        if !INSTALLED.load(Ordering::Relaxed) {
+            return None;
+        }
+        tracing::dispatcher::get_default(|dispatch| {
+            // The bridge works with tracing-subscriber's `Registry`, under any layers.
+            let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+            let current = dispatch.current_span();
+            let span = registry.span(current.id()?)?;
+            span.scope()
+                .find_map(|span| span.extensions().get::<Bridged>().cloned())
+        })
+    }
 }
 
 /// Runs `future` with `current` as its current span. Scopes nest: inside, a new scope

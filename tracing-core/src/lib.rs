@@ -20,6 +20,7 @@
 //! | `tracer` | **where a span is created**: per-service settings ([`Tracer`]) | `zipkin_span(service_name=..., transport_handler=...)` |
 //! | `current` | the current span of a task ([`current_context`]) | the thread-local `Stack` |
 //! | `local` | local child spans ([`local_span`], [`root_span`]) | `with zipkin_span(...)` inside a request |
+//! | `bridge` | `#[tracing::instrument]` spans as Zipkin spans ([`TracingBridge`], feature `tracing-bridge`) | `@zipkin_span` on a function |
 //! | `server` | SERVER spans for axum ([`ZipkinLayer`]) | `zipkin_span` around a Flask view |
 //! | `client` | CLIENT spans for reqwest ([`TracedRequest`]) | the headers passed to `requests.get` |
 //!
@@ -69,12 +70,17 @@ mod tracer;
 mod current;
 mod local;
 
+#[cfg(feature = "tracing-bridge")]
+mod bridge;
+
 mod http_tags;
 
 mod client;
 mod server;
 
 pub use b3::{B3Format, Extracted, extract, inject};
+#[cfg(feature = "tracing-bridge")]
+pub use bridge::TracingBridge;
 pub use client::{TracedRequest, send_with};
 pub use context::{SamplingFlags, TraceContext};
 pub use current::current_context;
