@@ -104,6 +104,7 @@ fn service2(
         let state = service2::AppState {
             tracer: Tracer::builder(service2::SERVICE_NAME).build(),
             time_scale: service.time_scale,
+            instrument: false,
         };
         let routes = service2::routes().with_state(state);
         return Ok((
@@ -112,7 +113,11 @@ fn service2(
         ));
     }
     let reporter = service.tracing.start_reporter()?;
-    let config = service2::Config { port: 0, service };
+    let config = service2::Config {
+        port: 0,
+        service,
+        instrument: false,
+    };
     Ok((service2::server(&config, reporter.clone()), Some(reporter)))
 }
 

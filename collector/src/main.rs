@@ -7,7 +7,7 @@ use collector::{Collector, Config, serve};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    plumbing::init_logging("info")?;
+    plumbing::init_logging("info", None)?;
     // Before the address is announced: a signal sent as soon as the server answers stops
     // it cleanly rather than killing it.
     let shutdown = plumbing::shutdown_signal()?;

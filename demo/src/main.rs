@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     let config = demo::Config::parse();
     // Only warnings unless RUST_LOG says otherwise: the services' per-request lines would
     // bury the waterfall.
-    plumbing::init_logging("warn")?;
+    plumbing::init_logging("warn", None)?;
     let shutdown = plumbing::shutdown_signal()?;
     if let Some(zipkin) = &config.zipkin {
         let mut stdout = std::io::stdout();

@@ -193,6 +193,7 @@ impl Stack {
         let config2 = service2::Config {
             port: addresses.service2.port(),
             service: service_args(config, &addresses),
+            instrument: false,
         };
         let capture = headers.layer();
         let server2 =

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use plumbing::{ServiceArgs, TracingArgs};
-use zipkin_tracing::{HttpReporter, HttpReporterConfig};
+use zipkin_tracing::{HttpReporter, HttpReporterConfig, Propagation, TracingBridge};
 
 use crate::process::{build_binary, launch};
 use crate::service::Service;
@@ -30,6 +30,8 @@ pub struct ChainOptions {
     client_timeout: Duration,
     binaries: bool,
     rust_log: String,
+    propagation: Propagation,
+    instrument: bool,
 }
 
 impl ChainOptions {
@@ -78,6 +80,21 @@ impl ChainOptions {
         self
     }
 
+    /// `PROPAGATION` of both services: the trace header formats read and written, in
+    /// order. Default B3 only.
+    pub fn propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
+        self
+    }
+
+    /// `INSTRUMENT=true` for service2: its db_search is timed by `#[instrument]` through
+    /// the tracing bridge. In-process, this installs the bridge as the test process's
+    /// global subscriber, so it only works in a test binary that installs no other first.
+    pub fn instrument(mut self) -> Self {
+        self.instrument = true;
+        self
+    }
+
     /// Starts service2 (unless a stand-in replaces it), then service1 calling it, and
     /// returns once both answer.
     pub async fn start(self) -> anyhow::Result<Chain> {
@@ -92,6 +109,7 @@ impl ChainOptions {
         let service = ServiceArgs::new(
             TracingArgs {
                 sample_rate: self.sample_rate,
+                propagation: self.propagation,
                 ..TracingArgs::new(&self.reporter.endpoint)
             },
             self.time_scale,
@@ -101,9 +119,13 @@ impl ChainOptions {
             None => {
                 let reporter =
                     HttpReporter::start(self.reporter.clone()).context("service2's reporter")?;
+                if self.instrument {
+                    plumbing::init_logging("warn", Some(TracingBridge::new()))?;
+                }
                 let config = service2::Config {
                     port: 0,
                     service: service.clone(),
+                    instrument: self.instrument,
                 };
                 let server = service2::server(&config, reporter.clone());
                 let started = Service::spawn(service2::SERVICE_NAME, server, reporter).await?;
@@ -133,12 +155,15 @@ impl ChainOptions {
             ("TIME_SCALE", self.time_scale.to_string()),
             ("SAMPLE_RATE", self.sample_rate.to_string()),
             ("RUST_LOG", self.rust_log.clone()),
+            ("PROPAGATION", self.propagation.to_string()),
         ];
         let mut service2 = None;
         let service2_url = match self.service2_url {
             Some(url) => url,
             None => {
-                let started = start_binary(service2::SERVICE_NAME, &environment).await?;
+                let mut env2 = environment.clone();
+                env2.push(("INSTRUMENT", self.instrument.to_string()));
+                let started = start_binary(service2::SERVICE_NAME, &env2).await?;
                 let url = started.url();
                 service2 = Some(started);
                 url
@@ -190,6 +215,8 @@ impl Chain {
             client_timeout: Duration::from_secs(10),
             binaries: false,
             rust_log: "info".to_owned(),
+            propagation: Propagation::default(),
+            instrument: false,
         }
     }
 

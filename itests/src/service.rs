@@ -39,7 +39,7 @@ pub struct Service {
 
 impl Service {
     /// Serves `server` on a fresh `127.0.0.1:0` socket; its spans go to `reporter`.
-    pub(crate) async fn spawn(
+    pub async fn spawn(
         name: &'static str,
         server: plumbing::Server,
         reporter: HttpReporter,

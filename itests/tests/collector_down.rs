@@ -288,7 +288,7 @@ fn lost_spans(line: &str) -> Option<u64> {
 /// The child's part: logs as the binaries do, makes each reporter give up
 /// [`BATCHES_GIVEN_UP`] batches against a refused endpoint, then brings the collector up.
 async fn give_up_many_batches_with_logging() {
-    plumbing::init_logging("info").unwrap();
+    plumbing::init_logging("info", None).unwrap();
     let down = DownCollector::new().unwrap();
     let config = HttpReporterConfig {
         batch_size: CHILD_BATCH_SIZE,

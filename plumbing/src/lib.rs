@@ -34,7 +34,7 @@
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::parse();
-//! plumbing::init_logging("info")?;
+//! plumbing::init_logging("info", None)?;
 //! let shutdown = plumbing::shutdown_signal()?;
 //! let listener = plumbing::bind(config.service.address(config.port)).await?;
 //! let reporter = config.service.tracing.start_reporter()?;

@@ -4,11 +4,18 @@
 //! (the demo's waterfall). Each program picks the filter used when `RUST_LOG` is unset:
 //! the services log `info`, the demo only warnings. A `RUST_LOG` that is not a valid filter
 //! is an error that names it, rather than being silently ignored.
+//!
+//! A program may also install a [`TracingBridge`], which records the `tracing` spans of
+//! traced requests (`#[tracing::instrument]`) as Zipkin spans. Each output filters for
+//! itself: `RUST_LOG` decides which lines are printed, never which spans reach Zipkin.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+use zipkin_tracing::TracingBridge;
 
 /// `RUST_LOG` is set but is not a valid filter.
 #[derive(Debug, thiserror::Error)]
@@ -21,19 +28,22 @@ pub struct LoggingError {
 }
 
 /// Installs the log output: standard error, filtered by `RUST_LOG`, or by `default` (such
-/// as `"info"` or `"warn"`) when it is unset or blank. A second call keeps the output
-/// installed first, so tests may call it freely.
-pub fn init_logging(default: &str) -> Result<(), LoggingError> {
+/// as `"info"` or `"warn"`) when it is unset or blank; and `bridge`, if given. A second
+/// call keeps what was installed first, so tests may call it freely.
+pub fn init_logging(default: &str, bridge: Option<TracingBridge>) -> Result<(), LoggingError> {
     let filter = filter(std::env::var("RUST_LOG").ok(), default)?;
     let colour = colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR"),
     );
-    // An error here means a subscriber is already installed, which is what we want.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log_lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour)
+        .with_filter(filter);
+    // An error here means a subscriber is already installed, which is what we want.
+    let _ = tracing_subscriber::registry()
+        .with(log_lines)
+        .with(bridge.map(TracingBridge::layer))
         .try_init();
     Ok(())
 }

@@ -62,6 +62,7 @@ async fn the_article_chain_gives_six_spans_in_one_trace() {
     let url = spawn(service2::app(service2::AppState {
         tracer: tracer2,
         time_scale: 0.0,
+        instrument: false,
     }))
     .await;
 
@@ -219,6 +220,7 @@ async fn the_routes_alone_call_service2_untraced_and_record_nothing() {
     let url = spawn(service2::routes().with_state(service2::AppState {
         tracer: tracer2,
         time_scale: 0.0,
+        instrument: false,
     }))
     .await;
     let tracer1 = Tracer::builder(SERVICE_NAME)

@@ -29,6 +29,11 @@ pub struct Config {
     /// Listening address, time scale and tracing, as for service1.
     #[command(flatten)]
     pub service: ServiceArgs,
+
+    /// Time db_search with `#[tracing::instrument]`, recorded through the tracing bridge,
+    /// instead of `local_span`: the same span in Zipkin either way.
+    #[arg(long, env = "INSTRUMENT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub instrument: bool,
 }
 
 /// What the handlers need.
@@ -38,6 +43,8 @@ pub struct AppState {
     pub tracer: Tracer,
     /// Multiplies the simulated sleeps.
     pub time_scale: f64,
+    /// Whether db_search is timed by `#[instrument]` ([`Config::instrument`]).
+    pub instrument: bool,
 }
 
 /// The router: `GET /service/` traced, `GET /health` not.
@@ -59,10 +66,22 @@ async fn service(State(state): State<AppState>) -> &'static str {
     tracing::info!("handling GET /service/");
     local_span("service_2_do_stuff", async {
         scaled_sleep(2.0, state.time_scale).await;
-        local_span("db_search", scaled_sleep(2.0, state.time_scale)).await;
+        if state.instrument {
+            db_search(state.time_scale).await;
+        } else {
+            local_span("db_search", scaled_sleep(2.0, state.time_scale)).await;
+        }
     })
     .await;
     "OK"
+}
+
+/// The article's `db_search`, spelled as py_zipkin's `@zipkin_span` decorator would have
+/// it: with the tracing bridge installed, this is the same Zipkin span as
+/// `local_span("db_search", ...)`.
+#[tracing::instrument(skip_all)]
+async fn db_search(time_scale: f64) {
+    scaled_sleep(2.0, time_scale).await;
 }
 
 /// service2 as its `Config` says, its spans going to `reporter`: serve it with
@@ -74,6 +93,7 @@ pub fn server(config: &Config, reporter: HttpReporter) -> plumbing::Server {
             .tracing
             .tracer(SERVICE_NAME, reporter.clone()),
         time_scale: config.service.time_scale,
+        instrument: config.instrument,
     };
     plumbing::Server::traced(SERVICE_NAME, app(state), reporter)
 }

@@ -14,6 +14,7 @@ fn service(reporter: &InMemoryReporter) -> Router {
     app(AppState {
         tracer,
         time_scale: 0.0,
+        instrument: false,
     })
 }
 
@@ -106,6 +107,7 @@ async fn an_unsampled_caller_gets_an_answer_and_nothing_is_reported() {
     let router = app(AppState {
         tracer,
         time_scale: 0.0,
+        instrument: false,
     });
     let request = Request::get("/service/").body(Body::empty()).unwrap();
     assert_eq!(get(router, request).await.0, StatusCode::OK);
@@ -182,6 +184,7 @@ async fn the_routes_alone_answer_the_same_and_record_nothing() {
     let untraced = routes().with_state(AppState {
         tracer,
         time_scale: 0.0,
+        instrument: false,
     });
     let request = Request::get("/service/").body(Body::empty()).unwrap();
     assert_eq!(get(untraced, request).await, (StatusCode::OK, "OK".into()));

@@ -31,7 +31,7 @@
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
-use tracing::{Dispatch, Level, Metadata, Subscriber, span};
+use tracing::{Level, Metadata, Subscriber, span};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -109,7 +109,9 @@ impl<S> Layer<S> for BridgeLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_register_dispatch(&self, _subscriber: &Dispatch) {
+    /// Called when the bridge is added to a subscriber (also through `Option` and
+    /// filtered layers, which do not all pass `on_register_dispatch` on).
+    fn on_layer(&mut self, _subscriber: &mut S) {
         bridged::INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
