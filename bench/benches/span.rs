@@ -41,6 +41,10 @@
 //! the exporter or queue and how many were dropped, so a column that silently measured
 //! the overload path shows it.
 //!
+//! A third group, `span_child`, times a child span inside a sampled request three ways:
+//! `local_span`, an `#[instrument]`-style `tracing` span through our `TracingBridge`, and
+//! the same `tracing` span through `tracing-opentelemetry` (see [`span_child`]).
+//!
 //! Run: `cargo bench -p bench --bench span` (add `-- --quick` for a rough pass).
 
 use std::cell::Cell;
@@ -64,6 +68,7 @@ use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt as _;
 use zipkin_tracing::{
     FinishedSpan, HttpReporter, HttpReporterConfig, NopReporter, ProbabilitySampler, Report, Tracer,
+    TracingBridge, local_span, root_span,
 };
 
 /// The span's name: an HTTP route, as the server layer names spans.
@@ -304,6 +309,70 @@ fn bench_otel(group: &mut BenchmarkGroup<'_, WallTime>, sampler: Sampler, sample
     }
 }
 
+/// Polls `future` once: every future benched here completes without waiting (no I/O, no
+/// sleep), so a span around it is timed without an executor's own cost.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("a benched future waited"),
+    }
+}
+
+/// A child span inside a sampled request, the way service2 times `db_search`: with
+/// `local_span`, with `#[instrument]` through our tracing bridge (a `tracing` span
+/// created, entered, left and closed, which is what `#[instrument]` expands to), and
+/// with the same `tracing` span under `tracing-opentelemetry`, inside an entered request
+/// span. Ours hand off to [`ChannelReporter`], OpenTelemetry to its batch processor.
+fn span_child(c: &mut Criterion) {
+    let runtime = reporter_runtime();
+    let mut group = c.benchmark_group("span_child");
+    let tracer = Tracer::builder("service2")
+        .reporter(ChannelReporter::start(&runtime))
+        .build();
+    group.bench_function("local_span", |b| {
+        b.iter_custom(|iters| {
+            ready(root_span(&tracer, "request", async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    local_span(black_box("db_search"), async {}).await;
+                }
+                start.elapsed()
+            }))
+        });
+    });
+    let bridged = tracing_subscriber::registry().with(TracingBridge::new().layer());
+    tracing::subscriber::with_default(bridged, || {
+        group.bench_function("bridged", |b| {
+            b.iter_custom(|iters| {
+                ready(root_span(&tracer, "request", async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        tracing::info_span!("db_search").in_scope(|| {});
+                    }
+                    start.elapsed()
+                }))
+            });
+        });
+    });
+
+    let provider = otel_provider(Sampler::AlwaysOn, CountingExporter::default());
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    tracing::subscriber::with_default(subscriber, || {
+        let request = tracing::info_span!("request");
+        let _inside = request.enter();
+        group.bench_function("tracing_otel", |b| {
+            b.iter(|| tracing::info_span!("db_search").in_scope(|| {}));
+        });
+    });
+    if let Err(error) = provider.shutdown() {
+        eprintln!("  tracing_otel: shutdown failed: {error}");
+    }
+    group.finish();
+}
+
 /// Sampled spans: recorded and handed off, in every column.
 fn span_sampled(c: &mut Criterion) {
     let runtime = reporter_runtime();
@@ -342,6 +411,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = span_sampled, span_unsampled
+    targets = span_sampled, span_unsampled, span_child
 }
 criterion_main!(benches);

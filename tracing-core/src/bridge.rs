@@ -36,9 +36,8 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::current::{self, bridged};
+use crate::current::{self, Current, bridged};
 use crate::record::Text;
-use crate::span::OpenSpan;
 
 /// At most this many field values become tags on one span, so that a span with many
 /// fields, or one recorded in a loop, cannot grow without bound.
@@ -99,12 +98,6 @@ impl TracingBridge {
 /// The layer behind [`TracingBridge::layer`].
 struct BridgeLayer;
 
-/// The Zipkin span being recorded for a `tracing` span, and how many tags it has.
-struct Recording {
-    span: OpenSpan,
-    tags: usize,
-}
-
 impl<S> Layer<S> for BridgeLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -121,10 +114,7 @@ where
         };
         // The nearest bridged ancestor, found through the registry: inside this callback
         // `tracing` gives no dispatcher to look the current span up with.
-        let ancestor = span
-            .scope()
-            .skip(1)
-            .find_map(|ancestor| ancestor.extensions().get::<bridged::Bridged>().cloned());
+        let ancestor = bridged::nearest(span.scope().skip(1));
         let scoped = current::scoped();
         let opened_under = scoped.as_ref().map(|scoped| scoped.context);
         let Some(parent) = bridged::innermost_of(scoped, ancestor) else {
@@ -135,47 +125,56 @@ where
         }
         let context = parent.tracer.child(&parent.context);
         let name = attributes.metadata().name();
-        let mut recording = Recording {
-            span: parent.tracer.start(context, name, None),
+        let recording = parent.tracer.start(context, name, None);
+        let mut bridged = bridged::Bridged {
+            place: bridged::Place {
+                span: Current { context, ..parent },
+                opened_under,
+            },
+            recording: Some(recording),
             tags: 0,
         };
-        attributes.record(&mut recording);
-        let mut extensions = span.extensions_mut();
-        extensions.insert(bridged::Bridged {
-            span: parent.with_context(context),
-            opened_under,
-        });
-        extensions.insert(recording);
+        attributes.record(&mut Fields(&mut bridged));
+        span.extensions_mut().insert(bridged);
     }
 
     fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(id)
-            && let Some(recording) = span.extensions_mut().get_mut::<Recording>()
+            && let Some(bridged) = span.extensions_mut().get_mut::<bridged::Bridged>()
         {
-            values.record(recording);
+            values.record(&mut Fields(bridged));
         }
     }
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(&id)
-            && let Some(recording) = span.extensions_mut().remove::<Recording>()
+            && let Some(recording) = span
+                .extensions_mut()
+                .get_mut::<bridged::Bridged>()
+                .and_then(|bridged| bridged.recording.take())
         {
-            recording.span.finish();
+            recording.finish();
         }
     }
 }
 
-impl Recording {
+/// Records a `tracing` span's fields on its Zipkin span.
+struct Fields<'a>(&'a mut bridged::Bridged);
+
+impl Fields<'_> {
     fn tag(&mut self, field: &Field, value: String) {
-        if self.tags < MAX_TAGS {
-            self.tags += 1;
-            self.span.tag(Text::Borrowed(field.name()), value);
+        let bridged = &mut *self.0;
+        if bridged.tags < MAX_TAGS
+            && let Some(recording) = &mut bridged.recording
+        {
+            bridged.tags += 1;
+            recording.tag(Text::Borrowed(field.name()), value);
         }
     }
 }
 
 /// Fields become tags: strings as they are, everything else in its `Debug` form.
-impl Visit for Recording {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.tag(field, bounded(value));
     }

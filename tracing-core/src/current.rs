@@ -68,27 +68,36 @@ pub(crate) mod bridged {
 
     use super::Current;
     use crate::context::TraceContext;
+    use crate::span::OpenSpan;
 
     /// Set once a bridge is installed, so that programs without one skip the lookup.
     pub(crate) static INSTALLED: AtomicBool = AtomicBool::new(false);
 
     /// A bridged span's place among the current spans.
     #[derive(Debug, Clone)]
-    pub(crate) struct Bridged {
+    pub(crate) struct Place {
         /// The Zipkin span recorded for the `tracing` span.
         pub(crate) span: Current,
         /// The task's scoped span when the `tracing` span opened.
         pub(crate) opened_under: Option<TraceContext>,
     }
 
+    /// What the bridge keeps in a `tracing` span's extensions, one value per span (each
+    /// extension is an allocation of its own).
+    pub(crate) struct Bridged {
+        /// Where the span is among the current spans.
+        pub(crate) place: Place,
+        /// The Zipkin span being recorded, until the `tracing` span closes.
+        pub(crate) recording: Option<OpenSpan>,
+        /// How many of its fields have become tags.
+        pub(crate) tags: usize,
+    }
+
     /// The innermost of the task's scoped span and a bridged span around it. While the
     /// scope is still the one the bridged span opened under, no scope began inside the
     /// bridged span, so the bridged span is the innermost; otherwise a `local_span` or a
     /// request started inside it, and that scope is.
-    pub(crate) fn innermost_of(
-        scoped: Option<Current>,
-        bridged: Option<Bridged>,
-    ) -> Option<Current> {
+    pub(crate) fn innermost_of(scoped: Option<Current>, bridged: Option<Place>) -> Option<Current> {
         match bridged {
             Some(bridged) if bridged.opened_under == scoped.as_ref().map(|s| s.context) => {
                 Some(bridged.span)
@@ -97,10 +106,24 @@ pub(crate) mod bridged {
         }
     }
 
+    /// The place of the nearest span with a [`Bridged`] among `spans` (a span and its
+    /// ancestors, innermost first).
+    pub(crate) fn nearest<'a, R: 'a>(
+        mut spans: impl Iterator<Item = tracing_subscriber::registry::SpanRef<'a, R>>,
+    ) -> Option<Place>
+    where
+        R: LookupSpan<'a>,
+    {
+        spans.find_map(|span| {
+            let extensions = span.extensions();
+            extensions.get::<Bridged>().map(|bridged| bridged.place.clone())
+        })
+    }
+
     /// The innermost bridged span around the calling code, if any. Not for use inside a
     /// subscriber's own callbacks, where `tracing` hands out no dispatcher (the bridge
     /// walks the registry's parents there instead).
-    pub(crate) fn innermost() -> Option<Bridged> {
+    pub(crate) fn innermost() -> Option<Place> {
         if !INSTALLED.load(Ordering::Relaxed) {
             return None;
         }
@@ -108,9 +131,7 @@ pub(crate) mod bridged {
             // The bridge works with tracing-subscriber's `Registry`, under any layers.
             let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
             let current = dispatch.current_span();
-            let span = registry.span(current.id()?)?;
-            span.scope()
-                .find_map(|span| span.extensions().get::<Bridged>().cloned())
+            nearest(registry.span(current.id()?)?.scope())
         })
     }
 }

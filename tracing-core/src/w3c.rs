@@ -191,8 +191,8 @@ fn tracestate(headers: &HeaderMap) -> Option<TraceState> {
     };
     match check_tracestate(text) {
         // Within its limits, the value goes on as it came (several headers as one list).
-        Ok(_) if text.len() <= MAX_PASSED_ON => HeaderValue::from_str(text).ok().map(TraceState),
-        Ok(entries) => HeaderValue::from_str(&shorten(entries))
+        Ok(()) if text.len() <= MAX_PASSED_ON => HeaderValue::from_str(text).ok().map(TraceState),
+        Ok(()) => HeaderValue::from_str(&shorten(entries(text).collect()))
             .ok()
             .filter(|value| !value.is_empty())
             .map(TraceState),
@@ -203,15 +203,22 @@ fn tracestate(headers: &HeaderMap) -> Option<TraceState> {
     }
 }
 
-/// The entries of a `tracestate`, checked: at most 32, keys unique, each key and value
-/// as the recommendation's grammar says. Empty entries are allowed and skipped.
-fn check_tracestate(text: &str) -> Result<Vec<&str>, String> {
-    let mut entries = Vec::new();
-    let mut keys = Vec::new();
-    for entry in text.split(',') {
-        let entry = entry.trim_matches([' ', '\t']);
-        if entry.is_empty() {
-            continue;
+/// The non-empty entries of a `tracestate` list, without the whitespace around them.
+fn entries(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',')
+        .map(|entry| entry.trim_matches([' ', '\t']))
+        .filter(|entry| !entry.is_empty())
+}
+
+/// Checks a `tracestate`: at most 32 entries, keys unique, each key and value as the
+/// recommendation's grammar says. Empty entries are allowed. Nothing is allocated on the
+/// way: the list is short, so a repeated key is found by scanning the entries before it.
+fn check_tracestate(text: &str) -> Result<(), String> {
+    for (index, entry) in entries(text).enumerate() {
+        if index == MAX_ENTRIES {
+            return Err(format!(
+                "tracestate has more than {MAX_ENTRIES} entries, the most allowed"
+            ));
         }
         let (key, value) = entry
             .split_once('=')
@@ -222,19 +229,12 @@ fn check_tracestate(text: &str) -> Result<Vec<&str>, String> {
         if !valid_value(value) {
             return Err(format!("tracestate value {} is invalid", quote(value)));
         }
-        if keys.contains(&key) {
+        let same_key = |earlier: &str| earlier.split_once('=').is_some_and(|(k, _)| k == key);
+        if entries(text).take(index).any(same_key) {
             return Err(format!("tracestate key {} appears twice", quote(key)));
         }
-        keys.push(key);
-        entries.push(entry);
     }
-    if entries.len() > MAX_ENTRIES {
-        return Err(format!(
-            "tracestate has {} entries; at most {MAX_ENTRIES} are allowed",
-            entries.len()
-        ));
-    }
-    Ok(entries)
+    Ok(())
 }
 
 /// A key: `lcalpha 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/")`, or a multi-tenant
