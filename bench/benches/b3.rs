@@ -38,8 +38,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
-use opentelemetry_zipkin::{B3Encoding, Propagator};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_zipkin::{B3Encoding, Propagator};
 use zipkin_tracing::{
     B3Format, Extracted, TraceContext, extract, extract_traceparent, inject, inject_traceparent,
 };
@@ -192,7 +192,10 @@ fn w3c_extract_inject(c: &mut Criterion) {
     assert!(extract_traceparent(&headers).is_some_and(|w3c| w3c.tracestate.is_some()));
     let propagator = TraceContextPropagator::new();
     let read = propagator.extract(&HeaderExtractor(&headers));
-    assert!(read.span().span_context().is_valid(), "OpenTelemetry reads it");
+    assert!(
+        read.span().span_context().is_valid(),
+        "OpenTelemetry reads it"
+    );
 
     group.bench_function("ours", |b| {
         b.iter_batched_ref(

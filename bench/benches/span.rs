@@ -67,8 +67,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt as _;
 use zipkin_tracing::{
-    FinishedSpan, HttpReporter, HttpReporterConfig, NopReporter, ProbabilitySampler, Report, Tracer,
-    TracingBridge, local_span, root_span,
+    FinishedSpan, HttpReporter, HttpReporterConfig, NopReporter, ProbabilitySampler, Report,
+    Tracer, TracingBridge, local_span, root_span,
 };
 
 /// The span's name: an HTTP route, as the server layer names spans.

@@ -34,8 +34,10 @@ fn install_bridge() {
 
 /// The stand-in collector on a free port, until the returned sender is dropped.
 async fn stand_in() -> (ZipkinApi, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("a bound address"));
     let (stop, stopped) = oneshot::channel::<()>();
     let store = collector::Collector::default();
     tokio::spawn(collector::serve(listener, store, async {
@@ -169,7 +171,7 @@ async fn front_and_back(endpoint: &str) -> anyhow::Result<TraceId> {
 async fn assert_front_and_back(api: &ZipkinApi, trace_id: TraceId, names: NameMatch) {
     let spans = wait_for_trace_within(api, trace_id, 5, DEADLINE)
         .await
-        .unwrap();
+        .expect("the five spans are stored");
     let listing = describe_spans(&spans);
     let mut tree = TraceTree::new(spans).with_names(names);
     let server = tree.take("frontend", Some(Kind::Server), "GET /");

@@ -39,11 +39,13 @@ fn otel_client_call() -> OtelCall {
     let provider = SdkTracerProvider::builder().build();
     let tracer = provider.tracer("otel-caller");
     let remote_parent = SpanContext::new(
-        trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
-        trace::SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex"),
+        trace::SpanId::from_hex("00f067aa0ba902b7").expect("hex"),
         TraceFlags::SAMPLED,
         true,
-        TRACESTATE.parse::<TraceState>().unwrap(),
+        TRACESTATE
+            .parse::<TraceState>()
+            .expect("a valid tracestate"),
     );
     let parent = Context::new().with_remote_span_context(remote_parent);
     let span = tracer
@@ -60,15 +62,17 @@ fn otel_client_call() -> OtelCall {
         .collect();
     OtelCall {
         headers,
-        trace_id: span_context.trace_id().to_string().parse().unwrap(),
-        span_id: span_context.span_id().to_string().parse().unwrap(),
+        trace_id: span_context.trace_id().to_string().parse().expect("hex"),
+        span_id: span_context.span_id().to_string().parse().expect("hex"),
     }
 }
 
 /// The stand-in collector on a free port, until the returned sender is dropped.
 async fn stand_in_collector() -> (ZipkinApi, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("a bound address"));
     let (stop, stopped) = oneshot::channel::<()>();
     let store = collector::Collector::default();
     tokio::spawn(collector::serve(listener, store, async {

@@ -108,15 +108,17 @@ pub(crate) mod bridged {
 
     /// The place of the nearest span with a [`Bridged`] among `spans` (a span and its
     /// ancestors, innermost first).
-    pub(crate) fn nearest<'a, R: 'a>(
+    pub(crate) fn nearest<'a, R>(
         mut spans: impl Iterator<Item = tracing_subscriber::registry::SpanRef<'a, R>>,
     ) -> Option<Place>
     where
-        R: LookupSpan<'a>,
+        R: LookupSpan<'a> + 'a,
     {
         spans.find_map(|span| {
             let extensions = span.extensions();
-            extensions.get::<Bridged>().map(|bridged| bridged.place.clone())
+            extensions
+                .get::<Bridged>()
+                .map(|bridged| bridged.place.clone())
         })
     }
 
