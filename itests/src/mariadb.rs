@@ -2,7 +2,7 @@
 //!
 //! [`MariaDb::start`] creates a data folder of its own with `mariadb-install-db`, runs
 //! `mariadbd` on a free loopback port with its own socket, and waits (with a deadline)
-//! until the port accepts connections. A server that Debian's package may have started
+//! until its socket accepts connections. A server that Debian's package may have started
 //! (port 3306, `/run/mysqld`) and the machine's `/etc/mysql` settings play no part:
 //! `--no-defaults` ignores every option file. The server is killed and its folder removed
 //! on drop.
@@ -49,11 +49,16 @@ impl MariaDb {
     /// Initialises a data folder, starts `mariadbd` on a free port and waits until it
     /// accepts connections, for at most [`START_DEADLINE`].
     pub async fn start() -> anyhow::Result<MariaDb> {
+        MariaDb::start_on(free_port()?).await
+    }
+
+    /// [`MariaDb::start`] on `port`, which should be free: a port in use makes `mariadbd`
+    /// exit, and the error names the port and shows the server's last log lines.
+    pub async fn start_on(port: u16) -> anyhow::Result<MariaDb> {
         let server = find_program(&["mariadbd", "mysqld"])?;
         let install = find_program(&["mariadb-install-db", "mysql_install_db"])?;
         let client = find_program(&["mariadb", "mysql"])?;
         let folder = fresh_folder("mariadb")?;
-        let port = free_port()?;
         let child = match spawn(&server, &install, &folder, port).await {
             Ok(child) => child,
             Err(error) => {
@@ -159,7 +164,9 @@ impl MariaDb {
                     self.log_tail(30)
                 );
             }
-            let last = match tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
+            // Its own socket, not the TCP port: anything else listening on the port would
+            // answer there. The server listens on the socket only once it has the port.
+            let last = match tokio::net::UnixStream::connect(self.socket()).await {
                 Ok(_) => return Ok(()),
                 Err(error) => error.to_string(),
             };
@@ -188,6 +195,10 @@ impl Drop for MariaDb {
 /// file and log in `folder`.
 async fn spawn(server: &Path, install: &Path, folder: &Path, port: u16) -> anyhow::Result<Child> {
     let data = folder.join("data");
+    // A temporary folder of its own too: servers sharing /tmp have been seen to trip over
+    // each other's temporary tables while initialising.
+    let tmp = folder.join("tmp");
+    std::fs::create_dir(&tmp).context("cannot create MariaDB's temporary folder")?;
     // mariadbd refuses to run as root unless told to; as anyone else it runs as itself.
     let as_root = running_as_root().then_some("--user=root");
     let mut init = Command::new(install);
@@ -195,6 +206,7 @@ async fn spawn(server: &Path, install: &Path, folder: &Path, port: u16) -> anyho
         .args(as_root)
         .arg(format!("--datadir={}", data.display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .arg(format!("--tmpdir={}", tmp.display()))
         .stdin(Stdio::null());
     let initialised = tokio::task::spawn_blocking(move || init.output())
         .await
@@ -214,6 +226,7 @@ async fn spawn(server: &Path, install: &Path, folder: &Path, port: u16) -> anyho
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--port={port}"))
         .arg("--bind-address=127.0.0.1")
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!(
             "--socket={}",
             folder.join("mariadb.sock").display()
