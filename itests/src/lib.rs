@@ -16,6 +16,8 @@
 //! | [`hanging_collector`] | a collector that accepts connections and never answers |
 //! | [`latency`] | timing a healthy and a faulty chain side by side |
 //! | [`zipkin_server`] | the real Zipkin server from its jar, or the skip line where it is missing |
+//! | [`zipkin_jar`] | what the jar itself holds: its MySQL schema, the variables it reads |
+//! | [`mariadb`] | a private MariaDB server with Zipkin's schema loaded |
 //! | [`zipkin_scenarios`] | what any real Zipkin must store of the chain: tree, B3 forms, load |
 //! | [`zipkin_queries`] | what any real Zipkin's query API answers: names, searches, links |
 //! | [`browser`] | headless Chromium through WebDriver: page text, a click, a screenshot |
@@ -42,12 +44,14 @@ pub mod chain;
 pub mod faulty_collector;
 pub mod hanging_collector;
 pub mod latency;
+pub mod mariadb;
 pub mod mock_collector;
 pub mod process;
 pub mod service;
 pub mod stand_in;
 pub mod trace_source;
 pub mod tree;
+pub mod zipkin_jar;
 pub mod zipkin_queries;
 pub mod zipkin_scenarios;
 pub mod zipkin_server;
@@ -57,6 +61,7 @@ pub use browser::Browser;
 pub use chain::{Chain, ChainOptions};
 pub use faulty_collector::FaultyCollector;
 pub use hanging_collector::HangingCollector;
+pub use mariadb::MariaDb;
 pub use mock_collector::MockCollector;
 pub use process::{ServiceProcess, build_binary, free_port, launch, warning_lines};
 pub use service::Service;

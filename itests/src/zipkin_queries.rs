@@ -89,23 +89,52 @@ pub async fn query_api(api: &ZipkinApi) -> anyhow::Result<()> {
 /// link, service1 -> service2, with `callCount` = `requests` and no errors. Exact only
 /// when nothing else called service2 in that window: give it a Zipkin of its own.
 pub async fn dependencies(api: &ZipkinApi, requests: u64) -> anyhow::Result<()> {
+    let sent = stored_requests(api, requests).await?;
+    assert_one_link(api, &sent).await
+}
+
+/// Requests sent through the chain, and the time window they were sent in.
+#[derive(Debug, Clone)]
+pub struct SentRequests {
+    /// The trace of each request, in the order they were sent.
+    pub trace_ids: Vec<TraceId>,
+    /// Epoch milliseconds before the first request.
+    pub start_ms: u64,
+    /// Epoch milliseconds after every trace was stored.
+    pub end_ms: u64,
+}
+
+/// `requests` requests one after another through the in-process chain, once each of their
+/// traces is whole in `api`'s Zipkin.
+pub async fn stored_requests(api: &ZipkinApi, requests: u64) -> anyhow::Result<SentRequests> {
     let start_ms = now_millis();
     let mut chain = Chain::options(api.spans_endpoint())
         .time_scale(TIME_SCALE)
         .start()
         .await?;
-    let mut ids = Vec::new();
+    let mut trace_ids = Vec::new();
     for _ in 0..requests {
-        ids.push(call(&chain.entry_url(), &[]).await?);
+        trace_ids.push(call(&chain.entry_url(), &[]).await?);
     }
     chain.stop().await?;
-    for id in ids {
+    for &id in &trace_ids {
         stored_article(api, id).await?;
     }
-    let end_ms = now_millis() + 1;
+    Ok(SentRequests {
+        trace_ids,
+        start_ms,
+        end_ms: now_millis() + 1,
+    })
+}
+
+/// `/dependencies` over the window of `sent` shows exactly one link, service1 ->
+/// service2, with one call per request and no errors.
+pub async fn assert_one_link(api: &ZipkinApi, sent: &SentRequests) -> anyhow::Result<()> {
+    let requests = sent.trace_ids.len() as u64;
     let query = format!(
-        "/api/v2/dependencies?endTs={end_ms}&lookback={}",
-        end_ms - start_ms
+        "/api/v2/dependencies?endTs={}&lookback={}",
+        sent.end_ms,
+        sent.end_ms - sent.start_ms
     );
     // Some storages link traces after storing them: wait for the count to be reached.
     let links = wait_until(

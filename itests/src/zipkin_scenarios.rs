@@ -12,12 +12,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use zipkin_tracing::TraceId;
+use zipkin_tracing::{Span, TraceId};
 
 use crate::article::ArticleTrace;
 use crate::caller::{Caller, call};
 use crate::chain::Chain;
-use crate::trace_source::{ZipkinApi, describe_spans, wait_for_trace_within};
+use crate::trace_source::{TraceSource as _, ZipkinApi, describe_spans, wait_until};
 use crate::tree::{NameMatch, TraceTree};
 
 /// The article's sleeps, scaled: the whole trace takes about 70 ms.
@@ -27,10 +27,10 @@ pub const TIME_SCALE: f64 = 0.01;
 /// asynchronous write, on a busy machine.
 pub const STORE_DEADLINE: Duration = Duration::from_secs(20);
 
-/// Reads trace `id` back from Zipkin once its six spans are stored and checks the whole
-/// tree, as [`ArticleTrace::take`] does, with no span left over.
+/// Reads trace `id` back from Zipkin once its six spans are stored whole and checks the
+/// whole tree, as [`ArticleTrace::take`] does, with no span left over.
 pub async fn stored_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<ArticleTrace> {
-    let spans = wait_for_trace_within(api, id, 6, STORE_DEADLINE).await?;
+    let spans = wait_for_whole_article(api, id).await?;
     let mut tree = TraceTree::new(spans).with_names(NameMatch::IgnoreCase);
     anyhow::ensure!(
         tree.trace_id() == id,
@@ -40,6 +40,28 @@ pub async fn stored_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<Arti
     let trace = ArticleTrace::take(&mut tree);
     tree.finish();
     Ok(trace)
+}
+
+/// The six spans of trace `id` once each is written whole: a timestamp and a duration,
+/// and on a CLIENT or SERVER span its `http.method` tag. A storage may show a span before
+/// all of it: MySQL stores a span's row and its tags and annotations (rows of another
+/// table) in separate statements, so a read between them finds the span without its tags.
+pub async fn wait_for_whole_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<Vec<Span>> {
+    let what = format!("the six spans of trace {id}, each written whole");
+    wait_until(&what, STORE_DEADLINE, || async {
+        let spans = api.trace(id).await.map_err(|error| format!("{error:#}"))?;
+        let written = |span: &Span| {
+            span.timestamp.is_some()
+                && span.duration.is_some()
+                && (span.kind.is_none() || span.tags.contains_key("http.method"))
+        };
+        if spans.len() >= 6 && spans.iter().all(written) {
+            Ok(spans)
+        } else {
+            Err(format!("\n{}", describe_spans(&spans)))
+        }
+    })
+    .await
 }
 
 /// Sends one request through the in-process chain reporting to `api`'s Zipkin, stops the

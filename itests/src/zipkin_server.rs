@@ -44,9 +44,10 @@ pub fn engines_required() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
-/// The engine is not installed here (no jar, no Java 17): the one case a test may skip.
+/// The engine is not installed here (no jar, no Java 17, no MariaDB): the one case a test
+/// may skip.
 #[derive(Debug)]
-struct EngineMissing(String);
+pub struct EngineMissing(pub String);
 
 impl std::fmt::Display for EngineMissing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,6 +56,29 @@ impl std::fmt::Display for EngineMissing {
 }
 
 impl std::error::Error for EngineMissing {}
+
+/// The engine policy applied to `started`, an attempt to start `engine` for `test`:
+/// with `CI=true` any failure panics; otherwise an [`EngineMissing`] error prints one line
+/// naming `test`, then `install` and the command that runs it, and gives `None`. An engine
+/// that is installed but fails panics everywhere.
+pub fn or_skip<T>(
+    test: &str,
+    engine: &str,
+    install: &str,
+    started: anyhow::Result<T>,
+) -> Option<T> {
+    match started {
+        Ok(value) => Some(value),
+        Err(error) if !engines_required() && error.is::<EngineMissing>() => {
+            // Cargo tells a test process its package, so the line names the command
+            // that runs this very test (`-p itests`, `-p demo`, ...).
+            let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "itests".into());
+            println!("skipped {test}: {error}; run {install}, then cargo test -p {package}");
+            None
+        }
+        Err(error) => panic!("{test}: {engine} did not start: {error:#}"),
+    }
+}
 
 /// A running Zipkin server; killed, waited for and its folder removed on drop.
 #[derive(Debug)]
@@ -68,12 +92,12 @@ impl ZipkinServer {
     /// Starts Zipkin with `env` added to its environment (`STORAGE_TYPE`, ...) on a free
     /// port (`QUERY_PORT`), and waits until it is healthy, for at most [`START_DEADLINE`].
     pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<ZipkinServer> {
-        ZipkinServer::start_jar(&find_jar()?, env).await
+        ZipkinServer::start_jar(&crate::zipkin_jar::path()?, env).await
     }
 
     /// [`ZipkinServer::start`] with the jar at `jar` rather than the fetched one.
     pub async fn start_jar(jar: &Path, env: &[(&str, &str)]) -> anyhow::Result<ZipkinServer> {
-        let folder = fresh_folder()?;
+        let folder = fresh_folder("zipkin")?;
         let port = free_port()?;
         let child = match spawn_java(jar, &folder, port, env) {
             Ok(child) => child,
@@ -95,19 +119,13 @@ impl ZipkinServer {
     /// otherwise a missing jar or Java prints one line naming `test` and the commands that
     /// run it, and returns `None`. A Zipkin that is installed but fails still panics.
     pub async fn start_or_skip(test: &str, env: &[(&str, &str)]) -> Option<ZipkinServer> {
-        match ZipkinServer::start(env).await {
-            Ok(server) => Some(server),
-            Err(error) if !engines_required() && error.is::<EngineMissing>() => {
-                // Cargo tells a test process its package, so the line names the command
-                // that runs this very test (`-p itests`, `-p demo`, ...).
-                let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "itests".into());
-                println!(
-                    "skipped {test}: {error}; run scripts/zipkin-server fetch, then cargo test -p {package}"
-                );
-                None
-            }
-            Err(error) => panic!("{test}: the real Zipkin server did not start: {error:#}"),
-        }
+        let started = ZipkinServer::start(env).await;
+        or_skip(
+            test,
+            "the real Zipkin server",
+            "scripts/zipkin-server fetch",
+            started,
+        )
     }
 
     /// One Zipkin for all the tests of a test binary that run at the same time, under the
@@ -256,44 +274,15 @@ fn spawn_java(jar: &Path, folder: &Path, port: u16, env: &[(&str, &str)]) -> any
     }
 }
 
-/// The jar: `ZIPKIN_JAR` if set, else where `scripts/zipkin-server fetch` puts it (its
-/// name is pinned beside its checksum in `scripts/zipkin-server.sha256`). Never downloads.
-fn find_jar() -> anyhow::Result<PathBuf> {
-    if let Some(jar) = std::env::var_os("ZIPKIN_JAR") {
-        let jar = PathBuf::from(jar);
-        return if jar.is_file() {
-            Ok(jar)
-        } else {
-            Err(EngineMissing(format!("ZIPKIN_JAR={} is not a file", jar.display())).into())
-        };
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let pinned = std::fs::read_to_string(root.join("scripts/zipkin-server.sha256"))
-        .context("cannot read scripts/zipkin-server.sha256")?;
-    let name = pinned
-        .split_whitespace()
-        .nth(1)
-        .context("scripts/zipkin-server.sha256 has no jar name after the checksum")?;
-    let jar = root.join(".cache/zipkin-server").join(name);
-    if jar.is_file() {
-        Ok(jar)
-    } else {
-        Err(EngineMissing(format!(
-            "the Zipkin jar is not at .cache/zipkin-server/{name}"
-        ))
-        .into())
-    }
-}
-
-/// A new, empty folder under the system's temporary folder, unique to this server:
-/// `create_dir` fails rather than reuse a folder another test binary made.
-fn fresh_folder() -> anyhow::Result<PathBuf> {
+/// A new, empty folder `itests-{engine}-...` under the system's temporary folder, unique
+/// to one server: `create_dir` fails rather than reuse a folder another test binary made.
+pub(crate) fn fresh_folder(engine: &str) -> anyhow::Result<PathBuf> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.subsec_nanos());
     let name = format!(
-        "itests-zipkin-{}-{}-{nanos}",
+        "itests-{engine}-{}-{}-{nanos}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );

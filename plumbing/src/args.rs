@@ -59,6 +59,57 @@ pub struct TracingArgs {
     /// Join the caller's span (shared span id) rather than record a child of it.
     #[arg(long, env = "JOIN_SPANS", default_value_t = true, action = clap::ArgAction::Set)]
     pub join_spans: bool,
+
+    /// How spans reach Zipkin: POSTed to the endpoint (http), or published to a RabbitMQ
+    /// queue or a Kafka topic that the Zipkin server reads.
+    #[arg(long, env = "ZIPKIN_TRANSPORT", value_enum, default_value_t = ZipkinTransport::Http)]
+    pub zipkin_transport: ZipkinTransport,
+
+    /// The RabbitMQ broker, for `ZIPKIN_TRANSPORT=rabbitmq`: `amqp://user:password@host:port/vhost`.
+    #[arg(
+        long,
+        env = "RABBIT_URI",
+        default_value = "amqp://guest:guest@127.0.0.1:5672",
+        value_parser = parse_rabbit_uri
+    )]
+    pub rabbit_uri: String,
+
+    /// The RabbitMQ queue Zipkin reads, for `ZIPKIN_TRANSPORT=rabbitmq`.
+    #[arg(long, env = "RABBIT_QUEUE", default_value = "zipkin", value_parser = zipkin_tracing::parse_queue_name)]
+    pub rabbit_queue: String,
+
+    /// The Kafka brokers to start from, for `ZIPKIN_TRANSPORT=kafka`: `host:port[,host:port...]`.
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092",
+        value_parser = parse_bootstrap_servers
+    )]
+    pub kafka_bootstrap_servers: String,
+
+    /// The Kafka topic Zipkin reads, for `ZIPKIN_TRANSPORT=kafka`.
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "zipkin", value_parser = zipkin_tracing::parse_topic_name)]
+    pub kafka_topic: String,
+}
+
+/// How a service's spans reach Zipkin: the values of `ZIPKIN_TRANSPORT`, named as the
+/// Zipkin server names its collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ZipkinTransport {
+    /// `POST` JSON to `ZIPKIN_ENDPOINT`.
+    Http,
+    /// Publish JSON messages to the queue `RABBIT_QUEUE` of the broker at `RABBIT_URI`.
+    Rabbitmq,
+    /// Produce JSON messages to the topic `KAFKA_TOPIC` on `KAFKA_BOOTSTRAP_SERVERS`.
+    Kafka,
+}
+
+fn parse_rabbit_uri(text: &str) -> Result<String, String> {
+    zipkin_tracing::parse_amqp_uri(text).map(|_| text.to_owned())
+}
+
+fn parse_bootstrap_servers(text: &str) -> Result<String, String> {
+    zipkin_tracing::parse_bootstrap_servers(text).map(|_| text.to_owned())
 }
 
 fn parse_endpoint(text: &str) -> Result<String, String> {
@@ -95,6 +146,11 @@ impl TracingArgs {
             b3_format: B3Format::Multi,
             propagation: Propagation::default(),
             join_spans: true,
+            zipkin_transport: ZipkinTransport::Http,
+            rabbit_uri: "amqp://guest:guest@127.0.0.1:5672".to_owned(),
+            rabbit_queue: "zipkin".to_owned(),
+            kafka_bootstrap_servers: "127.0.0.1:9092".to_owned(),
+            kafka_topic: "zipkin".to_owned(),
         }
     }
 
@@ -206,6 +262,11 @@ mod tests {
         assert_eq!(tracing.propagation, Propagation::default());
         assert_eq!(tracing.propagation.to_string(), "b3");
         assert!(tracing.join_spans);
+        assert_eq!(tracing.zipkin_transport, ZipkinTransport::Http);
+        assert_eq!(tracing.rabbit_uri, "amqp://guest:guest@127.0.0.1:5672");
+        assert_eq!(tracing.rabbit_queue, "zipkin");
+        assert_eq!(tracing.kafka_bootstrap_servers, "127.0.0.1:9092");
+        assert_eq!(tracing.kafka_topic, "zipkin");
     }
 
     #[test]
@@ -228,8 +289,21 @@ mod tests {
             "--b3-format=single",
             "--propagation=w3c,b3",
             "--join-spans=false",
+            "--zipkin-transport=kafka",
+            "--rabbit-uri=amqp://zipkin:secret@rabbit:5673/traces",
+            "--rabbit-queue=spans",
+            "--kafka-bootstrap-servers=k1:9092,k2:9092",
+            "--kafka-topic=spans",
         ])
         .unwrap();
+        assert_eq!(args.tracing.zipkin_transport, ZipkinTransport::Kafka);
+        assert_eq!(
+            args.tracing.rabbit_uri,
+            "amqp://zipkin:secret@rabbit:5673/traces"
+        );
+        assert_eq!(args.tracing.rabbit_queue, "spans");
+        assert_eq!(args.tracing.kafka_bootstrap_servers, "k1:9092,k2:9092");
+        assert_eq!(args.tracing.kafka_topic, "spans");
         assert_eq!(args.address(6000).to_string(), "0.0.0.0:6000");
         assert_eq!(args.time_scale, 0.01);
         assert_eq!(
@@ -259,12 +333,48 @@ mod tests {
             ("--propagation", "tracecontext", "expected b3, w3c"),
             ("--propagation", "b3,b3", "listed twice"),
             ("--join-spans", "maybe", "true"),
+            ("--zipkin-transport", "amqp", "http, rabbitmq, kafka"),
+            ("--zipkin-transport", "HTTP", "http, rabbitmq, kafka"),
+            ("--rabbit-uri", "rabbit:5672", "must be amqp"),
+            ("--rabbit-uri", "amqp://rabbit:port", "not a URI"),
+            ("--rabbit-uri", "http://rabbit:5672", "must be amqp"),
+            ("--rabbit-uri", "amqps://rabbit", "TLS"),
+            ("--rabbit-queue", "", "empty"),
+            ("--kafka-bootstrap-servers", "", "no broker"),
+            ("--kafka-bootstrap-servers", "kafka", "host:port"),
+            ("--kafka-bootstrap-servers", "k1:9092,k2", "host:port"),
+            ("--kafka-topic", "zip kin", "not allowed"),
         ] {
             let error = parse(&[&format!("{flag}={value}")])
                 .unwrap_err()
                 .to_string();
             assert!(error.contains(flag), "{flag}={value}: {error}");
             assert!(error.contains(expected), "{flag}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_transport_settings_are_read_from_the_zipkin_servers_variable_names() {
+        // Setting variables would change the whole test process's environment; clap's
+        // own record of each argument's variable is what it reads them by.
+        let variables = [
+            ("ZIPKIN_TRANSPORT", "--zipkin-transport"),
+            ("RABBIT_URI", "--rabbit-uri"),
+            ("RABBIT_QUEUE", "--rabbit-queue"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "--kafka-bootstrap-servers"),
+            ("KAFKA_TOPIC", "--kafka-topic"),
+        ];
+        let command = <Command as clap::CommandFactory>::command();
+        for (variable, flag) in variables {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_long() == flag.strip_prefix("--"))
+                .unwrap_or_else(|| panic!("no {flag}"));
+            assert_eq!(
+                arg.get_env(),
+                Some(std::ffi::OsStr::new(variable)),
+                "{flag}"
+            );
         }
     }
 }

@@ -53,7 +53,9 @@ mod logging;
 mod serve;
 mod signal;
 
-pub use args::{ReporterStartError, ServiceArgs, TracingArgs, parse_time_scale, scaled_sleep};
+pub use args::{
+    ReporterStartError, ServiceArgs, TracingArgs, ZipkinTransport, parse_time_scale, scaled_sleep,
+};
 pub use logging::{LoggingError, init_logging};
 pub use serve::{BindError, FLUSH_TIMEOUT, Server, bind};
 pub use signal::{SignalError, shutdown_signal};

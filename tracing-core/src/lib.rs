@@ -90,8 +90,9 @@ pub use model::{Annotation, Endpoint, Kind, Span};
 pub use propagation::Propagation;
 pub use record::{FinishedSpan, Text};
 pub use report::{
-    HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report, ReporterError,
-    ReporterStats, describe_error, encode_json, parse_http_url,
+    AmqpUri, HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report,
+    ReporterError, ReporterStats, describe_error, encode_json, parse_amqp_uri,
+    parse_bootstrap_servers, parse_http_url, parse_queue_name, parse_topic_name,
 };
 pub use sample::{ProbabilitySampler, Sample, SampleRateError};
 pub use server::{ResponseFuture, ZipkinLayer, ZipkinService};

@@ -24,12 +24,60 @@ pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// `docker-compose.yml` as JSON values. A YAML merge key (`<<`) would stay a literal key
-/// here (and fail the schema check); the file uses none.
+/// `docker-compose.yml` as JSON values, with YAML merge keys (`<<: *anchor`) applied as
+/// Compose applies them: the keys written beside `<<` win over the merged ones.
 #[track_caller]
 pub fn compose_file() -> Value {
     let text = read(&repo_root().join("docker-compose.yml"));
-    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("docker-compose.yml is not YAML: {e}"))
+    let mut yaml: serde_norway::Value = serde_norway::from_str(&text)
+        .unwrap_or_else(|e| panic!("docker-compose.yml is not YAML: {e}"));
+    yaml.apply_merge()
+        .unwrap_or_else(|e| panic!("docker-compose.yml: a merge key (<<) does not merge: {e}"));
+    serde_json::to_value(yaml).unwrap_or_else(|e| panic!("docker-compose.yml: {e}"))
+}
+
+/// Every profile some service belongs to.
+pub fn profiles(compose: &Value) -> BTreeSet<String> {
+    services(compose)
+        .values()
+        .flat_map(service_profiles)
+        .collect()
+}
+
+/// A service's `profiles`; empty means it starts whatever profile is active.
+pub fn service_profiles(service: &Value) -> Vec<String> {
+    service["profiles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The application Compose runs with `profile` active: `compose` with only the services
+/// that have no `profiles` or list `profile`.
+pub fn with_profile(compose: &Value, profile: &str) -> Value {
+    let mut model = compose.clone();
+    if let Some(services) = model["services"].as_object_mut() {
+        services.retain(|_, service| {
+            let listed = service_profiles(service);
+            listed.is_empty() || listed.iter().any(|p| p == profile)
+        });
+    }
+    model
+}
+
+/// The `COMPOSE_PROFILES` that `.env` beside the compose file sets: the profiles
+/// `docker compose up` activates when no `--profile` is given.
+#[track_caller]
+pub fn default_profiles() -> Vec<String> {
+    let text = read(&repo_root().join(".env"));
+    let value = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("COMPOSE_PROFILES="))
+        .next_back()
+        .unwrap_or_else(|| panic!(".env sets no COMPOSE_PROFILES"));
+    value.split(',').map(|p| p.trim().to_owned()).collect()
 }
 
 /// Every way `compose` breaks the Compose specification's schema, one line each. A real
@@ -55,20 +103,13 @@ pub fn services(compose: &Value) -> &Map<String, Value> {
         .expect("docker-compose.yml has a services mapping")
 }
 
-/// The service called `name`.
-#[track_caller]
-pub fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
-    services(compose)
-        .get(name)
-        .unwrap_or_else(|| panic!("docker-compose.yml has no service {name}"))
-}
-
 /// The one service whose image starts with `image`, and its name.
 #[track_caller]
 pub fn service_running<'a>(compose: &'a Value, image: &str) -> (&'a str, &'a Value) {
+    // The name before the tag: openzipkin/zipkin-mysql is another image.
     let found: Vec<_> = services(compose)
         .iter()
-        .filter(|(_, s)| s["image"].as_str().is_some_and(|i| i.starts_with(image)))
+        .filter(|(_, s)| s["image"].as_str().and_then(|i| i.split(':').next()) == Some(image))
         .collect();
     match found.as_slice() {
         [(name, service)] => (name.as_str(), service),
@@ -136,16 +177,30 @@ pub fn published_ports(name: &str, service: &Value) -> Vec<(u16, u16)> {
 }
 
 /// The ports a service listens on in its container: a binary's from its clap definition,
-/// another image's from the container side of `ports`.
+/// another image's from the container side of `ports` and from `expose`.
 #[track_caller]
 pub fn container_ports(name: &str, service: &Value, binary: Option<&Command>) -> BTreeSet<u16> {
-    match binary {
-        Some(command) => BTreeSet::from([listening_port(name, service, command)]),
-        None => published_ports(name, service)
-            .into_iter()
-            .map(|(_, c)| c)
-            .collect(),
+    if let Some(command) = binary {
+        return BTreeSet::from([listening_port(name, service, command)]);
     }
+    let exposed = service["expose"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|port| {
+            let text = port
+                .as_str()
+                .map_or_else(|| port.to_string(), str::to_owned);
+            text.split('/')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("{name}: expose {port} is not one port"))
+        });
+    published_ports(name, service)
+        .into_iter()
+        .map(|(_, c)| c)
+        .chain(exposed)
+        .collect()
 }
 
 /// `healthcheck.test` as one line without `CMD`/`CMD-SHELL`; `None` if absent or disabled.
@@ -286,8 +341,42 @@ pub fn url_host(text: &str) -> Option<(Url, String)> {
     Some((url, host))
 }
 
+/// The hosts (and ports, where given) that `variable=value` points at: a URL's host, or
+/// for a variable named for hosts (`*_HOST`, `*_HOSTS`, `*_SERVERS`, `*_ADDRESSES`) each
+/// comma-separated `host[:port]` or URL. Other values name no host.
+pub fn hosts(variable: &str, value: &str) -> Vec<(String, Option<u16>)> {
+    if let Some((url, host)) = url_host(value) {
+        return vec![(host, url.port_or_known_default())];
+    }
+    let lists_hosts = ["_HOST", "_HOSTS", "_SERVERS", "_ADDRESSES"]
+        .iter()
+        .any(|suffix| variable.ends_with(suffix));
+    if !lists_hosts {
+        return Vec::new();
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| match url_host(item) {
+            Some((url, host)) => (host, url.port_or_known_default()),
+            None => match item.rsplit_once(':') {
+                Some((host, port)) if port.parse::<u16>().is_ok() => {
+                    (host.to_owned(), port.parse().ok())
+                }
+                _ => (item.to_owned(), None),
+            },
+        })
+        .collect()
+}
+
 /// Whether `value` is, or is a URL whose host is, a loopback address or `localhost`.
 pub fn is_loopback(value: &str) -> bool {
     let host = url_host(value).map_or_else(|| value.to_owned(), |(_, host)| host);
+    is_loopback_host(&host)
+}
+
+/// Whether `host` is a loopback address or `localhost`.
+pub fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
 }

@@ -8,11 +8,15 @@
 //! together with its `ZipkinBatchSender`.
 
 mod batching;
+mod destination;
 mod http;
 mod json;
 mod memory;
 
 pub use self::batching::ReporterStats;
+pub use self::destination::{
+    AmqpUri, parse_amqp_uri, parse_bootstrap_servers, parse_queue_name, parse_topic_name,
+};
 pub use self::http::{
     HttpReporter, HttpReporterConfig, ReporterError, describe_error, parse_http_url,
 };
