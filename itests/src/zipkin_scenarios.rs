@@ -43,22 +43,32 @@ pub async fn stored_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<Arti
 }
 
 /// The six spans of trace `id` once each is written whole: a timestamp and a duration,
-/// and on a CLIENT or SERVER span its `http.method` tag. A storage may show a span before
-/// all of it: MySQL stores a span's row and its tags and annotations (rows of another
-/// table) in separate statements, so a read between them finds the span without its tags.
+/// on a CLIENT or SERVER span its `http.method` and `http.path` tags, and the same answer
+/// twice in a row. A storage may show a span before all of it: MySQL stores a span's row
+/// and each of its tags and annotations (rows of another table) in separate statements,
+/// so a read between them finds the span with only some of its tags.
 pub async fn wait_for_whole_article(api: &ZipkinApi, id: TraceId) -> anyhow::Result<Vec<Span>> {
     let what = format!("the six spans of trace {id}, each written whole");
+    let previous = std::sync::Mutex::new(Vec::new());
     wait_until(&what, STORE_DEADLINE, || async {
-        let spans = api.trace(id).await.map_err(|error| format!("{error:#}"))?;
+        let mut spans = api.trace(id).await.map_err(|error| format!("{error:#}"))?;
+        spans.sort_by_key(|span| (span.id, span.kind.is_some(), span.shared));
         let written = |span: &Span| {
             span.timestamp.is_some()
                 && span.duration.is_some()
-                && (span.kind.is_none() || span.tags.contains_key("http.method"))
+                && (span.kind.is_none()
+                    || ["http.method", "http.path"]
+                        .iter()
+                        .all(|key| span.tags.contains_key(*key)))
         };
-        if spans.len() >= 6 && spans.iter().all(written) {
+        let mut previous = previous.lock().expect("the poll never panics holding it");
+        let settled = spans.len() >= 6 && spans.iter().all(written) && *previous == spans;
+        if settled {
             Ok(spans)
         } else {
-            Err(format!("\n{}", describe_spans(&spans)))
+            let listing = describe_spans(&spans);
+            *previous = spans;
+            Err(format!("\n{listing}"))
         }
     })
     .await
