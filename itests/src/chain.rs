@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use plumbing::{ServiceArgs, TracingArgs};
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, Propagation, TracingBridge};
+use zipkin_tracing::{HttpReporter, HttpReporterConfig, Propagation, TraceId, TracingBridge};
 
 use crate::process::{build_binary, launch};
 use crate::service::Service;
@@ -93,6 +93,15 @@ impl ChainOptions {
     pub fn instrument(mut self) -> Self {
         self.instrument = true;
         self
+    }
+
+    /// Starts the chain, sends one `GET /` with `headers`, stops the chain (its spans
+    /// flushed) and returns the trace id service1 answered with.
+    pub async fn one_request(self, headers: &[(&str, String)]) -> anyhow::Result<TraceId> {
+        let mut chain = self.start().await?;
+        let trace_id = crate::caller::call(&chain.entry_url(), headers).await?;
+        chain.stop().await?;
+        Ok(trace_id)
     }
 
     /// Starts service2 (unless a stand-in replaces it), then service1 calling it, and

@@ -77,12 +77,10 @@ pub async fn wait_for_whole_article(api: &ZipkinApi, id: TraceId) -> anyhow::Res
 /// Sends one request through the in-process chain reporting to `api`'s Zipkin, stops the
 /// chain (its spans flushed) and returns the article's trace as Zipkin stored it.
 pub async fn one_request(api: &ZipkinApi) -> anyhow::Result<ArticleTrace> {
-    let mut chain = Chain::options(api.spans_endpoint())
+    let trace_id = Chain::options(api.spans_endpoint())
         .time_scale(TIME_SCALE)
-        .start()
+        .one_request(&[])
         .await?;
-    let trace_id = call(&chain.entry_url(), &[]).await?;
-    chain.stop().await?;
     stored_article(api, trace_id).await
 }
 

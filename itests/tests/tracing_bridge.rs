@@ -14,11 +14,9 @@ use itests::caller::call;
 use itests::trace_source::describe_spans;
 use itests::tree::{assert_child_of, assert_shared_pair, assert_within};
 use itests::{
-    ArticleTrace, Chain, NameMatch, Service, TraceTree, ZipkinApi, ZipkinServer,
+    ArticleTrace, Chain, NameMatch, Service, StandInCollector, TraceTree, ZipkinApi, ZipkinServer,
     wait_for_trace_within, zipkin_scenarios,
 };
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use zipkin_tracing::{
     HttpReporter, HttpReporterConfig, Kind, TraceId, TracedRequest, Tracer, TracingBridge,
     ZipkinLayer, current_context, local_span,
@@ -32,59 +30,37 @@ fn install_bridge() {
     plumbing::init_logging("warn", Some(TracingBridge::new())).expect("the log filter");
 }
 
-/// The stand-in collector on a free port, until the returned sender is dropped.
-async fn stand_in() -> (ZipkinApi, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
+/// One request through the chain, db_search spelled with `#[instrument]`, reporting to
+/// `api`; the article's six spans as stored, checked as in every other article test.
+async fn instrumented_article(api: &ZipkinApi, binaries: bool) -> ArticleTrace {
+    let mut options = Chain::options(api.spans_endpoint())
+        .time_scale(TIME_SCALE)
+        .instrument();
+    if binaries {
+        options = options.binaries();
+    }
+    let trace_id = options.one_request(&[]).await.expect("one request");
+    let spans = wait_for_trace_within(api, trace_id, 6, DEADLINE)
         .await
-        .expect("a free loopback port");
-    let base = format!("http://{}", listener.local_addr().expect("a bound address"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let store = collector::Collector::default();
-    tokio::spawn(collector::serve(listener, store, async {
-        let _ = stopped.await;
-    }));
-    (ZipkinApi::new(base), stop)
+        .expect("the article's six spans");
+    let mut tree = TraceTree::new(spans);
+    let trace = ArticleTrace::take(&mut tree);
+    tree.finish();
+    trace
 }
 
 #[tokio::test]
 async fn an_instrumented_db_search_is_the_articles_db_search_in_the_stand_in() {
     install_bridge();
-    let (api, _stop) = stand_in().await;
-    let mut chain = Chain::options(api.spans_endpoint())
-        .time_scale(TIME_SCALE)
-        .instrument()
-        .start()
-        .await
-        .unwrap();
-    let trace_id = call(&chain.entry_url(), &[]).await.unwrap();
-    chain.stop().await.unwrap();
-    let spans = wait_for_trace_within(&api, trace_id, 6, DEADLINE)
-        .await
-        .unwrap();
-    let mut tree = TraceTree::new(spans);
-    let trace = ArticleTrace::take(&mut tree);
-    tree.finish();
+    let collector = StandInCollector::start().await.unwrap();
+    let trace = instrumented_article(collector.api(), false).await;
     trace.assert_timing(TIME_SCALE, Duration::from_secs(1));
 }
 
 #[tokio::test]
 async fn the_service2_binary_records_db_search_with_instrument_when_asked() {
-    let (api, _stop) = stand_in().await;
-    let mut chain = Chain::options(api.spans_endpoint())
-        .time_scale(TIME_SCALE)
-        .instrument()
-        .binaries()
-        .start()
-        .await
-        .unwrap();
-    let trace_id = call(&chain.entry_url(), &[]).await.unwrap();
-    chain.stop().await.unwrap();
-    let spans = wait_for_trace_within(&api, trace_id, 6, DEADLINE)
-        .await
-        .unwrap();
-    let mut tree = TraceTree::new(spans);
-    ArticleTrace::take(&mut tree);
-    tree.finish();
+    let collector = StandInCollector::start().await.unwrap();
+    instrumented_article(collector.api(), true).await;
 }
 
 #[tokio::test]
@@ -95,13 +71,11 @@ async fn zipkin_stores_an_instrumented_db_search_as_the_articles() {
     };
     let api = zipkin.api();
     let scenario = async move {
-        let mut chain = Chain::options(api.spans_endpoint())
+        let trace_id = Chain::options(api.spans_endpoint())
             .time_scale(TIME_SCALE)
             .instrument()
-            .start()
+            .one_request(&[])
             .await?;
-        let trace_id = call(&chain.entry_url(), &[]).await?;
-        chain.stop().await?;
         zipkin_scenarios::stored_article(&api, trace_id).await?;
         Ok(())
     };
@@ -194,9 +168,10 @@ async fn assert_front_and_back(api: &ZipkinApi, trace_id: TraceId, names: NameMa
 #[tokio::test]
 async fn an_instrumented_function_around_a_local_span_around_a_call_nests_in_the_stand_in() {
     install_bridge();
-    let (api, _stop) = stand_in().await;
+    let collector = StandInCollector::start().await.unwrap();
+    let api = collector.api();
     let trace_id = front_and_back(&api.spans_endpoint()).await.unwrap();
-    assert_front_and_back(&api, trace_id, NameMatch::Exact).await;
+    assert_front_and_back(api, trace_id, NameMatch::Exact).await;
 }
 
 #[tokio::test]

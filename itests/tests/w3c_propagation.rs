@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use itests::caller::call;
 use itests::stand_in::header;
 use itests::tree::{assert_child_of, assert_within};
-use itests::{ArticleTrace, Chain, Service2StandIn, TraceTree, ZipkinApi, wait_for_trace_within};
+use itests::{
+    ArticleTrace, Chain, Service2StandIn, StandInCollector, TraceTree, wait_for_trace_within,
+};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
     SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState, Tracer as _,
@@ -17,8 +18,6 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, trace};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use zipkin_tracing::{Kind, Propagation, SpanId, TraceId};
 
 const TIME_SCALE: f64 = 0.01;
@@ -67,37 +66,22 @@ fn otel_client_call() -> OtelCall {
     }
 }
 
-/// The stand-in collector on a free port, until the returned sender is dropped.
-async fn stand_in_collector() -> (ZipkinApi, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free loopback port");
-    let base = format!("http://{}", listener.local_addr().expect("a bound address"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let store = collector::Collector::default();
-    tokio::spawn(collector::serve(listener, store, async {
-        let _ = stopped.await;
-    }));
-    (ZipkinApi::new(base), stop)
-}
-
 #[tokio::test]
 async fn an_opentelemetry_callers_trace_continues_through_both_services() {
     for setting in ["w3c", "b3,w3c", "w3c,b3"] {
         let propagation: Propagation = setting.parse().unwrap();
-        let (api, _stop) = stand_in_collector().await;
-        let mut chain = Chain::options(api.spans_endpoint())
+        let collector = StandInCollector::start().await.unwrap();
+        let api = collector.api();
+        let otel = otel_client_call();
+        let answered = Chain::options(api.spans_endpoint())
             .time_scale(TIME_SCALE)
             .propagation(propagation)
-            .start()
+            .one_request(&otel.headers)
             .await
             .unwrap();
-        let otel = otel_client_call();
-        let answered = call(&chain.entry_url(), &otel.headers).await.unwrap();
-        chain.stop().await.unwrap();
         assert_eq!(answered, otel.trace_id, "PROPAGATION={setting}: x-trace-id");
 
-        let spans = wait_for_trace_within(&api, otel.trace_id, 6, DEADLINE)
+        let spans = wait_for_trace_within(api, otel.trace_id, 6, DEADLINE)
             .await
             .unwrap();
         let mut tree = TraceTree::new(spans);
@@ -137,17 +121,15 @@ async fn an_opentelemetry_callers_trace_continues_through_both_services() {
 async fn service1_passes_the_callers_tracestate_on_and_writes_every_listed_format() {
     for (setting, b3, w3c) in [("w3c", false, true), ("w3c,b3", true, true)] {
         let service2 = Service2StandIn::start().await;
-        let (api, _stop) = stand_in_collector().await;
-        let mut chain = Chain::options(api.spans_endpoint())
+        let collector = StandInCollector::start().await.unwrap();
+        let otel = otel_client_call();
+        Chain::options(collector.api().spans_endpoint())
             .time_scale(TIME_SCALE)
             .propagation(setting.parse().unwrap())
             .service2_url(service2.url())
-            .start()
+            .one_request(&otel.headers)
             .await
             .unwrap();
-        let otel = otel_client_call();
-        call(&chain.entry_url(), &otel.headers).await.unwrap();
-        chain.stop().await.unwrap();
 
         let received = service2.received_headers().await.unwrap();
         let sent = &received[0];
@@ -169,20 +151,18 @@ async fn service1_passes_the_callers_tracestate_on_and_writes_every_listed_forma
 
 #[tokio::test]
 async fn a_b3_only_service_starts_a_new_trace_for_a_w3c_caller() {
-    let (api, _stop) = stand_in_collector().await;
-    let mut chain = Chain::options(api.spans_endpoint())
+    let collector = StandInCollector::start().await.unwrap();
+    let otel = otel_client_call();
+    let answered = Chain::options(collector.api().spans_endpoint())
         .time_scale(TIME_SCALE)
-        .start()
+        .one_request(&otel.headers)
         .await
         .unwrap();
-    let otel = otel_client_call();
-    let answered = call(&chain.entry_url(), &otel.headers).await.unwrap();
-    chain.stop().await.unwrap();
     assert_ne!(
         answered, otel.trace_id,
         "PROPAGATION=b3 does not read traceparent"
     );
-    let spans = wait_for_trace_within(&api, answered, 6, DEADLINE)
+    let spans = wait_for_trace_within(collector.api(), answered, 6, DEADLINE)
         .await
         .unwrap();
     assert_eq!(TraceTree::new(spans).root().parent_id, None);
@@ -190,19 +170,17 @@ async fn a_b3_only_service_starts_a_new_trace_for_a_w3c_caller() {
 
 #[tokio::test]
 async fn the_binaries_read_propagation_from_the_environment() {
-    let (api, _stop) = stand_in_collector().await;
-    let mut chain = Chain::options(api.spans_endpoint())
+    let collector = StandInCollector::start().await.unwrap();
+    let otel = otel_client_call();
+    let answered = Chain::options(collector.api().spans_endpoint())
         .time_scale(TIME_SCALE)
         .propagation("w3c".parse().unwrap())
         .binaries()
-        .start()
+        .one_request(&otel.headers)
         .await
         .unwrap();
-    let otel = otel_client_call();
-    let answered = call(&chain.entry_url(), &otel.headers).await.unwrap();
-    chain.stop().await.unwrap();
     assert_eq!(answered, otel.trace_id, "PROPAGATION=w3c: x-trace-id");
-    let spans = wait_for_trace_within(&api, otel.trace_id, 6, DEADLINE)
+    let spans = wait_for_trace_within(collector.api(), otel.trace_id, 6, DEADLINE)
         .await
         .unwrap();
     assert_eq!(TraceTree::new(spans).root().parent_id, Some(otel.span_id));

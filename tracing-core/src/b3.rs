@@ -383,4 +383,4 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
 
 #[cfg(test)]
 #[path = "b3_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -8,7 +8,8 @@ const T128: &str = "463ac35c9f6413ad48485a3953bb6124";
 const SPAN: &str = "a2fb4a1d1a96d312";
 const PARENT: &str = "0020000000000001";
 
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+/// A request's headers from name/value pairs, in order (a repeated name is appended).
+pub(crate) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in pairs {
         map.append(

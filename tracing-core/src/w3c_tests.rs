@@ -2,20 +2,10 @@
 //! inputs, in the spirit of the B3 table, and round trips.
 
 use super::*;
+use crate::b3::tests::headers;
 
 const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT: &str = "b7ad6b7169203331";
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.append(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
-}
 
 fn traceparent(version: &str, trace: &str, parent: &str, flags: &str) -> String {
     format!("{version}-{trace}-{parent}-{flags}")
