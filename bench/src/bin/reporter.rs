@@ -1,8 +1,8 @@
-//! Reporter throughput: spans per second that `HttpReporter` encodes and delivers to a
+//! Reporter throughput: spans per second that `AsyncReporter` encodes and delivers to a
 //! collector over loopback, with the reporter on one core.
 //!
 //! The spans (service2's server span with its http tags and its two local spans) are
-//! recorded through the real tracer on the main thread; `HttpReporter` encodes and sends
+//! recorded through the real tracer on the main thread; `AsyncReporter` encodes and sends
 //! them from its own single `zipkin-reporter` thread, so the sending side is one core; the
 //! collector runs on a thread of its own. Only spans the collector
 //! acknowledged count (`ReporterStats::sent`), and the stand-in collector's store is
@@ -21,7 +21,7 @@ use bench::procfs::{ThreadSet, thread_cpu_time, threads_named};
 use bench::report::{Table, command_line, median, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, NopReporter, ReporterStats, Tracer};
+use zipkin_tracing::{AsyncReporter, NopReporter, ReporterConfig, ReporterStats, Tracer};
 
 /// The throughput the reporter should reach on one core.
 const TARGET: f64 = 200_000.0;
@@ -33,7 +33,7 @@ const CHUNK: u64 = 300;
 #[derive(Debug, Parser)]
 #[command(
     name = "reporter",
-    about = "Spans per second HttpReporter delivers to a collector on loopback, on one core"
+    about = "Spans per second AsyncReporter delivers to a collector on loopback, on one core"
 )]
 struct Args {
     /// Spans reported per round.
@@ -139,7 +139,7 @@ async fn report_spans(
     endpoint: &str,
     peer: SocketAddr,
 ) -> anyhow::Result<(ReporterStats, Duration, Duration, Duration)> {
-    let mut config = HttpReporterConfig::new(endpoint);
+    let mut config = ReporterConfig::http(endpoint);
     config.batch_size = args.batch_size as usize;
     config.queue_capacity = args.queue_capacity as usize;
     // The previous round's reporter thread ends within its batch interval; wait for it, so
@@ -152,7 +152,7 @@ async fn report_spans(
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let reporter = HttpReporter::start(config)?;
+    let reporter = AsyncReporter::start(config)?;
     // Reporter threads of earlier rounds may still be winding down; deltas leave them out.
     let reporter_threads = ThreadSet::new();
     anyhow::ensure!(
@@ -213,7 +213,7 @@ fn recording_rate(peer: SocketAddr, spans: u64) -> anyhow::Result<f64> {
 fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
-        "## Reporter throughput: HttpReporter → {} collector, loopback\n",
+        "## Reporter throughput: AsyncReporter → {} collector, loopback\n",
         args.collector
     );
     println!("Command: `{}`\n", command_line("reporter"));
