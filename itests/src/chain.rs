@@ -131,8 +131,7 @@ impl ChainOptions {
             client_timeout_secs: self.client_timeout.as_secs_f64(),
             service,
         };
-        let reporter =
-            AsyncReporter::start(reporter_config).context("service1's reporter")?;
+        let reporter = AsyncReporter::start(reporter_config).context("service1's reporter")?;
         let server = service1::server(&config, reporter.clone())?;
         let service1 = Service::spawn(service1::SERVICE_NAME, server, reporter).await?;
         Ok(Chain { service1, service2 })

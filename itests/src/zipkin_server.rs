@@ -44,9 +44,10 @@ pub fn engines_required() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
-/// The engine is not installed here (no jar, no Java 17): the one case a test may skip.
+/// The engine is not installed here (no jar, no Java 17, no broker): the one case a test
+/// may skip.
 #[derive(Debug)]
-struct EngineMissing(String);
+pub(crate) struct EngineMissing(pub(crate) String);
 
 impl std::fmt::Display for EngineMissing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,7 +74,7 @@ impl ZipkinServer {
 
     /// [`ZipkinServer::start`] with the jar at `jar` rather than the fetched one.
     pub async fn start_jar(jar: &Path, env: &[(&str, &str)]) -> anyhow::Result<ZipkinServer> {
-        let folder = fresh_folder()?;
+        let folder = fresh_folder("zipkin")?;
         let port = free_port()?;
         let child = match spawn_java(jar, &folder, port, env) {
             Ok(child) => child,
@@ -285,15 +286,15 @@ fn find_jar() -> anyhow::Result<PathBuf> {
     }
 }
 
-/// A new, empty folder under the system's temporary folder, unique to this server:
+/// A new, empty folder under the system's temporary folder, unique to this engine:
 /// `create_dir` fails rather than reuse a folder another test binary made.
-fn fresh_folder() -> anyhow::Result<PathBuf> {
+pub(crate) fn fresh_folder(engine: &str) -> anyhow::Result<PathBuf> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.subsec_nanos());
     let name = format!(
-        "itests-zipkin-{}-{}-{nanos}",
+        "itests-{engine}-{}-{}-{nanos}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
