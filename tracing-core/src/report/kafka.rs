@@ -10,6 +10,8 @@
 //! nothing installed by hand (the `rdkafka` crate needs librdkafka, built with cmake and a
 //! C compiler), maintained by InfluxData for their own use. It is built without its
 //! compression features, which would pull in C code (zstd, lz4); batches go uncompressed.
+//! It logs every failed connection attempt at `WARN`; the services' log filter keeps it to
+//! errors, since the pipeline reports an outage once itself.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,10 +48,11 @@ impl KafkaTransport {
     }
 
     async fn connect(&self) -> Result<PartitionClient, Error> {
-        // rskafka retries on its own, with backoff; its deadline keeps one attempt within
-        // the pipeline's, which decides about retrying.
+        // rskafka retries on its own, with backoff; its deadline, shorter than the attempt's,
+        // ends its retries with their cause ("Connection refused") rather than a timeout,
+        // and leaves retrying to the pipeline.
         let backoff = BackoffConfig {
-            deadline: Some(self.timeout),
+            deadline: Some(self.timeout.mul_f64(0.8)),
             ..BackoffConfig::default()
         };
         let client = ClientBuilder::new(self.servers.clone())
