@@ -286,8 +286,21 @@ pub fn url_host(text: &str) -> Option<(Url, String)> {
     Some((url, host))
 }
 
-/// Whether `value` is, or is a URL whose host is, a loopback address or `localhost`.
+/// Whether `value` is, or is a URL whose host is, a loopback address or `localhost`; or is
+/// a list of `host:port` pairs (as `KAFKA_BOOTSTRAP_SERVERS`) one of whose hosts is.
 pub fn is_loopback(value: &str) -> bool {
-    let host = url_host(value).map_or_else(|| value.to_owned(), |(_, host)| host);
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
+    let loopback_host = |host: &str| {
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
+    };
+    if let Some((_, host)) = url_host(value) {
+        return loopback_host(&host);
+    }
+    loopback_host(value)
+        || value.split(',').any(|server| {
+            server
+                .trim()
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| port.parse::<u16>().is_ok() && loopback_host(host))
+        })
 }
