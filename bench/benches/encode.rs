@@ -4,7 +4,7 @@
 //! but it bounds how many spans a service can ship. Both columns start from each
 //! library's own finished-span value and end with the JSON bytes, the batch freed:
 //!
-//! - `ours`: what `HttpReporter`'s worker does before its POST: `encode_json`
+//! - `ours`: what `AsyncReporter`'s worker does before its POST: `encode_json`
 //!   writes the JSON straight from the `FinishedSpan`s the request path handed over (epoch
 //!   timestamps, ids as hex, tags sorted, strings escaped); the batch is dropped, as the
 //!   worker drops it.
@@ -60,7 +60,7 @@ const TAGS: [(&str, &str); 3] = [
     ("http.path", "/items/42"),
     ("component", "bench"),
 ];
-/// Spans in a full batch: `HttpReporter`'s default batch size.
+/// Spans in a full batch: `AsyncReporter`'s default batch size.
 const BATCH: usize = 100;
 
 /// An HTTP client for the Zipkin exporter that answers 202 at once and keeps only the
@@ -167,7 +167,7 @@ fn otel_spans(count: usize) -> Vec<SpanData> {
     spans
 }
 
-/// Encodes `batch` as `HttpReporter`'s worker does (`encode_json`, straight from
+/// Encodes `batch` as `AsyncReporter`'s worker does (`encode_json`, straight from
 /// the recorded spans), then frees it; returns the body size.
 fn our_encode(batch: Vec<FinishedSpan>) -> usize {
     let mut body = Vec::new();

@@ -10,15 +10,15 @@
 //! Columns, and why each is the fair one:
 //!
 //! - `ours`: `Tracer::start` + `OpenSpan::tag` ×3 + `finish`, reported to
-//!   [`ChannelReporter`], which does exactly what `HttpReporter::report` does on the
+//!   [`ChannelReporter`], which does exactly what `AsyncReporter::report` does on the
 //!   request path (a `try_send` of the `FinishedSpan` into a bounded tokio channel of
 //!   10,000, an atomic counter, and a wake-up of the worker once per 100 spans) while a
 //!   task on a thread of its own drains the channel when woken, and drops the spans. That
 //!   is the real reporter's hand-off with an infinitely fast collector: the steady state
-//!   of a service whose reporter keeps up. The real `HttpReporter` cannot be measured in
+//!   of a service whose reporter keeps up. The real `AsyncReporter` cannot be measured in
 //!   that state here: its worker encodes and sends every span (a few hundred nanoseconds
 //!   each) slower than this loop produces them, so its queue would fill at once.
-//! - `ours_http_reporter_queue_full`: the real `HttpReporter` (default settings) pointed
+//! - `ours_http_reporter_queue_full`: the real `AsyncReporter` (default settings) pointed
 //!   at a loopback port nobody listens on, so its queue is full after the warm-up and
 //!   every span takes the overload path: dropped and counted on the request thread. It
 //!   shows what tracing costs a service whose collector is down.
@@ -67,8 +67,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt as _;
 use zipkin_tracing::{
-    FinishedSpan, HttpReporter, HttpReporterConfig, NopReporter, ProbabilitySampler, Report,
-    Tracer, TracingBridge, local_span, root_span,
+    AsyncReporter, FinishedSpan, NopReporter, ProbabilitySampler, Report, ReporterConfig, Tracer,
+    TracingBridge, local_span, root_span,
 };
 
 /// The span's name: an HTTP route, as the server layer names spans.
@@ -80,7 +80,7 @@ const TAGS: [(&str, &str); 3] = [
     ("component", "bench"),
 ];
 
-/// The request-path half of `HttpReporter`, reproduced: a non-blocking send into a
+/// The request-path half of `AsyncReporter`, reproduced: a non-blocking send into a
 /// bounded tokio channel, counted, waking a draining task once per batch.
 struct ChannelReporter {
     queue: mpsc::Sender<FinishedSpan>,
@@ -89,12 +89,12 @@ struct ChannelReporter {
     batch_ready: Arc<tokio::sync::Notify>,
 }
 
-/// `HttpReporter`'s default batch size: it wakes its worker once per this many spans.
+/// `AsyncReporter`'s default batch size: it wakes its worker once per this many spans.
 const BATCH: u64 = 100;
 
 impl ChannelReporter {
     /// Starts the reporter and its draining task on `runtime`; capacity and batch size
-    /// are `HttpReporter`'s defaults.
+    /// are `AsyncReporter`'s defaults.
     fn start(runtime: &Runtime) -> Self {
         let (queue, mut receiver) = mpsc::channel::<FinishedSpan>(10_000);
         let batch_ready = Arc::new(tokio::sync::Notify::new());
@@ -247,7 +247,7 @@ fn bench_ours(
         .expect("loopback has a free port")
         .port();
     // It sends from a thread and runtime of its own.
-    let http = HttpReporter::start(HttpReporterConfig::new(format!(
+    let http = AsyncReporter::start(ReporterConfig::http(format!(
         "http://127.0.0.1:{dead_port}/api/v2/spans"
     )))
     .expect("a loopback http endpoint is a valid reporter configuration");
@@ -392,7 +392,7 @@ fn span_unsampled(c: &mut Criterion) {
 }
 
 /// The runtime [`ChannelReporter`]'s draining task runs on: one worker thread, as
-/// `HttpReporter` has one of its own.
+/// `AsyncReporter` has one of its own.
 fn reporter_runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use plumbing::{ServiceArgs, TracingArgs};
 use tokio::sync::oneshot;
-use zipkin_tracing::{HttpReporter, ReporterStats, Tracer};
+use zipkin_tracing::{AsyncReporter, ReporterStats, Tracer};
 
 /// The route under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,7 +65,7 @@ pub struct Deployment {
     /// Where the load goes.
     pub address: SocketAddr,
     /// The traced variants' reporters (none when untraced).
-    pub reporters: Vec<HttpReporter>,
+    pub reporters: Vec<AsyncReporter>,
     /// Dropping these stops the servers.
     _stop: Vec<oneshot::Sender<()>>,
 }
@@ -99,7 +99,7 @@ fn settings(variant: Variant, endpoint: &str) -> ServiceArgs {
 fn service2(
     variant: Variant,
     service: ServiceArgs,
-) -> anyhow::Result<(plumbing::Server, Option<HttpReporter>)> {
+) -> anyhow::Result<(plumbing::Server, Option<AsyncReporter>)> {
     if variant == Variant::Untraced {
         let state = service2::AppState {
             tracer: Tracer::builder(service2::SERVICE_NAME).build(),
@@ -126,7 +126,7 @@ fn service1(
     variant: Variant,
     service: ServiceArgs,
     service2: SocketAddr,
-) -> anyhow::Result<(plumbing::Server, Option<HttpReporter>)> {
+) -> anyhow::Result<(plumbing::Server, Option<AsyncReporter>)> {
     let config = service1::Config {
         port: 0,
         service2_url: format!("http://{service2}").parse()?,
@@ -178,10 +178,10 @@ pub async fn deploy(variant: Variant, route: Route, endpoint: &str) -> anyhow::R
 }
 
 /// The counters of `reporters`, added up.
-pub fn total_stats(reporters: &[HttpReporter]) -> ReporterStats {
+pub fn total_stats(reporters: &[AsyncReporter]) -> ReporterStats {
     reporters
         .iter()
-        .map(HttpReporter::stats)
+        .map(AsyncReporter::stats)
         .fold(ReporterStats::default(), |sum, s| ReporterStats {
             queued: sum.queued + s.queued,
             sent: sum.sent + s.sent,

@@ -18,7 +18,7 @@ use plumbing::{ServiceArgs, TracingArgs};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, ReporterError};
+use zipkin_tracing::{AsyncReporter, ReporterConfig, ReporterError};
 
 use crate::config::Config;
 use crate::headers::HeaderLog;
@@ -164,7 +164,7 @@ pub struct Stack {
     addresses: Addresses,
     collector: Collector,
     headers: HeaderLog,
-    reporters: [HttpReporter; 2],
+    reporters: [AsyncReporter; 2],
     // In stopping order: callers first.
     servers: [Running; 3],
 }
@@ -243,7 +243,7 @@ impl Stack {
     }
 
     /// The span reporters of service1 and service2, to flush them.
-    pub fn reporters(&self) -> &[HttpReporter] {
+    pub fn reporters(&self) -> &[AsyncReporter] {
         &self.reporters
     }
 
@@ -296,8 +296,8 @@ fn setup_error(server: Server, reason: &dyn fmt::Display) -> StackError {
     }
 }
 
-fn start_reporter(server: Server, addresses: &Addresses) -> Result<HttpReporter, StackError> {
-    HttpReporter::start(HttpReporterConfig::new(addresses.zipkin_endpoint()))
+fn start_reporter(server: Server, addresses: &Addresses) -> Result<AsyncReporter, StackError> {
+    AsyncReporter::start(ReporterConfig::http(addresses.zipkin_endpoint()))
         .map_err(|error| StackError::Reporter { server, error })
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector::{Collector, TraceQuery};
 use tokio::sync::watch;
-use zipkin_tracing::{HttpReporter, Kind, Span, TraceId};
+use zipkin_tracing::{AsyncReporter, Kind, Span, TraceId};
 
 use crate::headers::{CapturedRequest, HeaderLog};
 use crate::stack::Stack;
@@ -39,7 +39,7 @@ pub struct CollectedTrace {
 #[derive(Debug)]
 pub struct TraceWatcher {
     collector: Collector,
-    reporters: Vec<HttpReporter>,
+    reporters: Vec<AsyncReporter>,
     headers: HeaderLog,
     changes: watch::Receiver<u64>,
     shown: HashSet<TraceId>,

@@ -1,7 +1,7 @@
 //! The article's chain, started one way for every test: service2, then service1 calling it.
 //!
 //! [`Chain::options`] starts from where spans go; each option then says what the test
-//! needs: a time scale, a sample rate, the reporters' queue and retry settings, a stand-in
+//! needs: another transport (RabbitMQ, Kafka) instead of HTTP, a time scale, a sample rate, the reporters' queue and retry settings, a stand-in
 //! in place of service2, or the real binaries (configured only by environment variables,
 //! as a user runs them) instead of the services in-process. In-process, each service is
 //! built by its own `server` function and served by `plumbing::Server::run`, as its binary
@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use plumbing::{ServiceArgs, TracingArgs};
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, Propagation, TraceId, TracingBridge};
+use zipkin_tracing::{
+    AsyncReporter, Destination, Propagation, ReporterConfig, TraceId, TracingBridge,
+};
 
 use crate::process::{build_binary, launch};
 use crate::service::Service;
@@ -22,7 +24,9 @@ pub const STOP_DEADLINE: Duration = Duration::from_secs(20);
 /// What to start; see [`Chain::options`].
 #[derive(Debug, Clone)]
 pub struct ChainOptions {
-    reporter: HttpReporterConfig,
+    zipkin_endpoint: String,
+    destination: Destination,
+    reporter: ReporterConfig,
     tuned_reporter: bool,
     time_scale: f64,
     sample_rate: f64,
@@ -47,10 +51,18 @@ impl ChainOptions {
         self
     }
 
+    /// Reports through `destination` (a RabbitMQ queue, a Kafka topic) instead of POSTing
+    /// to the endpoint given to [`Chain::options`], which stays the services'
+    /// `ZIPKIN_ENDPOINT`: a closed port there proves it is not used.
+    pub fn transport(mut self, destination: Destination) -> Self {
+        self.destination = destination;
+        self
+    }
+
     /// Each service's reporter settings, such as a small queue or a short retry window;
-    /// their endpoint replaces the one given to [`Chain::options`]. In-process only: a
-    /// binary takes only the endpoint.
-    pub fn reporter(mut self, config: HttpReporterConfig) -> Self {
+    /// their destination is ignored (see [`Chain::options`] and [`Self::transport`]).
+    /// In-process only: a binary takes only the destination.
+    pub fn reporter(mut self, config: ReporterConfig) -> Self {
         self.reporter = config;
         self.tuned_reporter = true;
         self
@@ -119,15 +131,19 @@ impl ChainOptions {
             TracingArgs {
                 sample_rate: self.sample_rate,
                 propagation: self.propagation,
-                ..TracingArgs::new(&self.reporter.endpoint)
+                ..TracingArgs::new(&self.zipkin_endpoint)
             },
             self.time_scale,
         );
+        let reporter_config = ReporterConfig {
+            destination: self.destination.clone(),
+            ..self.reporter.clone()
+        };
         let (service2, service2_url) = match self.service2_url.clone() {
             Some(url) => (None, url),
             None => {
                 let reporter =
-                    HttpReporter::start(self.reporter.clone()).context("service2's reporter")?;
+                    AsyncReporter::start(reporter_config.clone()).context("service2's reporter")?;
                 if self.instrument {
                     plumbing::init_logging("warn", Some(TracingBridge::new()))?;
                 }
@@ -148,7 +164,7 @@ impl ChainOptions {
             client_timeout_secs: self.client_timeout.as_secs_f64(),
             service,
         };
-        let reporter = HttpReporter::start(self.reporter.clone()).context("service1's reporter")?;
+        let reporter = AsyncReporter::start(reporter_config).context("service1's reporter")?;
         let server = service1::server(&config, reporter.clone())?;
         let service1 = Service::spawn(service1::SERVICE_NAME, server, reporter).await?;
         Ok(Chain { service1, service2 })
@@ -157,15 +173,16 @@ impl ChainOptions {
     async fn start_binaries(self) -> anyhow::Result<Chain> {
         anyhow::ensure!(
             !self.tuned_reporter,
-            "the binaries take only the reporter's endpoint, not its other settings"
+            "the binaries take only the reporter's destination, not its other settings"
         );
-        let environment = vec![
-            ("ZIPKIN_ENDPOINT", self.reporter.endpoint.clone()),
+        let mut environment = transport_environment(&self.destination);
+        environment.extend([
+            ("ZIPKIN_ENDPOINT", self.zipkin_endpoint.clone()),
             ("TIME_SCALE", self.time_scale.to_string()),
             ("SAMPLE_RATE", self.sample_rate.to_string()),
             ("RUST_LOG", self.rust_log.clone()),
             ("PROPAGATION", self.propagation.to_string()),
-        ];
+        ]);
         let mut service2 = None;
         let service2_url = match self.service2_url {
             Some(url) => url,
@@ -186,6 +203,26 @@ impl ChainOptions {
         ));
         let service1 = start_binary(service1::SERVICE_NAME, &env1).await?;
         Ok(Chain { service1, service2 })
+    }
+}
+
+/// The variables that choose `destination`'s transport, as a user sets them.
+fn transport_environment(destination: &Destination) -> Vec<(&'static str, String)> {
+    match destination {
+        Destination::Http(_) => vec![("ZIPKIN_TRANSPORT", "http".to_owned())],
+        Destination::RabbitMq { uri, queue } => vec![
+            ("ZIPKIN_TRANSPORT", "rabbitmq".to_owned()),
+            ("RABBIT_URI", uri.clone()),
+            ("RABBIT_QUEUE", queue.clone()),
+        ],
+        Destination::Kafka {
+            bootstrap_servers,
+            topic,
+        } => vec![
+            ("ZIPKIN_TRANSPORT", "kafka".to_owned()),
+            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap_servers.clone()),
+            ("KAFKA_TOPIC", topic.clone()),
+        ],
     }
 }
 
@@ -215,8 +252,11 @@ impl Chain {
     /// Options for a chain reporting to `zipkin_endpoint`, e.g.
     /// `http://127.0.0.1:9411/api/v2/spans`, with every other setting at its default.
     pub fn options(zipkin_endpoint: impl Into<String>) -> ChainOptions {
+        let zipkin_endpoint = zipkin_endpoint.into();
         ChainOptions {
-            reporter: HttpReporterConfig::new(zipkin_endpoint),
+            destination: Destination::Http(zipkin_endpoint.clone()),
+            reporter: ReporterConfig::http(zipkin_endpoint.clone()),
+            zipkin_endpoint,
             tuned_reporter: false,
             time_scale: 0.0,
             sample_rate: 1.0,

@@ -18,6 +18,9 @@
 //! | [`zipkin_server`] | the real Zipkin server from its jar, or the skip line where it is missing |
 //! | [`zipkin_jar`] | what the jar itself holds: its MySQL schema, the variables it reads |
 //! | [`mariadb`] | a private MariaDB server with Zipkin's schema loaded |
+//! | [`rabbitmq`] | a private RabbitMQ node from Debian's package, to stop and start again |
+//! | [`kafka`] | a private one-node Kafka broker from the Apache jars, to stop and start again |
+//! | [`transport_engine`] | the receiving end of any transport (collector or broker), for tests run from one table |
 //! | [`zipkin_scenarios`] | what any real Zipkin must store of the chain: tree, B3 forms, load |
 //! | [`zipkin_queries`] | what any real Zipkin's query API answers: names, searches, links |
 //! | [`browser`] | headless Chromium through WebDriver: page text, a click, a screenshot |
@@ -38,19 +41,23 @@
 //! ```
 
 pub mod article;
+pub mod broker;
 pub mod browser;
 pub mod caller;
 pub mod chain;
 pub mod faulty_collector;
 pub mod hanging_collector;
+pub mod kafka;
 pub mod latency;
 pub mod mariadb;
 pub mod mock_collector;
 pub mod process;
+pub mod rabbitmq;
 pub mod service;
 pub mod stand_in;
 pub mod stand_in_collector;
 pub mod trace_source;
+pub mod transport_engine;
 pub mod tree;
 pub mod zipkin_jar;
 pub mod zipkin_queries;
@@ -62,13 +69,16 @@ pub use browser::Browser;
 pub use chain::{Chain, ChainOptions};
 pub use faulty_collector::FaultyCollector;
 pub use hanging_collector::HangingCollector;
+pub use kafka::Kafka;
 pub use mariadb::MariaDb;
 pub use mock_collector::MockCollector;
 pub use process::{ServiceProcess, build_binary, free_port, launch, warning_lines};
+pub use rabbitmq::RabbitMq;
 pub use service::Service;
 pub use stand_in::Service2StandIn;
 pub use stand_in_collector::StandInCollector;
 pub use trace_source::{TraceSource, ZipkinApi, wait_for_trace, wait_for_trace_within};
+pub use transport_engine::{TRANSPORTS, TransportEngine};
 pub use tree::{NameMatch, TraceTree};
 pub use zipkin_server::{ZipkinServer, engines_required};
 

@@ -39,11 +39,16 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 /// Settings the services read: removed from the child's environment before the test's
 /// own are set, so that the tester's shell cannot change the outcome.
-const UNSET: [&str; 10] = [
+const UNSET: [&str; 15] = [
     "PORT",
     "BIND",
     "SERVICE2_URL",
     "ZIPKIN_ENDPOINT",
+    "ZIPKIN_TRANSPORT",
+    "RABBIT_URI",
+    "RABBIT_QUEUE",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_TOPIC",
     "SAMPLE_RATE",
     "B3_FORMAT",
     "JOIN_SPANS",

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zipkin_tracing::{HttpReporter, ReporterStats};
+use zipkin_tracing::{AsyncReporter, ReporterStats};
 
 use crate::process::ServiceProcess;
 
@@ -21,7 +21,7 @@ use crate::process::ServiceProcess;
 enum Runner {
     /// `plumbing::Server::run` on a task of the test's runtime.
     InProcess {
-        reporter: HttpReporter,
+        reporter: AsyncReporter,
         stop: Option<oneshot::Sender<()>>,
         task: Option<JoinHandle<std::io::Result<()>>>,
     },
@@ -42,7 +42,7 @@ impl Service {
     pub async fn spawn(
         name: &'static str,
         server: plumbing::Server,
-        reporter: HttpReporter,
+        reporter: AsyncReporter,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -93,7 +93,7 @@ impl Service {
     /// # Panics
     ///
     /// If the service is a binary: its reporter lives in another process.
-    pub fn reporter(&self) -> &HttpReporter {
+    pub fn reporter(&self) -> &AsyncReporter {
         match &self.runner {
             Runner::InProcess { reporter, .. } => reporter,
             Runner::Binary(_) => panic!("{} is a binary: its reporter is not here", self.name),

@@ -44,7 +44,7 @@ pub fn engines_required() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
-/// The engine is not installed here (no jar, no Java 17, no MariaDB): the one case a test
+/// The engine is not installed here (no jar, no Java 17, no MariaDB, no broker): the one case a test
 /// may skip.
 #[derive(Debug)]
 pub struct EngineMissing(pub String);

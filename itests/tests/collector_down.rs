@@ -18,7 +18,7 @@ use itests::faulty_collector::{ACCEPTED, DownCollector};
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
 use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace, warning_lines};
-use zipkin_tracing::HttpReporterConfig;
+use zipkin_tracing::ReporterConfig;
 
 /// Timed requests through each chain.
 const ROUNDS: usize = 60;
@@ -29,14 +29,14 @@ const WARM_UP: usize = 3;
 const SPANS_PER_SERVICE: u64 = 3;
 
 /// Small batches given up quickly, so that many batches fail during the test.
-fn quick_to_give_up(endpoint: String) -> HttpReporterConfig {
-    HttpReporterConfig {
+fn quick_to_give_up(endpoint: String) -> ReporterConfig {
+    ReporterConfig {
         batch_size: 50,
         batch_interval: Duration::from_millis(20),
         retry_window: Duration::from_millis(200),
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(50),
-        ..HttpReporterConfig::new(endpoint)
+        ..ReporterConfig::http(endpoint)
     }
 }
 
@@ -290,15 +290,15 @@ fn lost_spans(line: &str) -> Option<u64> {
 async fn give_up_many_batches_with_logging() {
     plumbing::init_logging("info", None).unwrap();
     let down = DownCollector::new().unwrap();
-    let config = HttpReporterConfig {
+    let config = ReporterConfig {
         batch_size: CHILD_BATCH_SIZE,
         batch_interval: Duration::from_millis(10),
         retry_window: Duration::from_millis(100),
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(20),
-        ..HttpReporterConfig::new(down.endpoint())
+        ..ReporterConfig::http(down.endpoint())
     };
-    let chain = Chain::options(config.endpoint.clone())
+    let chain = Chain::options(down.endpoint())
         .reporter(config)
         .start()
         .await

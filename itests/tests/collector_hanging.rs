@@ -13,7 +13,7 @@ use itests::hanging_collector::HeldConnection;
 use itests::latency::compare_while;
 use itests::trace_source::wait_until;
 use itests::{Chain, HangingCollector, MockCollector};
-use zipkin_tracing::HttpReporterConfig;
+use zipkin_tracing::ReporterConfig;
 
 /// Timed requests through each chain once the reporters have timed out, at least...
 const MIN_ROUNDS: usize = 60;
@@ -35,8 +35,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(250);
 const HANG_UP_SLACK: Duration = Duration::from_secs(1);
 
 /// A small queue, small batches and a short timeout, so the queue fills within the test.
-fn short_timeouts(endpoint: String) -> HttpReporterConfig {
-    HttpReporterConfig {
+fn short_timeouts(endpoint: String) -> ReporterConfig {
+    ReporterConfig {
         queue_capacity: QUEUE_CAPACITY,
         batch_size: BATCH_SIZE,
         batch_interval: Duration::from_millis(20),
@@ -44,7 +44,7 @@ fn short_timeouts(endpoint: String) -> HttpReporterConfig {
         retry_window: Duration::from_secs(1),
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
-        ..HttpReporterConfig::new(endpoint)
+        ..ReporterConfig::http(endpoint)
     }
 }
 

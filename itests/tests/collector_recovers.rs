@@ -11,7 +11,7 @@ use std::time::Duration;
 use itests::faulty_collector::ACCEPTED;
 use itests::trace_source::{describe_spans, wait_until};
 use itests::{ArticleTrace, Chain, FaultyCollector, TraceTree, wait_for_trace};
-use zipkin_tracing::{HttpReporterConfig, TraceId};
+use zipkin_tracing::{ReporterConfig, TraceId};
 
 /// Requests during the outage; at 3 spans per service each, several batches of
 /// [`BATCH_SIZE`] wait behind the one being retried.
@@ -22,14 +22,14 @@ const BATCH_SIZE: usize = 4;
 const FAILURES_BEFORE_RECOVERY: usize = 3;
 
 /// Quick retries and a retry window much longer than the outage.
-fn quick_retries(endpoint: String) -> HttpReporterConfig {
-    HttpReporterConfig {
+fn quick_retries(endpoint: String) -> ReporterConfig {
+    ReporterConfig {
         batch_size: BATCH_SIZE,
         batch_interval: Duration::from_millis(20),
         retry_window: Duration::from_secs(20),
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(100),
-        ..HttpReporterConfig::new(endpoint)
+        ..ReporterConfig::http(endpoint)
     }
 }
 

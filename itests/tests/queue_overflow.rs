@@ -10,7 +10,7 @@ use std::time::Duration;
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
 use itests::{Chain, HangingCollector, MockCollector};
-use zipkin_tracing::HttpReporterConfig;
+use zipkin_tracing::ReporterConfig;
 
 const QUEUE_CAPACITY: usize = 5;
 /// One span per batch: the stalled attempt holds exactly one span.
@@ -21,12 +21,12 @@ const ROUNDS: usize = 40;
 const SPANS_PER_SERVICE: u64 = 3;
 
 /// A tiny queue, and a request timeout far beyond the test, so the first attempt stalls.
-fn tiny_queue(endpoint: String) -> HttpReporterConfig {
-    HttpReporterConfig {
+fn tiny_queue(endpoint: String) -> ReporterConfig {
+    ReporterConfig {
         queue_capacity: QUEUE_CAPACITY,
         batch_size: BATCH_SIZE,
         request_timeout: Duration::from_secs(600),
-        ..HttpReporterConfig::new(endpoint)
+        ..ReporterConfig::http(endpoint)
     }
 }
 

@@ -10,8 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use zipkin_tracing::{
-    B3Format, HttpReporter, HttpReporterConfig, ProbabilitySampler, Propagation, ReporterError,
-    Tracer,
+    AsyncReporter, B3Format, Destination, ProbabilitySampler, Propagation, ReporterConfig,
+    ReporterError, Tracer,
 };
 
 /// Parses a `TIME_SCALE`-style multiplier: a finite number, zero or more.
@@ -125,14 +125,47 @@ fn parse_sample_rate(text: &str) -> Result<f64, String> {
         .map_err(|e| e.to_string())
 }
 
+impl ZipkinTransport {
+    /// The settings that say where this transport sends, for error messages.
+    pub fn settings(self) -> &'static str {
+        match self {
+            ZipkinTransport::Http => "--zipkin-endpoint/ZIPKIN_ENDPOINT",
+            ZipkinTransport::Rabbitmq => "--rabbit-uri/RABBIT_URI and --rabbit-queue/RABBIT_QUEUE",
+            ZipkinTransport::Kafka => {
+                "--kafka-bootstrap-servers/KAFKA_BOOTSTRAP_SERVERS and --kafka-topic/KAFKA_TOPIC"
+            }
+        }
+    }
+
+    /// The value of `ZIPKIN_TRANSPORT` that chooses this transport.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZipkinTransport::Http => "http",
+            ZipkinTransport::Rabbitmq => "rabbitmq",
+            ZipkinTransport::Kafka => "kafka",
+        }
+    }
+}
+
 /// The span reporter did not start.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot report spans to {endpoint} (set --zipkin-endpoint/ZIPKIN_ENDPOINT): {source}")]
-pub struct ReporterStartError {
-    /// The endpoint as set.
-    pub endpoint: String,
-    /// Why.
-    pub source: ReporterError,
+pub enum ReporterStartError {
+    /// `ZIPKIN_TRANSPORT` names a transport this program was built without.
+    #[error(
+        "--zipkin-transport/ZIPKIN_TRANSPORT={0}: this program was built without the {0} \
+         transport (cargo feature `{0}`)"
+    )]
+    NotBuilt(&'static str),
+    /// The reporter refused its settings or could not start its thread.
+    #[error("cannot report spans to {destination} (set {settings}): {source}")]
+    Failed {
+        /// Where spans were to go.
+        destination: String,
+        /// The settings to change.
+        settings: &'static str,
+        /// Why.
+        source: ReporterError,
+    },
 }
 
 impl TracingArgs {
@@ -154,12 +187,36 @@ impl TracingArgs {
         }
     }
 
-    /// Starts a reporter to `--zipkin-endpoint` with the default queue, batch and retry
-    /// settings; the error names the setting.
-    pub fn start_reporter(&self) -> Result<HttpReporter, ReporterStartError> {
-        HttpReporter::start(HttpReporterConfig::new(&self.zipkin_endpoint)).map_err(|source| {
-            ReporterStartError {
-                endpoint: self.zipkin_endpoint.clone(),
+    /// Where spans go: the endpoint, queue or topic of `--zipkin-transport`. Fails when
+    /// this program was built without that transport (a cargo feature of this crate).
+    pub fn destination(&self) -> Result<Destination, ReporterStartError> {
+        Ok(match self.zipkin_transport {
+            ZipkinTransport::Http => Destination::Http(self.zipkin_endpoint.clone()),
+            #[cfg(feature = "rabbitmq")]
+            ZipkinTransport::Rabbitmq => Destination::RabbitMq {
+                uri: self.rabbit_uri.clone(),
+                queue: self.rabbit_queue.clone(),
+            },
+            #[cfg(feature = "kafka")]
+            ZipkinTransport::Kafka => Destination::Kafka {
+                bootstrap_servers: self.kafka_bootstrap_servers.clone(),
+                topic: self.kafka_topic.clone(),
+            },
+            #[allow(unreachable_patterns, reason = "reached only without some features")]
+            other => return Err(ReporterStartError::NotBuilt(other.name())),
+        })
+    }
+
+    /// Starts a reporter to [`destination`](Self::destination) with the default queue,
+    /// batch and retry settings; the error names the settings. It does not wait for a
+    /// broker: one that is down is an outage the reporter counts and recovers from.
+    pub fn start_reporter(&self) -> Result<AsyncReporter, ReporterStartError> {
+        let destination = self.destination()?;
+        let shown = destination.to_string();
+        AsyncReporter::start(ReporterConfig::new(destination)).map_err(|source| {
+            ReporterStartError::Failed {
+                destination: shown,
+                settings: self.zipkin_transport.settings(),
                 source,
             }
         })
@@ -167,7 +224,7 @@ impl TracingArgs {
 
     /// A tracer for `service_name` that samples, propagates and joins as these settings
     /// say, and reports to `reporter`.
-    pub fn tracer(&self, service_name: &str, reporter: HttpReporter) -> Tracer {
+    pub fn tracer(&self, service_name: &str, reporter: AsyncReporter) -> Tracer {
         let sampler = ProbabilitySampler::new(self.sample_rate)
             .expect("the value parser accepted only rates from 0.0 to 1.0");
         Tracer::builder(service_name)
@@ -350,6 +407,55 @@ mod tests {
                 .to_string();
             assert!(error.contains(flag), "{flag}={value}: {error}");
             assert!(error.contains(expected), "{flag}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_transport_chooses_the_destination_or_names_the_missing_feature() {
+        let http = parse(&["--zipkin-endpoint=http://z:1/api/v2/spans"]).unwrap();
+        assert_eq!(
+            http.tracing.destination().unwrap(),
+            Destination::Http("http://z:1/api/v2/spans".into())
+        );
+        let rabbit = parse(&["--zipkin-transport=rabbitmq", "--rabbit-queue=q"]).unwrap();
+        match rabbit.tracing.destination() {
+            #[cfg(feature = "rabbitmq")]
+            Ok(destination) => assert_eq!(
+                destination,
+                Destination::RabbitMq {
+                    uri: "amqp://guest:guest@127.0.0.1:5672".into(),
+                    queue: "q".into()
+                }
+            ),
+            #[cfg(not(feature = "rabbitmq"))]
+            Ok(destination) => panic!("{destination:?} without the rabbitmq feature"),
+            #[cfg(feature = "rabbitmq")]
+            Err(error) => panic!("built with the rabbitmq feature: {error}"),
+            #[cfg(not(feature = "rabbitmq"))]
+            Err(error) => assert!(
+                error.to_string().contains("ZIPKIN_TRANSPORT=rabbitmq"),
+                "{error}"
+            ),
+        }
+        let kafka = parse(&["--zipkin-transport=kafka", "--kafka-topic=t"]).unwrap();
+        match kafka.tracing.destination() {
+            #[cfg(feature = "kafka")]
+            Ok(destination) => assert_eq!(
+                destination,
+                Destination::Kafka {
+                    bootstrap_servers: "127.0.0.1:9092".into(),
+                    topic: "t".into()
+                }
+            ),
+            #[cfg(not(feature = "kafka"))]
+            Ok(destination) => panic!("{destination:?} without the kafka feature"),
+            #[cfg(feature = "kafka")]
+            Err(error) => panic!("built with the kafka feature: {error}"),
+            #[cfg(not(feature = "kafka"))]
+            Err(error) => assert!(
+                error.to_string().contains("ZIPKIN_TRANSPORT=kafka"),
+                "{error}"
+            ),
         }
     }
 

@@ -48,8 +48,29 @@ pub fn init_logging(default: &str, bridge: Option<TracingBridge>) -> Result<(), 
     Ok(())
 }
 
-/// The filter for `rust_log` (the variable's value, if set), else for `default`.
+/// Client libraries that log each failed connection attempt at `WARN`: while a broker is
+/// down that is a line every few hundred milliseconds, where the reporter logs the outage
+/// once itself. Their errors still show; a `RUST_LOG` that names them decides instead.
+const QUIET_TARGETS: [&str; 1] = ["rskafka"];
+
+/// The filter for `rust_log` (the variable's value, if set), else for `default`, with
+/// [`QUIET_TARGETS`] at `error` unless it names them.
 fn filter(rust_log: Option<String>, default: &str) -> Result<EnvFilter, LoggingError> {
+    let mut filter = chosen_filter(rust_log, default)?;
+    let chosen = filter.to_string();
+    for target in QUIET_TARGETS
+        .iter()
+        .filter(|target| !chosen.contains(**target))
+    {
+        let directive = format!("{target}=error")
+            .parse()
+            .expect("a target name and a level make a valid directive");
+        filter = filter.add_directive(directive);
+    }
+    Ok(filter)
+}
+
+fn chosen_filter(rust_log: Option<String>, default: &str) -> Result<EnvFilter, LoggingError> {
     match rust_log {
         Some(value) if !value.trim().is_empty() => {
             EnvFilter::try_new(&value).map_err(|error| LoggingError {
@@ -77,10 +98,19 @@ mod tests {
     #[test]
     fn rust_log_wins_over_the_default_and_blank_means_unset() {
         let set = filter(Some("debug,hyper=warn".into()), "warn").unwrap();
-        assert_eq!(set.to_string(), "hyper=warn,debug");
+        assert_eq!(set.to_string(), "rskafka=error,hyper=warn,debug");
         for unset in [None, Some(String::new()), Some("  ".into())] {
-            assert_eq!(filter(unset, "warn").unwrap().to_string(), "warn");
+            assert_eq!(
+                filter(unset, "warn").unwrap().to_string(),
+                "rskafka=error,warn"
+            );
         }
+    }
+
+    #[test]
+    fn the_kafka_clients_reconnection_warnings_are_quiet_unless_rust_log_names_it() {
+        let named = filter(Some("info,rskafka=debug".into()), "info").unwrap();
+        assert_eq!(named.to_string(), "rskafka=debug,info");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use zipkin_tracing::HttpReporter;
+use zipkin_tracing::AsyncReporter;
 
 /// How long shutdown waits for queued spans to reach the collector.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,12 +40,12 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, BindError> {
 pub struct Server {
     name: &'static str,
     app: Router,
-    reporter: Option<HttpReporter>,
+    reporter: Option<AsyncReporter>,
 }
 
 impl Server {
     /// `app`, whose spans go to `reporter`, which is flushed when serving ends.
-    pub fn traced(name: &'static str, app: Router, reporter: HttpReporter) -> Self {
+    pub fn traced(name: &'static str, app: Router, reporter: AsyncReporter) -> Self {
         Server {
             name,
             app,
@@ -106,7 +106,7 @@ mod tests {
 
     use axum::routing::{get, post};
     use tokio::sync::oneshot;
-    use zipkin_tracing::{HttpReporterConfig, Tracer};
+    use zipkin_tracing::{ReporterConfig, Tracer};
 
     use super::*;
 
@@ -141,9 +141,9 @@ mod tests {
     async fn run_serves_until_shutdown_then_flushes_the_spans_still_queued() {
         let (endpoint, received) = counting_collector().await;
         // Batches wait a minute to fill: only the final flush can send the span in time.
-        let reporter = HttpReporter::start(HttpReporterConfig {
+        let reporter = AsyncReporter::start(ReporterConfig {
             batch_interval: Duration::from_secs(60),
-            ..HttpReporterConfig::new(endpoint)
+            ..ReporterConfig::http(endpoint)
         })
         .unwrap();
         let tracer = Tracer::builder("test").reporter(reporter.clone()).build();

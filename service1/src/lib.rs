@@ -17,7 +17,7 @@ use axum::routing::get;
 use clap::Parser;
 use plumbing::{ServiceArgs, scaled_sleep};
 use zipkin_tracing::{
-    HttpReporter, TracedRequest, Tracer, ZipkinLayer, current_context, local_span,
+    AsyncReporter, TracedRequest, Tracer, ZipkinLayer, current_context, local_span,
 };
 
 /// The service name recorded on service1's spans.
@@ -182,7 +182,7 @@ async fn do_stuff(state: &AppState) -> Result<(), Downstream> {
 
 /// service1 as its `Config` says, its spans going to `reporter`: serve it with
 /// [`plumbing::Server::run`]. Fails if service2's URL or the HTTP client cannot be set up.
-pub fn server(config: &Config, reporter: HttpReporter) -> anyhow::Result<plumbing::Server> {
+pub fn server(config: &Config, reporter: AsyncReporter) -> anyhow::Result<plumbing::Server> {
     let state = AppState::new(
         config
             .service

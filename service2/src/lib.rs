@@ -9,7 +9,7 @@
 use axum::{Router, extract::State, routing::get};
 use clap::Parser;
 use plumbing::{ServiceArgs, scaled_sleep};
-use zipkin_tracing::{HttpReporter, Tracer, ZipkinLayer, local_span};
+use zipkin_tracing::{AsyncReporter, Tracer, ZipkinLayer, local_span};
 
 /// The service name recorded on service2's spans.
 pub const SERVICE_NAME: &str = "service2";
@@ -86,7 +86,7 @@ async fn db_search(time_scale: f64) {
 
 /// service2 as its `Config` says, its spans going to `reporter`: serve it with
 /// [`plumbing::Server::run`].
-pub fn server(config: &Config, reporter: HttpReporter) -> plumbing::Server {
+pub fn server(config: &Config, reporter: AsyncReporter) -> plumbing::Server {
     let state = AppState {
         tracer: config
             .service

@@ -15,7 +15,7 @@
 //! | `clock` | epoch microseconds from a monotonic clock | `time.time()` |
 //! | `model` | the Zipkin v2 JSON model ([`Span`]) the collector decodes | `encoding` |
 //! | `record` | a finished span, as recorded ([`FinishedSpan`]) | the span `zipkin_span` hands to the transport |
-//! | `report` | **where spans are sent**: queue, batches, JSON ([`HttpReporter`], [`encode_json`]) | `transport_handler`, `ZipkinBatchSender` |
+//! | `report` | **where spans are sent**: queue, batches, JSON, transports ([`AsyncReporter`], [`Destination`], [`encode_json`]) | `transport_handler`, `ZipkinBatchSender` |
 //! | `span` | an open span being recorded ([`OpenSpan`]) | the body of `zipkin_span` |
 //! | `tracer` | **where a span is created**: per-service settings ([`Tracer`]) | `zipkin_span(service_name=..., transport_handler=...)` |
 //! | `current` | the current span of a task ([`current_context`]) | the thread-local `Stack` |
@@ -30,7 +30,7 @@
 //!  request ──► server: b3::extract ──► Tracer::start ──► OpenSpan (tags, annotations)
 //!                                                            │ finish or drop
 //!                                                            ▼
-//!  Zipkin ◄── POST /api/v2/spans ◄── encode_json ◄── HttpReporter queue ◄── FinishedSpan
+//!  Zipkin ◄── POST /api/v2/spans ◄── encode_json ◄── AsyncReporter queue ◄── FinishedSpan
 //!             (reporter's thread, in batches)            (request path: try_send only)
 //! ```
 //!
@@ -90,7 +90,7 @@ pub use model::{Annotation, Endpoint, Kind, Span};
 pub use propagation::Propagation;
 pub use record::{FinishedSpan, Text};
 pub use report::{
-    AmqpUri, HttpReporter, HttpReporterConfig, InMemoryReporter, NopReporter, Report,
+    AmqpUri, AsyncReporter, Destination, InMemoryReporter, NopReporter, Report, ReporterConfig,
     ReporterError, ReporterStats, describe_error, encode_json, parse_amqp_uri,
     parse_bootstrap_servers, parse_http_url, parse_queue_name, parse_topic_name,
 };

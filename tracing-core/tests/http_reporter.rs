@@ -10,7 +10,7 @@ use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use zipkin_tracing::ReporterError;
-use zipkin_tracing::{FinishedSpan, HttpReporter, HttpReporterConfig, Report, Span, Tracer};
+use zipkin_tracing::{AsyncReporter, FinishedSpan, Report, ReporterConfig, Span, Tracer};
 
 /// One span recorded by a tracer, as the request path hands it to a reporter.
 fn span() -> FinishedSpan {
@@ -28,10 +28,10 @@ fn span() -> FinishedSpan {
     span.unwrap()
 }
 
-fn config(server: &MockServer) -> HttpReporterConfig {
-    HttpReporterConfig {
+fn config(server: &MockServer) -> ReporterConfig {
+    ReporterConfig {
         initial_backoff: Duration::from_millis(10),
-        ..HttpReporterConfig::new(format!("{}/api/v2/spans", server.uri()))
+        ..ReporterConfig::http(format!("{}/api/v2/spans", server.uri()))
     }
 }
 
@@ -57,7 +57,7 @@ async fn accepting_collector() -> MockServer {
 #[tokio::test]
 async fn spans_arrive_in_batches_of_at_most_100_and_flush_sends_them_now() {
     let server = accepting_collector().await;
-    let reporter = HttpReporter::start(HttpReporterConfig {
+    let reporter = AsyncReporter::start(ReporterConfig {
         // Without flush, the last batch would wait a minute.
         batch_interval: Duration::from_secs(60),
         ..config(&server)
@@ -88,7 +88,7 @@ async fn spans_arrive_in_batches_of_at_most_100_and_flush_sends_them_now() {
 #[tokio::test]
 async fn a_full_batch_is_sent_at_once_without_waiting_for_the_interval() {
     let server = accepting_collector().await;
-    let reporter = HttpReporter::start(HttpReporterConfig {
+    let reporter = AsyncReporter::start(ReporterConfig {
         batch_interval: Duration::from_secs(60),
         ..config(&server)
     })
@@ -113,7 +113,7 @@ async fn a_full_batch_is_sent_at_once_without_waiting_for_the_interval() {
 #[tokio::test]
 async fn a_lone_span_is_sent_after_the_batch_interval_without_flush() {
     let server = accepting_collector().await;
-    let reporter = HttpReporter::start(HttpReporterConfig {
+    let reporter = AsyncReporter::start(ReporterConfig {
         batch_interval: Duration::from_millis(50),
         ..config(&server)
     })
@@ -141,7 +141,7 @@ async fn a_5xx_408_or_429_is_retried_until_the_collector_recovers_and_each_span_
             .respond_with(ResponseTemplate::new(202))
             .mount(&server)
             .await;
-        let reporter = HttpReporter::start(config(&server)).unwrap();
+        let reporter = AsyncReporter::start(config(&server)).unwrap();
         let sent = span();
         reporter.report(sent.clone());
         assert!(reporter.flush(Duration::from_secs(10)).await, "{status}");
@@ -168,7 +168,7 @@ async fn a_4xx_drops_that_batch_and_later_batches_still_go() {
         .respond_with(ResponseTemplate::new(202))
         .mount(&server)
         .await;
-    let reporter = HttpReporter::start(config(&server)).unwrap();
+    let reporter = AsyncReporter::start(config(&server)).unwrap();
     reporter.report(span());
     assert!(reporter.flush(Duration::from_secs(10)).await);
     reporter.report(span());
@@ -189,10 +189,10 @@ async fn when_the_collector_is_down_flush_gives_up_at_its_deadline() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let reporter = HttpReporter::start(HttpReporterConfig {
+    let reporter = AsyncReporter::start(ReporterConfig {
         retry_window: Duration::from_millis(300),
         initial_backoff: Duration::from_millis(10),
-        ..HttpReporterConfig::new(format!("http://{closed}/api/v2/spans"))
+        ..ReporterConfig::http(format!("http://{closed}/api/v2/spans"))
     })
     .unwrap();
     let started = std::time::Instant::now();
@@ -218,11 +218,11 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
             let _ = accepted_tx.send(()).await;
         }
     });
-    let reporter = HttpReporter::start(HttpReporterConfig {
+    let reporter = AsyncReporter::start(ReporterConfig {
         queue_capacity: 4,
         batch_interval: Duration::from_millis(1),
         request_timeout: Duration::from_secs(60),
-        ..HttpReporterConfig::new(format!("http://{address}/api/v2/spans"))
+        ..ReporterConfig::http(format!("http://{address}/api/v2/spans"))
     })
     .unwrap();
     reporter.report(span());
@@ -254,15 +254,15 @@ fn a_bad_endpoint_is_refused_at_start() {
         "https://zipkin:9411/api/v2/spans",
         "",
     ] {
-        let error = HttpReporter::start(HttpReporterConfig::new(endpoint)).unwrap_err();
+        let error = AsyncReporter::start(ReporterConfig::http(endpoint)).unwrap_err();
         assert!(
-            matches!(error, ReporterError::BadEndpoint { .. }),
+            matches!(error, ReporterError::BadDestination { .. }),
             "{endpoint}: {error}"
         );
     }
-    let error = HttpReporter::start(HttpReporterConfig {
+    let error = AsyncReporter::start(ReporterConfig {
         queue_capacity: 0,
-        ..HttpReporterConfig::new("http://127.0.0.1:9411/api/v2/spans")
+        ..ReporterConfig::http("http://127.0.0.1:9411/api/v2/spans")
     })
     .unwrap_err();
     assert_eq!(error.to_string(), "queue capacity must be at least 1");
@@ -272,7 +272,7 @@ fn a_bad_endpoint_is_refused_at_start() {
 fn the_reporter_starts_and_takes_spans_outside_any_tokio_runtime() {
     // Its sending thread brings its own runtime, so a plain thread can report.
     let reporter =
-        HttpReporter::start(HttpReporterConfig::new("http://127.0.0.1:9/api/v2/spans")).unwrap();
+        AsyncReporter::start(ReporterConfig::http("http://127.0.0.1:9/api/v2/spans")).unwrap();
     reporter.report(span());
     assert_eq!(reporter.stats().queued, 1);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -2,7 +2,7 @@
 //! million spans to an endpoint that refuses connections.
 //!
 //! A reporter that kept every span it could not send would grow without bound during an
-//! outage. `HttpReporter` holds at most its queue (10,000 spans by default) plus the batch
+//! outage. `AsyncReporter` holds at most its queue (10,000 spans by default) plus the batch
 //! it is retrying, and drops and counts the rest, so the resident size should rise while
 //! the queue fills and then stay flat. This prints it every 100,000 spans, with the
 //! reporter's counters, as a markdown table.
@@ -19,7 +19,7 @@ use bench::procfs::{mib, peak_resident_bytes, resident_bytes};
 use bench::report::{Table, command_line, parse_seconds, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, ReporterStats, Tracer};
+use zipkin_tracing::{AsyncReporter, ReporterConfig, ReporterStats, Tracer};
 
 /// Spans recorded between two looks at the clock.
 const CHUNK: u64 = 1_000;
@@ -98,10 +98,10 @@ fn refused_endpoint() -> anyhow::Result<String> {
 
 async fn report_to_nowhere(args: &Args, endpoint: &str) -> anyhow::Result<Vec<Sample>> {
     let peer: SocketAddr = PEER.parse().expect("invariant: a valid socket address");
-    let mut config = HttpReporterConfig::new(endpoint);
+    let mut config = ReporterConfig::http(endpoint);
     config.queue_capacity = args.queue_capacity as usize;
     config.retry_window = args.retry_window;
-    let reporter = HttpReporter::start(config)?;
+    let reporter = AsyncReporter::start(config)?;
     let tracer = Tracer::builder(service2::SERVICE_NAME)
         .reporter(reporter.clone())
         .build();
@@ -142,7 +142,7 @@ fn print_report(args: &Args, endpoint: &str, before: u64, samples: &[Sample], pe
     println!("Command: `{}`\n", command_line("memory"));
     println!(
         "{} spans (service2's server span with http tags, then its two local spans) reported \
-         {} through one HttpReporter to {endpoint}, where nothing listens (connection \
+         {} through one AsyncReporter to {endpoint}, where nothing listens (connection \
          refused); queue {}, retry window {:?}. Spans recorded on a current-thread tokio \
          runtime; the reporter sends from its own thread. RSS is VmRSS \
          of /proc/self/status; {:.1} MiB before the reporter started.\n",

@@ -1,8 +1,14 @@
-//! Reporter throughput: spans per second that `HttpReporter` encodes and delivers to a
-//! collector over loopback, with the reporter on one core.
+//! Reporter throughput: spans per second that `AsyncReporter` encodes and delivers to a
+//! collector over loopback, with the reporter on one core, over HTTP or through a broker.
+//!
+//! With `--transport rabbitmq` or `--transport kafka` the batches go to a private broker
+//! that the benchmark starts itself (Debian's `rabbitmq-server`; Kafka from
+//! `scripts/kafka-broker fetch`), as the tests do, and counted as sent when the broker
+//! took them: Kafka acknowledges each produce, while a RabbitMQ publish without
+//! confirms (as Brave's sender does it) counts once written to the connection.
 //!
 //! The spans (service2's server span with its http tags and its two local spans) are
-//! recorded through the real tracer on the main thread; `HttpReporter` encodes and sends
+//! recorded through the real tracer on the main thread; `AsyncReporter` encodes and sends
 //! them from its own single `zipkin-reporter` thread, so the sending side is one core; the
 //! collector runs on a thread of its own. Only spans the collector
 //! acknowledged count (`ReporterStats::sent`), and the stand-in collector's store is
@@ -10,6 +16,7 @@
 //!
 //! ```sh
 //! cargo run --release -p bench --bin reporter -- --spans 300000 --rounds 3
+//! cargo run --release -p bench --bin reporter -- --transport kafka
 //! ```
 
 use std::net::SocketAddr;
@@ -21,7 +28,9 @@ use bench::procfs::{ThreadSet, thread_cpu_time, threads_named};
 use bench::report::{Table, command_line, median, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
-use zipkin_tracing::{HttpReporter, HttpReporterConfig, NopReporter, ReporterStats, Tracer};
+use zipkin_tracing::{
+    AsyncReporter, Destination, NopReporter, ReporterConfig, ReporterStats, Tracer,
+};
 
 /// The throughput the reporter should reach on one core.
 const TARGET: f64 = 200_000.0;
@@ -33,7 +42,7 @@ const CHUNK: u64 = 300;
 #[derive(Debug, Parser)]
 #[command(
     name = "reporter",
-    about = "Spans per second HttpReporter delivers to a collector on loopback, on one core"
+    about = "Spans per second AsyncReporter delivers to a collector on loopback, on one core"
 )]
 struct Args {
     /// Spans reported per round.
@@ -44,8 +53,13 @@ struct Args {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
 
-    /// The receiving side: the stand-in collector (decodes and stores every span) or a
-    /// sink (reads the body, answers 202).
+    /// How batches travel: POSTed to a collector, or through a broker the benchmark
+    /// starts.
+    #[arg(long, value_enum, default_value_t = plumbing::ZipkinTransport::Http)]
+    transport: plumbing::ZipkinTransport,
+
+    /// With `--transport http`, the receiving side: the stand-in collector (decodes and
+    /// stores every span) or a sink (reads the body, answers 202).
     #[arg(long, value_enum, default_value_t = BackendKind::StandIn)]
     collector: BackendKind,
 
@@ -70,8 +84,8 @@ struct Round {
     cpu: Duration,
     /// CPU time of the main thread, which records the spans.
     recording_cpu: Duration,
-    /// CPU time of the collector's thread.
-    collector_cpu: Duration,
+    /// CPU time of the collector's thread (`None` for a broker, a process of its own).
+    collector_cpu: Option<Duration>,
 }
 
 impl Round {
@@ -96,6 +110,8 @@ fn main() -> anyhow::Result<()> {
         .context("cannot build the reporter's runtime")?;
 
     let recording_only = recording_rate(peer, args.spans.min(300_000))?;
+    // One broker for every round: it takes seconds to start.
+    let broker = runtime.block_on(Broker::start(args.transport))?;
     let mut rounds = Vec::new();
     for round in 1..=args.rounds {
         eprintln!(
@@ -103,20 +119,35 @@ fn main() -> anyhow::Result<()> {
             args.rounds,
             thousands(args.spans)
         );
-        let backend = Backend::start(args.collector, args.spans as usize + 1)?;
+        let Some(destination) = broker.destination() else {
+            let backend = Backend::start(args.collector, args.spans as usize + 1)?;
+            let destination = Destination::Http(backend.endpoint().to_owned());
+            let (stats, wall, cpu, recording_cpu) =
+                runtime.block_on(report_spans(&args, destination, peer))?;
+            let stored = backend.collector().map(collector::Collector::span_count);
+            let usage = backend.stop()?;
+            rounds.push(Round {
+                stats,
+                stored,
+                wall,
+                cpu,
+                recording_cpu,
+                collector_cpu: Some(usage.cpu),
+            });
+            continue;
+        };
         let (stats, wall, cpu, recording_cpu) =
-            runtime.block_on(report_spans(&args, backend.endpoint(), peer))?;
-        let stored = backend.collector().map(collector::Collector::span_count);
-        let usage = backend.stop()?;
+            runtime.block_on(report_spans(&args, destination, peer))?;
         rounds.push(Round {
             stats,
-            stored,
+            stored: None,
             wall,
             cpu,
             recording_cpu,
-            collector_cpu: usage.cpu,
+            collector_cpu: None,
         });
     }
+    drop(broker);
     print_report(&args, &rounds, recording_only);
     let unconfirmed = rounds
         .iter()
@@ -131,15 +162,46 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records and reports `args.spans` spans to `endpoint`, never letting the queue overflow,
+/// The broker batches go through, when the transport is not HTTP.
+enum Broker {
+    None,
+    RabbitMq(itests::RabbitMq),
+    Kafka(itests::Kafka),
+}
+
+impl Broker {
+    async fn start(transport: plumbing::ZipkinTransport) -> anyhow::Result<Broker> {
+        Ok(match transport {
+            plumbing::ZipkinTransport::Http => Broker::None,
+            plumbing::ZipkinTransport::Rabbitmq => {
+                eprintln!("starting a RabbitMQ node …");
+                Broker::RabbitMq(itests::RabbitMq::started().await?)
+            }
+            plumbing::ZipkinTransport::Kafka => {
+                eprintln!("starting a Kafka broker …");
+                Broker::Kafka(itests::Kafka::started().await?)
+            }
+        })
+    }
+
+    fn destination(&self) -> Option<Destination> {
+        match self {
+            Broker::None => None,
+            Broker::RabbitMq(broker) => Some(broker.destination()),
+            Broker::Kafka(broker) => Some(broker.destination()),
+        }
+    }
+}
+
+/// Records and reports `args.spans` spans to `destination`, never letting the queue overflow,
 /// then flushes; returns the reporter's counters, the wall time, the CPU time of the
 /// reporter's thread and that of this (recording) thread.
 async fn report_spans(
     args: &Args,
-    endpoint: &str,
+    destination: Destination,
     peer: SocketAddr,
 ) -> anyhow::Result<(ReporterStats, Duration, Duration, Duration)> {
-    let mut config = HttpReporterConfig::new(endpoint);
+    let mut config = ReporterConfig::new(destination);
     config.batch_size = args.batch_size as usize;
     config.queue_capacity = args.queue_capacity as usize;
     // The previous round's reporter thread ends within its batch interval; wait for it, so
@@ -152,7 +214,7 @@ async fn report_spans(
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let reporter = HttpReporter::start(config)?;
+    let reporter = AsyncReporter::start(config)?;
     // Reporter threads of earlier rounds may still be winding down; deltas leave them out.
     let reporter_threads = ThreadSet::new();
     anyhow::ensure!(
@@ -212,25 +274,34 @@ fn recording_rate(peer: SocketAddr, spans: u64) -> anyhow::Result<f64> {
 
 fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    println!(
-        "## Reporter throughput: HttpReporter → {} collector, loopback\n",
-        args.collector
-    );
+    let receiver = match args.transport {
+        plumbing::ZipkinTransport::Http => format!("{} collector", args.collector),
+        other => format!("{} broker", other.name()),
+    };
+    println!("## Reporter throughput: AsyncReporter → {receiver}, loopback\n");
     println!("Command: `{}`\n", command_line("reporter"));
     println!(
         "{} rounds of {} spans (service2's server span with http tags, then its two local \
          spans, recorded through the tracer on the main thread). Sending side: the \
          reporter's own thread; queue {}, batches of {}, kept at most half full so nothing \
-         is dropped. Receiving side: the {} on its own thread and \
-         current-thread runtime, {}. {} CPUs.\n",
+         is dropped. Receiving side: {}. {} CPUs.\n",
         args.rounds,
         thousands(args.spans),
         thousands(u64::from(args.queue_capacity)),
         args.batch_size,
-        args.collector,
-        match args.collector {
-            BackendKind::StandIn => "decoding and storing every span (its store is checked)",
-            BackendKind::Sink => "reading each body and answering 202",
+        match (args.transport, args.collector) {
+            (plumbing::ZipkinTransport::Http, BackendKind::StandIn) =>
+                "the stand-in collector on its own thread and current-thread runtime, \
+                 decoding and storing every span (its store is checked)",
+            (plumbing::ZipkinTransport::Http, BackendKind::Sink) =>
+                "a sink on its own thread and current-thread runtime, reading each body \
+                 and answering 202",
+            (plumbing::ZipkinTransport::Rabbitmq, _) =>
+                "a private RabbitMQ node (its own process), one message per batch on a \
+                 durable queue nobody reads, no publisher confirms",
+            (plumbing::ZipkinTransport::Kafka, _) =>
+                "a private one-node Kafka broker (its own process), one record per batch, \
+                 each produce acknowledged by the partition leader",
         },
         cpus,
     );
@@ -264,7 +335,10 @@ fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
                 100.0 * round.cpu.as_secs_f64() / round.wall.as_secs_f64()
             ),
             thousands(round.per_cpu_second() as u64),
-            format!("{:.2} s", round.collector_cpu.as_secs_f64()),
+            round.collector_cpu.map_or_else(
+                || "n/a".to_owned(),
+                |cpu| format!("{:.2} s", cpu.as_secs_f64()),
+            ),
         ]);
     }
     let wall_rate = median(

@@ -370,10 +370,19 @@ pub fn hosts(variable: &str, value: &str) -> Vec<(String, Option<u16>)> {
         .collect()
 }
 
-/// Whether `value` is, or is a URL whose host is, a loopback address or `localhost`.
+/// Whether `value` is, or is a URL whose host is, a loopback address or `localhost`; or is
+/// a list of `host:port` pairs (as `KAFKA_BOOTSTRAP_SERVERS`) one of whose hosts is.
 pub fn is_loopback(value: &str) -> bool {
-    let host = url_host(value).map_or_else(|| value.to_owned(), |(_, host)| host);
-    is_loopback_host(&host)
+    if let Some((_, host)) = url_host(value) {
+        return is_loopback_host(&host);
+    }
+    is_loopback_host(value)
+        || value.split(',').any(|server| {
+            server
+                .trim()
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| port.parse::<u16>().is_ok() && is_loopback_host(host))
+        })
 }
 
 /// Whether `host` is a loopback address or `localhost`.

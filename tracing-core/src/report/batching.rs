@@ -55,11 +55,15 @@ pub(crate) enum Attempt {
 }
 
 /// Delivers one encoded batch (a JSON list of v2 spans) to a collector, once.
+///
+/// A transport runs on the reporter's thread only, so it may keep a connection between
+/// batches (`&mut self`); it connects when a send needs it, never at start, so that a
+/// broker that is down when a service starts only costs the batches sent meanwhile.
 pub(crate) trait Transport: Send + 'static {
     /// Where batches go, for log lines.
     fn destination(&self) -> String;
-    /// Tries to deliver `batch` once.
-    fn send(&self, batch: Bytes) -> impl Future<Output = Attempt> + Send;
+    /// Tries to deliver `batch` once, within the transport's own time limit.
+    fn send(&mut self, batch: Bytes) -> impl Future<Output = Attempt> + Send;
 }
 
 /// The request side of the pipeline: the queue and the counters. Clones share them.

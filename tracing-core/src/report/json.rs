@@ -18,7 +18,7 @@ use crate::record::{FinishedSpan, Recorded, Tags};
 
 /// Appends the JSON list of `spans` to `out`: exactly what `serde_json::to_vec` writes for
 /// the spans' [`FinishedSpan::into_span`] forms, and what
-/// [`HttpReporter`](crate::HttpReporter) POSTs.
+/// [`AsyncReporter`](crate::AsyncReporter) POSTs.
 pub fn encode_json(spans: &[FinishedSpan], out: &mut Vec<u8>) {
     out.push(b'[');
     for (index, span) in spans.iter().enumerate() {

@@ -1,27 +1,32 @@
 //! Reporting: handing finished spans to whatever stores them.
 //!
 //! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
-//! so a reporter must return at once: [`HttpReporter`] only queues the span, and its own
-//! thread encodes batches ([`encode_json`], the wire format, in `json.rs`) and POSTs them.
+//! so a reporter must return at once: [`AsyncReporter`] only queues the span, and its own
+//! thread encodes batches ([`encode_json`], the wire format, in `json.rs`) and delivers them.
 //! The queue, batches, retries and flush are written once (`batching.rs`); a transport
-//! (`http.rs`) only delivers one encoded batch. This is py_zipkin's `transport_handler`
-//! together with its `ZipkinBatchSender`.
+//! (`http.rs`, and behind the `rabbitmq` and `kafka` features `rabbitmq.rs` and `kafka.rs`)
+//! only delivers one encoded batch, so adding one is adding a file and a [`Destination`].
+//! This is py_zipkin's `transport_handler` together with its `ZipkinBatchSender`.
 
 mod batching;
 mod destination;
 mod http;
 mod json;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod memory;
+#[cfg(feature = "rabbitmq")]
+mod rabbitmq;
+mod reporter;
 
 pub use self::batching::ReporterStats;
 pub use self::destination::{
     AmqpUri, parse_amqp_uri, parse_bootstrap_servers, parse_queue_name, parse_topic_name,
 };
-pub use self::http::{
-    HttpReporter, HttpReporterConfig, ReporterError, describe_error, parse_http_url,
-};
+pub use self::http::{describe_error, parse_http_url};
 pub use self::json::encode_json;
 pub use self::memory::InMemoryReporter;
+pub use self::reporter::{AsyncReporter, Destination, ReporterConfig, ReporterError};
 
 use crate::record::FinishedSpan;
 

@@ -1,0 +1,150 @@
+//! A private RabbitMQ node, from Debian's `rabbitmq-server` package, for one test.
+//!
+//! The node runs as the test's own user from `/usr/lib/rabbitmq/bin/rabbitmq-server`
+//! (Debian's `/usr/sbin` wrapper would switch to the `rabbitmq` user and its system
+//! folders), with every folder in a fresh temporary one, a unique node name, and free
+//! ports for AMQP, Erlang distribution and its own `epmd`, so it never meets the system's
+//! node or another test's. Without plugins it accepts connections in about 15 s here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use zipkin_tracing::Destination;
+
+use crate::broker::{BrokerProcess, or_skip, write_file};
+use crate::process::free_port;
+use crate::zipkin_server::{EngineMissing, fresh_folder};
+
+/// Debian's server script, run directly (see the module doc).
+const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+/// A RabbitMQ node on private ports: stopped until [`RabbitMq::start`], stopped again
+/// (with its `epmd`) and its folder removed on drop.
+#[derive(Debug)]
+pub struct RabbitMq {
+    process: BrokerProcess,
+    port: u16,
+    epmd_port: u16,
+}
+
+impl RabbitMq {
+    /// Chooses its ports and folders without starting it, so that a test can give its
+    /// address to services before the broker is up.
+    pub fn new() -> anyhow::Result<RabbitMq> {
+        if !std::path::Path::new(SERVER).is_file() {
+            return Err(
+                EngineMissing(format!("RabbitMQ is not installed ({SERVER} not found)")).into(),
+            );
+        }
+        let folder = fresh_folder("rabbitmq")?;
+        let (port, dist_port, epmd_port) = (free_port()?, free_port()?, free_port()?);
+        // `guest` may log in over loopback, which is where the tests connect from.
+        let config = write_file(&folder, "rabbitmq.conf", "loopback_users.guest = false\n")?;
+        let plugins = write_file(&folder, "enabled_plugins", "[].\n")?;
+        let path = |name: &str| folder.join(name).into_os_string();
+        let node = format!(
+            "itests-{}-{}@localhost",
+            std::process::id(),
+            folder
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into())
+        );
+        let env: Vec<(String, OsString)> = [
+            ("HOME", folder.clone().into_os_string()),
+            ("RABBITMQ_NODENAME", node.into()),
+            ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".into()),
+            ("RABBITMQ_NODE_PORT", port.to_string().into()),
+            ("RABBITMQ_DIST_PORT", dist_port.to_string().into()),
+            ("ERL_EPMD_PORT", epmd_port.to_string().into()),
+            ("RABBITMQ_MNESIA_BASE", path("mnesia")),
+            ("RABBITMQ_LOG_BASE", path("log")),
+            ("RABBITMQ_LOGS", "-".into()),
+            ("RABBITMQ_CONFIG_FILE", config.into_os_string()),
+            ("RABBITMQ_ENABLED_PLUGINS_FILE", plugins.into_os_string()),
+            ("RABBITMQ_FEATURE_FLAGS_FILE", path("feature_flags")),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+        let process =
+            BrokerProcess::new("RabbitMQ", port, folder, PathBuf::from(SERVER), vec![], env);
+        Ok(RabbitMq {
+            process,
+            port,
+            epmd_port,
+        })
+    }
+
+    /// A node started and accepting connections.
+    pub async fn started() -> anyhow::Result<RabbitMq> {
+        let mut broker = RabbitMq::new()?;
+        broker.start().await?;
+        Ok(broker)
+    }
+
+    /// [`RabbitMq::started`] under the engine policy: with `CI=true` a node that cannot
+    /// start fails the test; elsewhere, without `rabbitmq-server`, one line says `test`
+    /// was skipped and how to run it, and this gives `None`.
+    pub async fn started_or_skip(test: &str) -> Option<RabbitMq> {
+        or_skip(
+            test,
+            "install it with apt-get install rabbitmq-server",
+            RabbitMq::started().await,
+        )
+    }
+
+    /// [`RabbitMq::new`] under the same policy.
+    pub fn new_or_skip(test: &str) -> Option<RabbitMq> {
+        or_skip(
+            test,
+            "install it with apt-get install rabbitmq-server",
+            RabbitMq::new(),
+        )
+    }
+
+    /// Starts the node (again, after [`RabbitMq::stop`], with the same data and ports)
+    /// and waits until it accepts connections.
+    pub async fn start(&mut self) -> anyhow::Result<()> {
+        self.process.start().await
+    }
+
+    /// Stops the node, as an outage would; [`RabbitMq::start`] brings it back.
+    pub fn stop(&mut self) {
+        self.process.stop();
+    }
+
+    /// Its AMQP URI with the default user, `amqp://guest:guest@127.0.0.1:{port}`: what
+    /// `RABBIT_URI` is set to, for the services and for Zipkin.
+    pub fn uri(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}", self.port)
+    }
+
+    /// Where a reporter publishes to the queue `zipkin` on this node.
+    pub fn destination(&self) -> Destination {
+        Destination::RabbitMq {
+            uri: self.uri(),
+            queue: "zipkin".to_owned(),
+        }
+    }
+
+    /// The last `lines` lines it logged, for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        self.process.log_tail(lines)
+    }
+}
+
+impl Drop for RabbitMq {
+    fn drop(&mut self) {
+        self.process.stop();
+        // The node started an `epmd` daemon on its private port, outside its process
+        // group: end it too.
+        let _ = Command::new("epmd")
+            .arg("-kill")
+            .env("ERL_EPMD_PORT", self.epmd_port.to_string())
+            .current_dir(self.process.folder())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
