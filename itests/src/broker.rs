@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::trace_source::POLL_INTERVAL;
-use crate::zipkin_server::{EngineMissing, engines_required};
+use crate::zipkin_server::EngineMissing;
 
 /// How long a broker may take to accept connections: RabbitMQ takes about 15 s on two
 /// shared cores, Kafka about 6 s; much more while other builds share them.
@@ -187,18 +187,4 @@ pub(crate) fn write_file(folder: &Path, name: &str, text: &str) -> anyhow::Resul
     let path = folder.join(name);
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
-}
-
-/// Applies the engine policy to a broker's start: with `CI=true` any failure panics;
-/// otherwise a broker that is not installed prints one line naming `test` and the
-/// command that installs it, and gives `None`. One that is installed but fails panics.
-pub(crate) fn or_skip<T>(test: &str, how: &str, started: anyhow::Result<T>) -> Option<T> {
-    match started {
-        Ok(broker) => Some(broker),
-        Err(error) if !engines_required() && error.is::<EngineMissing>() => {
-            println!("skipped {test}: {error}; {how}, then cargo test -p itests");
-            None
-        }
-        Err(error) => panic!("{test}: the broker did not start: {error:#}"),
-    }
 }

@@ -16,9 +16,9 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use zipkin_tracing::Destination;
 
-use crate::broker::{BrokerProcess, or_skip, write_file};
+use crate::broker::{BrokerProcess, write_file};
 use crate::process::free_port;
-use crate::zipkin_server::{EngineMissing, fresh_folder};
+use crate::zipkin_server::{EngineMissing, fresh_folder, or_skip};
 
 /// The same JVM flags as for Zipkin: a quicker start on a small machine, a bounded heap.
 const JVM_FLAGS: [&str; 3] = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx512m"];
@@ -106,14 +106,20 @@ impl Kafka {
     pub async fn started_or_skip(test: &str) -> Option<Kafka> {
         or_skip(
             test,
-            "run scripts/kafka-broker fetch",
+            "the Kafka broker",
+            "scripts/kafka-broker fetch",
             Kafka::started().await,
         )
     }
 
     /// [`Kafka::new`] under the same policy.
     pub fn new_or_skip(test: &str) -> Option<Kafka> {
-        or_skip(test, "run scripts/kafka-broker fetch", Kafka::new())
+        or_skip(
+            test,
+            "the Kafka broker",
+            "scripts/kafka-broker fetch",
+            Kafka::new(),
+        )
     }
 
     /// Starts the broker (again, after [`Kafka::stop`], with the same data and ports) and

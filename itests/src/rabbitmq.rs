@@ -12,9 +12,9 @@ use std::process::{Command, Stdio};
 
 use zipkin_tracing::Destination;
 
-use crate::broker::{BrokerProcess, or_skip, write_file};
+use crate::broker::{BrokerProcess, write_file};
 use crate::process::free_port;
-use crate::zipkin_server::{EngineMissing, fresh_folder};
+use crate::zipkin_server::{EngineMissing, fresh_folder, or_skip};
 
 /// Debian's server script, run directly (see the module doc).
 const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
@@ -89,7 +89,8 @@ impl RabbitMq {
     pub async fn started_or_skip(test: &str) -> Option<RabbitMq> {
         or_skip(
             test,
-            "install it with apt-get install rabbitmq-server",
+            "RabbitMQ",
+            "apt-get install rabbitmq-server",
             RabbitMq::started().await,
         )
     }
@@ -98,7 +99,8 @@ impl RabbitMq {
     pub fn new_or_skip(test: &str) -> Option<RabbitMq> {
         or_skip(
             test,
-            "install it with apt-get install rabbitmq-server",
+            "RabbitMQ",
+            "apt-get install rabbitmq-server",
             RabbitMq::new(),
         )
     }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::zipkin_server::EngineMissing;
+use crate::zipkin_server::{EngineMissing, or_skip};
 
 /// Zipkin's own configuration, with its environment placeholders.
 const SHARED_CONFIG: &str = "BOOT-INF/classes/zipkin-server-shared.yml";
@@ -52,6 +52,17 @@ pub fn path() -> anyhow::Result<PathBuf> {
         ))
         .into())
     }
+}
+
+/// [`path`] under the engine policy ([`or_skip`]): with `CI=true` a missing jar fails
+/// `test`; elsewhere one line says `test` was skipped and how to run it.
+pub fn path_or_skip(test: &str) -> Option<PathBuf> {
+    or_skip(
+        test,
+        "the Zipkin jar",
+        "scripts/zipkin-server fetch",
+        path(),
+    )
 }
 
 /// The MySQL schema (`CREATE TABLE ...` statements) that the jar at `jar` expects.

@@ -138,11 +138,8 @@ fn in_use(variable: &str, transport: &str) -> bool {
 /// The variables Zipkin reads: from the jar's own configuration where the jar is, under
 /// the engine policy (with `CI=true` the jar must be there); else the hand-kept list.
 fn zipkin_variables() -> BTreeSet<String> {
-    let jar = itests::zipkin_server::or_skip(
+    let jar = itests::zipkin_jar::path_or_skip(
         "compose (Zipkin's variables from the jar; the hand-kept list is used instead)",
-        "the Zipkin jar",
-        "scripts/zipkin-server fetch",
-        itests::zipkin_jar::path(),
     );
     match jar {
         Some(jar) => itests::zipkin_jar::server_variables(&jar)
@@ -393,13 +390,9 @@ fn every_variable_set_is_one_the_binary_or_zipkin_reads() {
 /// The list used where the jar is missing holds only variables the jar reads.
 #[test]
 fn the_hand_kept_zipkin_variables_are_ones_the_jar_reads() {
-    let jar = itests::zipkin_server::or_skip(
-        "compose",
-        "the Zipkin jar",
-        "scripts/zipkin-server fetch",
-        itests::zipkin_jar::path(),
-    );
-    let Some(jar) = jar else { return };
+    let Some(jar) = itests::zipkin_jar::path_or_skip("compose") else {
+        return;
+    };
     let reads = itests::zipkin_jar::server_variables(&jar).expect("the jar's variables");
     let unknown: Vec<&&str> = ZIPKIN_VARIABLES_WITHOUT_THE_JAR
         .iter()

@@ -16,13 +16,9 @@ const TEST: &str = "mariadb";
 
 #[tokio::test]
 async fn the_database_holds_the_tables_of_the_jars_schema() {
-    let jar = or_skip(
-        TEST,
-        "the Zipkin jar",
-        "scripts/zipkin-server fetch",
-        zipkin_jar::path(),
-    );
-    let Some(jar) = jar else { return };
+    let Some(jar) = zipkin_jar::path_or_skip(TEST) else {
+        return;
+    };
     let schema = zipkin_jar::mysql_schema(&jar).expect("the jar holds Zipkin's MySQL schema");
     let created: BTreeSet<String> = schema
         .split("CREATE TABLE IF NOT EXISTS ")

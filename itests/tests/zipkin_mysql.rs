@@ -11,7 +11,6 @@
 use itests::mariadb::{DATABASE, PASSWORD, USER};
 use itests::zipkin_queries::{assert_one_link, stored_requests};
 use itests::zipkin_scenarios::stored_article;
-use itests::zipkin_server::or_skip;
 use itests::{MariaDb, ZipkinServer, zipkin_jar};
 
 const TEST: &str = "zipkin_mysql";
@@ -21,13 +20,9 @@ const REQUESTS: u64 = 3;
 
 #[tokio::test]
 async fn traces_and_dependency_links_outlive_a_zipkin_restart_on_mysql() {
-    let jar = or_skip(
-        TEST,
-        "the Zipkin jar",
-        "scripts/zipkin-server fetch",
-        zipkin_jar::path(),
-    );
-    let Some(jar) = jar else { return };
+    let Some(jar) = zipkin_jar::path_or_skip(TEST) else {
+        return;
+    };
     let schema = zipkin_jar::mysql_schema(&jar).expect("the jar holds Zipkin's MySQL schema");
     let Some(db) = MariaDb::with_schema_or_skip(TEST, &schema).await else {
         return;
