@@ -46,7 +46,19 @@ async fn instrumented_article(api: &ZipkinApi, binaries: bool) -> ArticleTrace {
     let mut tree = TraceTree::new(spans);
     let trace = ArticleTrace::take(&mut tree);
     tree.finish();
+    assert_recorded_by_the_bridge(&trace);
     trace
+}
+
+/// Only the `#[instrument]`ed db_search records its argument, so this fails if service2
+/// timed db_search with `local_span` after all.
+fn assert_recorded_by_the_bridge(trace: &ArticleTrace) {
+    assert_eq!(
+        trace.db_search.tag("time_scale"),
+        Some(TIME_SCALE.to_string().as_str()),
+        "{:?}",
+        trace.db_search
+    );
 }
 
 #[tokio::test]
@@ -76,7 +88,8 @@ async fn zipkin_stores_an_instrumented_db_search_as_the_articles() {
             .instrument()
             .one_request(&[])
             .await?;
-        zipkin_scenarios::stored_article(&api, trace_id).await?;
+        let trace = zipkin_scenarios::stored_article(&api, trace_id).await?;
+        assert_recorded_by_the_bridge(&trace);
         Ok(())
     };
     zipkin
