@@ -9,15 +9,12 @@
 //!
 //! Columns, and why each is the fair one:
 //!
-//! - `ours`: `Tracer::start` + `OpenSpan::tag` ×3 + `finish`, reported to
-//!   [`ChannelReporter`], which does exactly what `AsyncReporter::report` does on the
-//!   request path (a `try_send` of the `FinishedSpan` into a bounded tokio channel of
-//!   10,000, an atomic counter, and a wake-up of the worker once per 100 spans) while a
-//!   task on a thread of its own drains the channel when woken, and drops the spans. That
-//!   is the real reporter's hand-off with an infinitely fast collector: the steady state
-//!   of a service whose reporter keeps up. The real `AsyncReporter` cannot be measured in
-//!   that state here: its worker encodes and sends every span (a few hundred nanoseconds
-//!   each) slower than this loop produces them, so its queue would fill at once.
+//! - `ours`: `Tracer::start` + `OpenSpan::tag` ×3 + `finish`, reported to the real
+//!   `AsyncReporter` (default settings) POSTing to [`Backend`]'s sink, an HTTP server on a
+//!   thread of its own that reads each body and answers 202. The request-path part is
+//!   timed (a push onto this thread's lane, a counter, a wake-up once per batch); the
+//!   reporter's thread encodes and POSTs meanwhile, and the bench prints how many spans
+//!   it took and dropped, so a column that measured the overload path shows it.
 //! - `ours_http_reporter_queue_full`: the real `AsyncReporter` (default settings) pointed
 //!   at a loopback port nobody listens on, so its queue is full after the warm-up and
 //!   every span takes the overload path: dropped and counted on the request thread. It
@@ -54,6 +51,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bench::backend::{Backend, BackendKind};
+use bench::report::thousands;
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
@@ -64,11 +63,10 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
 };
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt as _;
 use zipkin_tracing::{
-    AsyncReporter, FinishedSpan, NopReporter, ProbabilitySampler, Report, ReporterConfig, Tracer,
-    TracingBridge, local_span, root_span,
+    AsyncReporter, NopReporter, ProbabilitySampler, ReporterConfig, Tracer, TracingBridge,
+    local_span, root_span,
 };
 
 /// The span's name: an HTTP route, as the server layer names spans.
@@ -79,67 +77,6 @@ const TAGS: [(&str, &str); 3] = [
     ("http.path", "/items/42"),
     ("component", "bench"),
 ];
-
-/// The request-path half of `AsyncReporter`, reproduced: a non-blocking send into a
-/// bounded tokio channel, counted, waking a draining task once per batch.
-struct ChannelReporter {
-    queue: mpsc::Sender<FinishedSpan>,
-    queued: Arc<AtomicU64>,
-    dropped: Arc<AtomicU64>,
-    batch_ready: Arc<tokio::sync::Notify>,
-}
-
-/// `AsyncReporter`'s default batch size: it wakes its worker once per this many spans.
-const BATCH: u64 = 100;
-
-impl ChannelReporter {
-    /// Starts the reporter and its draining task on `runtime`; capacity and batch size
-    /// are `AsyncReporter`'s defaults.
-    fn start(runtime: &Runtime) -> Self {
-        let (queue, mut receiver) = mpsc::channel::<FinishedSpan>(10_000);
-        let batch_ready = Arc::new(tokio::sync::Notify::new());
-        let woken = batch_ready.clone();
-        runtime.spawn(async move {
-            // As the real worker: sleep until a batch is ready (or the 1 s interval), then
-            // take everything queued without waiting on the channel.
-            loop {
-                tokio::select! {
-                    () = woken.notified() => {}
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                loop {
-                    match receiver.try_recv() {
-                        Ok(span) => drop(span),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => return,
-                    }
-                }
-            }
-        });
-        ChannelReporter {
-            queue,
-            queued: Arc::default(),
-            dropped: Arc::default(),
-            batch_ready,
-        }
-    }
-}
-
-impl Report for ChannelReporter {
-    fn report(&self, span: FinishedSpan) {
-        match self.queue.try_send(span) {
-            Ok(()) => {
-                let queued = self.queued.fetch_add(1, Ordering::Release) + 1;
-                if queued.is_multiple_of(BATCH) {
-                    self.batch_ready.notify_one();
-                }
-            }
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
 
 /// An OpenTelemetry exporter that counts and drops every batch: encoding and I/O happen
 /// on the processor's thread in real use, not on the thread being timed.
@@ -214,6 +151,21 @@ fn print_handed_off(column: &str, created: u64, handed_off: u64) {
     eprintln!("  {column}: {handed_off} of {created} spans handed off, {dropped} dropped");
 }
 
+/// Says how many spans `reporter` took and dropped, and, after a flush, sent.
+fn print_reporter_stats(column: &str, reporter: &AsyncReporter, runtime: &Runtime) {
+    let before = reporter.stats();
+    print_handed_off(column, before.queued + before.dropped, before.queued);
+    if !runtime.block_on(reporter.flush(Duration::from_secs(30))) {
+        eprintln!("  {column}: the reporter did not finish within 30 s");
+    }
+    let after = reporter.stats();
+    eprintln!(
+        "  {column}: {} sent, {} failed",
+        thousands(after.sent),
+        thousands(after.failed)
+    );
+}
+
 /// Our columns, for a tracer built with `sampler`; `sampled` adds the reporter variants.
 fn bench_ours(
     group: &mut BenchmarkGroup<'_, WallTime>,
@@ -221,24 +173,18 @@ fn bench_ours(
     sampler: ProbabilitySampler,
     sampled: bool,
 ) {
-    let reporter = ChannelReporter::start(runtime);
-    let (queued, dropped) = (reporter.queued.clone(), reporter.dropped.clone());
+    let sink = Backend::start(BackendKind::Sink, 0).expect("the sink starts on loopback");
+    let reporter = AsyncReporter::start(ReporterConfig::http(sink.endpoint()))
+        .expect("a loopback http endpoint is a valid reporter configuration");
     let tracer = Tracer::builder("service1")
         .sampler(sampler)
-        .reporter(reporter)
+        .reporter(reporter.clone())
         .build();
-    let created = Cell::new(0);
-    group.bench_function("ours", |b| {
-        b.iter_custom(|iters| timed(iters, &created, || our_span(&tracer)));
-    });
+    group.bench_function("ours", |b| b.iter(|| our_span(&tracer)));
     if !sampled {
         return;
     }
-    let (queued, dropped) = (
-        queued.load(Ordering::Relaxed),
-        dropped.load(Ordering::Relaxed),
-    );
-    print_handed_off("ours", queued + dropped, queued);
+    print_reporter_stats("ours", &reporter, runtime);
 
     // A port that was free a moment ago: connections are refused, batches are retried
     // with backoff, and the queue stays full.
@@ -324,12 +270,16 @@ fn ready<F: Future>(future: F) -> F::Output {
 /// `local_span`, with `#[instrument]` through our tracing bridge (a `tracing` span
 /// created, entered, left and closed, which is what `#[instrument]` expands to), and
 /// with the same `tracing` span under `tracing-opentelemetry`, inside an entered request
-/// span. Ours hand off to [`ChannelReporter`], OpenTelemetry to its batch processor.
+/// span. Ours hand off to the real `AsyncReporter` (to the sink), OpenTelemetry to its
+/// batch processor.
 fn span_child(c: &mut Criterion) {
     let runtime = reporter_runtime();
     let mut group = c.benchmark_group("span_child");
+    let sink = Backend::start(BackendKind::Sink, 0).expect("the sink starts on loopback");
+    let reporter = AsyncReporter::start(ReporterConfig::http(sink.endpoint()))
+        .expect("a loopback http endpoint is a valid reporter configuration");
     let tracer = Tracer::builder("service2")
-        .reporter(ChannelReporter::start(&runtime))
+        .reporter(reporter.clone())
         .build();
     group.bench_function("local_span", |b| {
         b.iter_custom(|iters| {
@@ -356,6 +306,8 @@ fn span_child(c: &mut Criterion) {
             });
         });
     });
+
+    print_reporter_stats("local_span and bridged", &reporter, &runtime);
 
     let provider = otel_provider(Sampler::AlwaysOn, CountingExporter::default());
     let subscriber = tracing_subscriber::registry()
@@ -391,11 +343,9 @@ fn span_unsampled(c: &mut Criterion) {
     group.finish();
 }
 
-/// The runtime [`ChannelReporter`]'s draining task runs on: one worker thread, as
-/// `AsyncReporter` has one of its own.
+/// A runtime to wait for a reporter's flush on; the reporter sends from its own thread.
 fn reporter_runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts on this machine")

@@ -1,25 +1,31 @@
-//! The batching pipeline every reporter shares: a bounded queue, a thread that drains it in
-//! batches, retries with backoff, one warning per outage, counters and flush.
+//! The batching pipeline every reporter shares: per-thread lanes, a thread that drains them
+//! in batches, retries with backoff, one warning per outage, counters and flush.
 //!
-//! The request path only does a non-blocking `try_send` ([`Pipeline::hand_off`]); when the
-//! queue is full the span is dropped and counted, never waited for. The reporter's own
-//! thread wakes when a batch's worth of spans has been queued, or once per interval, encodes
-//! what is queued ([`encode_json`]) and hands each batch to a [`Transport`], which only
-//! knows how to deliver one encoded batch once. Waking the thread once per batch rather
-//! than once per span keeps a wake-up off the request path, as OpenTelemetry's batch
-//! processor and Brave's `AsyncReporter` do too.
+//! Handing a span over must cost the request next to nothing, so each recording thread
+//! has a lane of its own: a vector of finished spans behind a mutex that only that thread
+//! and the reporter's thread ever take. A hand-off ([`Pipeline::hand_off`]) is a push onto
+//! the thread's own lane; nothing is allocated per span, no other recording thread is met,
+//! and the reporter's thread is woken once per batch's worth of spans (or by its timer),
+//! as OpenTelemetry's batch processor and Brave's `AsyncReporter` wake theirs. The
+//! reporter's thread swaps each lane's vector for an empty one it kept from before, so the
+//! vectors go back and forth in bulk and the spans' memory never crosses threads span by
+//! span (in glibc's malloc, a block freed by another thread takes the slow path). At most
+//! `capacity` spans wait in all lanes together: above that a span is dropped and counted,
+//! never waited for. The thread encodes each batch ([`encode_json`](super::encode_json))
+//! and hands it to a [`Transport`], which only knows how to deliver one batch once.
 
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::json::encode_json;
-use crate::record::FinishedSpan;
+use super::json::encode_recorded;
+use crate::record::{FinishedSpan, Recorded};
 
 /// What happened to the spans handed to a reporter so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,49 +72,117 @@ pub(crate) trait Transport: Send + 'static {
     fn send(&mut self, batch: Bytes) -> impl Future<Output = Attempt> + Send;
 }
 
-/// The request side of the pipeline: the queue and the counters. Clones share them.
+/// The request side of the pipeline: the lanes and the counters. Clones share them; when
+/// the last one is gone, the reporter's thread sends what is left and ends.
 #[derive(Debug, Clone)]
 pub(crate) struct Pipeline {
-    queue: mpsc::Sender<FinishedSpan>,
+    handle: Arc<Handle>,
+}
+
+/// What every clone of a [`Pipeline`] holds; dropping the last one closes the pipeline.
+#[derive(Debug)]
+struct Handle {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug, Default)]
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// What the request side and the reporter's thread share.
+#[derive(Debug)]
 struct Shared {
-    queued: AtomicU64,
+    /// Tells this pipeline's lanes apart from other pipelines' in a thread's [`LANES`].
+    id: u64,
+    /// Every recording thread's lane, for the reporter's thread to drain.
+    lanes: Mutex<Vec<Arc<Lane>>>,
+    /// The lane of a thread whose own lanes are gone (a span finished while the thread
+    /// exits): spans are never lost for want of a lane.
+    spare_lane: Lane,
+    /// What the lanes of threads that have ended had counted, for [`ReporterStats::queued`].
+    retired_queued: AtomicU64,
+    /// Spans handed off and not yet sent or given up, wherever they are: at most `capacity`.
+    held: AtomicU64,
+    capacity: u64,
+    batch_size: u64,
     sent: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
-    /// Spans the worker has finished with (sent or failed): `flush` waits on this.
+    /// Spans the reporter's thread has finished with (sent or failed): `flush` waits on this.
     done: AtomicU64,
     done_changed: Notify,
-    flush_requested: Notify,
-    /// Signalled each time another `batch_size` spans have been queued.
-    batch_ready: Notify,
-    batch_size: u64,
+    /// Wakes the reporter's thread: a batch is ready, a flush is asked for, or the
+    /// pipeline closed.
+    wake: Notify,
+    closed: AtomicBool,
 }
+
+/// One recording thread's finished spans, waiting for the reporter's thread.
+#[derive(Debug, Default)]
+struct Lane {
+    waiting: Mutex<Waiting>,
+    /// Set when the reporter's thread has ended: the recording thread may forget the lane.
+    abandoned: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Waiting {
+    spans: Vec<Recorded>,
+    /// Spans ever pushed onto this lane: the lanes' sum is [`ReporterStats::queued`].
+    queued: u64,
+}
+
+impl Lane {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        // Nothing panics while holding it; a poisoned lane still holds good spans.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+thread_local! {
+    /// This thread's lanes, one per pipeline it has handed spans to (a process usually
+    /// has one), each with its pipeline's id.
+    static LANES: RefCell<Vec<(u64, Arc<Lane>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives each pipeline its id.
+static NEXT_PIPELINE_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Pipeline {
     /// Starts the reporter's thread (named `thread_name`, with its own single-threaded
     /// runtime, so that encoding and sending never take a turn from request handlers) and
-    /// returns the queue's sending side. The thread ends when every clone is gone and the
-    /// queue is empty.
+    /// returns the request side. At most `capacity` spans wait at any time.
     pub(crate) fn start(
         capacity: usize,
         batching: Batching,
         transport: impl Transport,
         thread_name: &str,
     ) -> std::io::Result<Self> {
-        let (queue, receiver) = mpsc::channel(capacity);
         let shared = Arc::new(Shared {
+            id: NEXT_PIPELINE_ID.fetch_add(1, Ordering::Relaxed),
+            lanes: Mutex::default(),
+            spare_lane: Lane::default(),
+            retired_queued: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            capacity: capacity as u64,
             batch_size: batching.batch_size as u64,
-            ..Shared::default()
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            done_changed: Notify::new(),
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
         });
         let worker = Worker {
             batching,
             transport,
             shared: shared.clone(),
             outage: None,
+            empty_vectors: Vec::new(),
             body: Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -116,49 +190,56 @@ impl Pipeline {
             .build()?;
         std::thread::Builder::new()
             .name(thread_name.to_owned())
-            .spawn(move || runtime.block_on(worker.run(receiver)))?;
-        Ok(Pipeline { queue, shared })
+            .spawn(move || runtime.block_on(worker.run()))?;
+        Ok(Pipeline {
+            handle: Arc::new(Handle { shared }),
+        })
     }
 
-    /// Queues `span` without waiting; drops and counts it when the queue is full.
+    /// Puts `span` on this thread's lane without waiting; drops and counts it when
+    /// `capacity` spans are already waiting.
     pub(crate) fn hand_off(&self, span: FinishedSpan) {
-        match self.queue.try_send(span) {
-            Ok(()) => {
-                let queued = self.shared.queued.fetch_add(1, Ordering::Release) + 1;
-                // Wake the worker once per batch; otherwise its timer fetches the spans.
-                if queued.is_multiple_of(self.shared.batch_size) {
-                    self.shared.batch_ready.notify_one();
-                }
-            }
-            Err(_) => {
-                // Full (or the worker is gone): drop rather than wait. Not logged per span;
-                // the counter and the outage warning tell the story.
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let shared = &*self.handle.shared;
+        // Take a place first, so that the bound holds however many threads race for it.
+        let held = shared.held.fetch_add(1, Ordering::Relaxed);
+        if held >= shared.capacity {
+            shared.held.fetch_sub(1, Ordering::Relaxed);
+            // Not logged per span; the counter and the outage warning tell the story.
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // Unboxed here, so the box is freed by the thread that allocated it.
+        shared.push(*span.0);
+        // Wake the reporter's thread once a batch's worth is waiting; otherwise its timer
+        // fetches the spans. While it works it drains the lanes until they are empty.
+        if held + 1 == shared.batch_size {
+            shared.wake.notify_one();
         }
     }
 
     /// The counters so far.
     pub(crate) fn stats(&self) -> ReporterStats {
+        let shared = &*self.handle.shared;
         ReporterStats {
-            queued: self.shared.queued.load(Ordering::Relaxed),
-            sent: self.shared.sent.load(Ordering::Relaxed),
-            dropped: self.shared.dropped.load(Ordering::Relaxed),
-            failed: self.shared.failed.load(Ordering::Relaxed),
+            queued: shared.queued(),
+            sent: shared.sent.load(Ordering::Relaxed),
+            dropped: shared.dropped.load(Ordering::Relaxed),
+            failed: shared.failed.load(Ordering::Relaxed),
         }
     }
 
-    /// Sends what is queued now and waits until every span queued before this call has
-    /// been sent or given up, for at most `timeout`. Returns `false` on timeout.
+    /// Sends what is waiting now and waits until every span handed off before this call
+    /// has been sent or given up, for at most `timeout`. Returns `false` on timeout.
     pub(crate) async fn flush(&self, timeout: Duration) -> bool {
-        let target = self.shared.queued.load(Ordering::Acquire);
-        self.shared.flush_requested.notify_one();
+        let shared = &*self.handle.shared;
+        let target = shared.queued();
+        shared.wake.notify_one();
         let wait = async {
             loop {
-                let changed = self.shared.done_changed.notified();
+                let changed = shared.done_changed.notified();
                 tokio::pin!(changed);
                 changed.as_mut().enable();
-                if self.shared.done.load(Ordering::Acquire) >= target {
+                if shared.done.load(Ordering::Acquire) >= target {
                     return;
                 }
                 changed.await;
@@ -168,21 +249,49 @@ impl Pipeline {
     }
 }
 
-/// Moves up to `limit` queued spans into `batch` without waiting. Returns whether the
-/// queue is closed (every sender gone) and empty.
-fn take_batch(
-    receiver: &mut mpsc::Receiver<FinishedSpan>,
-    batch: &mut Vec<FinishedSpan>,
-    limit: usize,
-) -> bool {
-    while batch.len() < limit {
-        match receiver.try_recv() {
-            Ok(span) => batch.push(span),
-            Err(mpsc::error::TryRecvError::Empty) => return false,
-            Err(mpsc::error::TryRecvError::Disconnected) => return true,
+impl Shared {
+    /// Pushes `span` onto the calling thread's lane, making one the first time.
+    fn push(&self, span: Recorded) {
+        let mut span = Some(span);
+        // `try_with`: a span may finish while the thread is exiting and its lanes are
+        // gone; it then goes on the spare lane.
+        let _ = LANES.try_with(|lanes| {
+            let Ok(mut lanes) = lanes.try_borrow_mut() else {
+                return;
+            };
+            let lane = match lanes.iter().position(|(id, _)| *id == self.id) {
+                Some(index) => &lanes[index].1,
+                None => {
+                    // Lanes of pipelines that have ended are forgotten here.
+                    lanes.retain(|(_, lane)| !lane.abandoned.load(Ordering::Relaxed));
+                    let lane = Arc::new(Lane::default());
+                    self.lanes
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(lane.clone());
+                    lanes.push((self.id, lane));
+                    &lanes[lanes.len() - 1].1
+                }
+            };
+            let mut waiting = lane.lock();
+            waiting.spans.extend(span.take());
+            waiting.queued += 1;
+        });
+        if let Some(span) = span {
+            let mut waiting = self.spare_lane.lock();
+            waiting.spans.push(span);
+            waiting.queued += 1;
         }
     }
-    false
+
+    /// Spans handed off so far: the sum of every lane's count.
+    fn queued(&self) -> u64 {
+        let lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+        let retired = self.retired_queued.load(Ordering::Relaxed);
+        lanes.iter().map(|lane| lane.lock().queued).sum::<u64>()
+            + self.spare_lane.lock().queued
+            + retired
+    }
 }
 
 /// An outage in progress: when it started and how many spans it has cost.
@@ -191,12 +300,15 @@ struct Outage {
     lost: u64,
 }
 
-/// The reporter's thread: drains the queue in batches and delivers them.
+/// The reporter's thread: drains the lanes in batches and delivers them.
 struct Worker<T> {
     batching: Batching,
     transport: T,
     shared: Arc<Shared>,
     outage: Option<Outage>,
+    /// Emptied lane vectors, kept to swap for full ones, so that neither side allocates
+    /// one per drain.
+    empty_vectors: Vec<Vec<Recorded>>,
     /// Where each batch's JSON is written, kept between batches so that encoding never
     /// regrows a buffer; the batch then goes out as one copy of it, which retries share.
     body: Vec<u8>,
@@ -204,43 +316,119 @@ struct Worker<T> {
 
 impl<T: Transport> Worker<T> {
     /// Sleeps until a batch is ready, a flush is asked for or the interval passes, then
-    /// sends everything queued, in batches. Ends when every sender is gone and the queue
-    /// is empty.
-    ///
-    /// The worker never waits in `recv`: a receiver waiting there is woken by every span
-    /// sent, which would put a thread wake-up on the request path of each span.
-    async fn run(mut self, mut receiver: mpsc::Receiver<FinishedSpan>) {
-        let mut batch = Vec::with_capacity(self.batching.batch_size);
+    /// sends everything waiting, in batches, until the lanes are empty. Ends when the
+    /// pipeline is closed and nothing is left.
+    async fn run(mut self) {
         let period = self.batching.batch_interval;
         // The first tick one period from now: at start there is nothing to send.
         let mut interval = tokio::time::interval_at(Instant::now() + period, period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = self.shared.batch_ready.notified() => {}
-                () = self.shared.flush_requested.notified() => {}
+                () = self.shared.wake.notified() => {}
                 _ = interval.tick() => {}
             }
             loop {
-                let closed = take_batch(&mut receiver, &mut batch, self.batching.batch_size);
-                if batch.is_empty() {
+                // Read before draining: once closed, no span can be handed off any more,
+                // so an empty drain after it means nothing is left.
+                let closed = self.shared.closed.load(Ordering::Acquire);
+                let mut full = self.drain_lanes();
+                if full.is_empty() {
                     if closed {
+                        self.abandon_lanes();
                         return;
                     }
                     break;
                 }
-                // The JSON is written here, off the request path, straight from the
-                // recorded spans: no `Span` is built for it.
-                self.body.clear();
-                encode_json(&batch, &mut self.body);
-                let count = batch.len() as u64;
-                batch.clear();
-                // A copy the retries can share, so that `self.body` stays for reuse.
-                let body = Bytes::copy_from_slice(&self.body);
-                self.deliver(body, count).await;
-                self.shared.done.fetch_add(count, Ordering::Release);
-                self.shared.done_changed.notify_waiters();
+                self.deliver_all(&mut full).await;
             }
+        }
+    }
+
+    /// Swaps every lane's vector of spans for an empty one and returns the full ones.
+    /// Lanes whose thread has ended are removed once drained.
+    fn drain_lanes(&mut self) -> Vec<Vec<Recorded>> {
+        let mut full = Vec::new();
+        let mut take = |lane: &Lane, empty_vectors: &mut Vec<Vec<Recorded>>| {
+            let mut vector = empty_vectors.pop().unwrap_or_default();
+            std::mem::swap(&mut lane.lock().spans, &mut vector);
+            if vector.is_empty() {
+                empty_vectors.push(vector);
+            } else {
+                full.push(vector);
+            }
+        };
+        let mut lanes = self
+            .shared
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for lane in lanes.iter() {
+            take(lane, &mut self.empty_vectors);
+        }
+        take(&self.shared.spare_lane, &mut self.empty_vectors);
+        // Only this list still holds the lane of a thread that has ended: its count goes
+        // to the retired total and the lane goes away.
+        lanes.retain(|lane| {
+            if Arc::strong_count(lane) > 1 {
+                return true;
+            }
+            let queued = lane.lock().queued;
+            self.shared
+                .retired_queued
+                .fetch_add(queued, Ordering::Relaxed);
+            false
+        });
+        full
+    }
+
+    /// Encodes and delivers the spans of `full` in batches of at most `batch_size`, then
+    /// keeps the emptied vectors for the next drain.
+    async fn deliver_all(&mut self, full: &mut Vec<Vec<Recorded>>) {
+        let batch_size = self.batching.batch_size;
+        let mut count = 0;
+        for vector in full.iter_mut() {
+            for span in vector.drain(..) {
+                self.body.push(if count == 0 { b'[' } else { b',' });
+                encode_recorded(&span, &mut self.body);
+                count += 1;
+                if count == batch_size {
+                    self.send_body(count).await;
+                    count = 0;
+                }
+            }
+        }
+        if count > 0 {
+            self.send_body(count).await;
+        }
+        self.empty_vectors.append(full);
+    }
+
+    /// Closes the JSON list in `body`, delivers it as one batch of `count` spans and
+    /// counts them as done.
+    async fn send_body(&mut self, count: usize) {
+        self.body.push(b']');
+        // A copy the retries can share, so that `self.body` stays for reuse.
+        let body = Bytes::copy_from_slice(&self.body);
+        self.body.clear();
+        let count = count as u64;
+        self.deliver(body, count).await;
+        self.shared.held.fetch_sub(count, Ordering::Relaxed);
+        self.shared.done.fetch_add(count, Ordering::Release);
+        self.shared.done_changed.notify_waiters();
+    }
+
+    /// Marks every lane as abandoned, so recording threads forget them, and frees the
+    /// vectors they hold.
+    fn abandon_lanes(&self) {
+        let lanes = self
+            .shared
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for lane in lanes.iter() {
+            lane.lock().spans = Vec::new();
+            lane.abandoned.store(true, Ordering::Relaxed);
         }
     }
 
@@ -296,5 +484,161 @@ impl<T: Transport> Worker<T> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::context::{SamplingFlags, TraceContext};
+    use crate::model::Span;
+    use crate::tracer::Tracer;
+
+    /// Takes every batch and passes its spans on to the test.
+    struct Collecting(mpsc::Sender<Vec<Span>>);
+
+    impl Transport for Collecting {
+        fn destination(&self) -> String {
+            "the test".to_owned()
+        }
+
+        async fn send(&mut self, batch: Bytes) -> Attempt {
+            let spans = serde_json::from_slice(&batch).expect("a batch is a JSON list of spans");
+            let _ = self.0.send(spans);
+            Attempt::Sent
+        }
+    }
+
+    /// Never answers: the first batch stays in delivery.
+    struct Stalled;
+
+    impl Transport for Stalled {
+        fn destination(&self) -> String {
+            "nowhere".to_owned()
+        }
+
+        async fn send(&mut self, _batch: Bytes) -> Attempt {
+            std::future::pending().await
+        }
+    }
+
+    fn batching(batch_size: usize) -> Batching {
+        Batching {
+            batch_size,
+            batch_interval: Duration::from_secs(3600),
+            retry_window: Duration::from_secs(1),
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+        }
+    }
+
+    /// A finished span of a new trace, as a tracer reports it.
+    fn span() -> FinishedSpan {
+        let (sender, receiver) = mpsc::channel();
+        struct Keep(Mutex<mpsc::Sender<FinishedSpan>>);
+        impl crate::report::Report for Keep {
+            fn report(&self, span: FinishedSpan) {
+                let _ = self.0.lock().expect("not poisoned").send(span);
+            }
+        }
+        let tracer = Tracer::builder("svc")
+            .reporter(Keep(Mutex::new(sender)))
+            .build();
+        let context = TraceContext::new_root(SamplingFlags::SAMPLED, true);
+        tracer.start(context, "work", None).finish();
+        receiver.recv().expect("a sampled span is reported")
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime starts")
+    }
+
+    #[test]
+    fn spans_from_many_threads_arrive_once_each_even_after_their_threads_end() {
+        let (sender, batches) = mpsc::channel();
+        let pipeline = Pipeline::start(10_000, batching(7), Collecting(sender), "t").unwrap();
+        let handed_off: Vec<Span> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let pipeline = pipeline.clone();
+                    scope.spawn(move || {
+                        (0..50)
+                            .map(|_| {
+                                let span = span();
+                                let model = span.clone().into_span();
+                                pipeline.hand_off(span);
+                                model
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        // Every thread has ended; its lane still holds whatever was not yet sent.
+        assert!(runtime().block_on(pipeline.flush(Duration::from_secs(10))));
+        let mut arrived: Vec<Span> = batches.try_iter().flatten().collect();
+        assert!(batches.try_iter().next().is_none());
+        let key = |span: &Span| (span.trace_id, span.id);
+        arrived.sort_by_key(key);
+        let mut expected = handed_off;
+        expected.sort_by_key(key);
+        assert_eq!(arrived, expected);
+        let stats = pipeline.stats();
+        assert_eq!((stats.queued, stats.sent, stats.dropped), (200, 200, 0));
+    }
+
+    #[test]
+    fn batches_hold_at_most_batch_size_spans() {
+        let (sender, batches) = mpsc::channel();
+        let pipeline = Pipeline::start(10_000, batching(7), Collecting(sender), "t").unwrap();
+        for _ in 0..30 {
+            pipeline.hand_off(span());
+        }
+        assert!(runtime().block_on(pipeline.flush(Duration::from_secs(10))));
+        let sizes: Vec<usize> = batches.try_iter().map(|batch| batch.len()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 30);
+        assert!(sizes.iter().all(|&size| size <= 7), "{sizes:?}");
+    }
+
+    #[test]
+    fn the_capacity_bounds_the_spans_held_across_threads_and_the_rest_are_counted() {
+        let pipeline = Pipeline::start(10, batching(3), Stalled, "t").unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                let pipeline = pipeline.clone();
+                scope.spawn(move || {
+                    for _ in 0..25 {
+                        pipeline.hand_off(span());
+                    }
+                });
+            }
+        });
+        let stats = pipeline.stats();
+        assert_eq!((stats.queued, stats.dropped, stats.sent), (10, 90, 0));
+    }
+
+    #[test]
+    fn the_thread_ends_when_the_last_handle_is_gone_and_sends_what_is_left() {
+        let (sender, batches) = mpsc::channel();
+        let pipeline = Pipeline::start(100, batching(50), Collecting(sender), "t").unwrap();
+        for _ in 0..3 {
+            pipeline.hand_off(span());
+        }
+        let clone = pipeline.clone();
+        drop(pipeline);
+        clone.hand_off(span());
+        drop(clone);
+        // The worker drops its transport, and with it the sender, when it ends.
+        let spans: usize = batches.iter().map(|batch| batch.len()).sum();
+        assert_eq!(spans, 4);
     }
 }

@@ -32,7 +32,7 @@ pub fn encode_json(spans: &[FinishedSpan], out: &mut Vec<u8>) {
 
 /// One recorded span as a JSON object, fields in the order of `Span`'s serde derive and
 /// left out exactly when it leaves them out.
-fn encode_recorded(recorded: &Recorded, out: &mut Vec<u8>) {
+pub(super) fn encode_recorded(recorded: &Recorded, out: &mut Vec<u8>) {
     let context = recorded.context;
     out.extend_from_slice(b"{\"traceId\":\"");
     out.extend_from_slice(context.trace_id.hex().as_bytes());

@@ -56,7 +56,8 @@ impl std::fmt::Display for Destination {
 pub struct ReporterConfig {
     /// Where batches go.
     pub destination: Destination,
-    /// Spans waiting to be sent, at most; more are dropped and counted. Default 10,000.
+    /// Spans handed off and not yet sent or given up (waiting, or in the batch being
+    /// delivered), at most; more are dropped and counted. Default 10,000.
     pub queue_capacity: usize,
     /// Spans per batch (one POST or message), at most. Default 100.
     pub batch_size: usize,
