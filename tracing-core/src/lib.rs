@@ -30,8 +30,8 @@
 //!  request ──► server: b3::extract ──► Tracer::start ──► OpenSpan (tags, annotations)
 //!                                                            │ finish or drop
 //!                                                            ▼
-//!  Zipkin ◄── POST /api/v2/spans ◄── encode_json ◄── AsyncReporter queue ◄── FinishedSpan
-//!             (reporter's thread, in batches)            (request path: try_send only)
+//!  Zipkin ◄── POST /api/v2/spans ◄── encode_json ◄── AsyncReporter lanes ◄── FinishedSpan
+//!             (reporter's thread, in batches)     (request path: a push onto its thread's lane)
 //! ```
 //!
 //! ```

@@ -183,7 +183,6 @@ impl Pipeline {
             shared: shared.clone(),
             outage: None,
             empty_vectors: Vec::new(),
-            body: Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -294,6 +293,29 @@ impl Shared {
     }
 }
 
+/// Encodes the next `batch_size` spans (or what is left) as one JSON list, into a buffer
+/// of `capacity` bytes to start with: the body of one delivery and its span count, or
+/// `None` when no span is left.
+fn encode_batch<'a>(
+    spans: &mut impl Iterator<Item = &'a Recorded>,
+    batch_size: usize,
+    capacity: usize,
+) -> Option<(Bytes, u64)> {
+    let mut body = Vec::with_capacity(capacity);
+    let mut count = 0;
+    for span in spans.take(batch_size) {
+        body.push(if count == 0 { b'[' } else { b',' });
+        encode_recorded(span, &mut body);
+        count += 1;
+    }
+    if count == 0 {
+        return None;
+    }
+    body.push(b']');
+    // The retries share this one buffer; it is freed when the batch is done.
+    Some((Bytes::from(body), count))
+}
+
 /// An outage in progress: when it started and how many spans it has cost.
 struct Outage {
     since: Instant,
@@ -309,9 +331,6 @@ struct Worker<T> {
     /// Emptied lane vectors, kept to swap for full ones, so that neither side allocates
     /// one per drain.
     empty_vectors: Vec<Vec<Recorded>>,
-    /// Where each batch's JSON is written, kept between batches so that encoding never
-    /// regrows a buffer; the batch then goes out as one copy of it, which retries share.
-    body: Vec<u8>,
 }
 
 impl<T: Transport> Worker<T> {
@@ -384,38 +403,28 @@ impl<T: Transport> Worker<T> {
 
     /// Encodes and delivers the spans of `full` in batches of at most `batch_size`, then
     /// keeps the emptied vectors for the next drain.
+    ///
+    /// The next batch is encoded while the previous one is on its way: encoding is the
+    /// thread's own work and a delivery is mostly waiting for the collector, so doing both
+    /// at once keeps this thread busy and the collector fed, with one delivery at a time.
     async fn deliver_all(&mut self, full: &mut Vec<Vec<Recorded>>) {
+        let mut spans = full.iter().flatten();
         let batch_size = self.batching.batch_size;
-        let mut count = 0;
-        for vector in full.iter_mut() {
-            for span in vector.drain(..) {
-                self.body.push(if count == 0 { b'[' } else { b',' });
-                encode_recorded(&span, &mut self.body);
-                count += 1;
-                if count == batch_size {
-                    self.send_body(count).await;
-                    count = 0;
-                }
-            }
+        let mut next = encode_batch(&mut spans, batch_size, 0);
+        while let Some((body, count)) = next.take() {
+            // The next body will be about as long as this one: no regrowing.
+            let capacity = body.len();
+            let delivery = self.deliver(body, count);
+            let encoding = async { encode_batch(&mut spans, batch_size, capacity) };
+            (_, next) = tokio::join!(delivery, encoding);
+            self.shared.held.fetch_sub(count, Ordering::Relaxed);
+            self.shared.done.fetch_add(count, Ordering::Release);
+            self.shared.done_changed.notify_waiters();
         }
-        if count > 0 {
-            self.send_body(count).await;
+        for vector in full.iter_mut() {
+            vector.clear();
         }
         self.empty_vectors.append(full);
-    }
-
-    /// Closes the JSON list in `body`, delivers it as one batch of `count` spans and
-    /// counts them as done.
-    async fn send_body(&mut self, count: usize) {
-        self.body.push(b']');
-        // A copy the retries can share, so that `self.body` stays for reuse.
-        let body = Bytes::copy_from_slice(&self.body);
-        self.body.clear();
-        let count = count as u64;
-        self.deliver(body, count).await;
-        self.shared.held.fetch_sub(count, Ordering::Relaxed);
-        self.shared.done.fetch_add(count, Ordering::Release);
-        self.shared.done_changed.notify_waiters();
     }
 
     /// Marks every lane as abandoned, so recording threads forget them, and frees the

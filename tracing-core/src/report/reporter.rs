@@ -125,8 +125,8 @@ pub enum ReporterError {
 /// single-threaded tokio runtime: encoding and sending spans then never take a turn from
 /// the service's request handlers, as with Brave's `AsyncReporter` and OpenTelemetry's
 /// batch processor. A broker is connected to by that thread when the first batch is due,
-/// so starting never waits for one. Clones share the queue; the thread ends when the last
-/// clone is gone and the queue is empty.
+/// so starting never waits for one. Clones share the lanes spans wait in; the thread ends
+/// when the last clone is gone and every lane is empty.
 #[derive(Debug, Clone)]
 pub struct AsyncReporter {
     pipeline: Pipeline,
