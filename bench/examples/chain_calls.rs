@@ -1,0 +1,66 @@
+//! Instructions per request of one load-tool variant, for callgrind: the variant served on
+//! one current-thread runtime, 100 warm-up requests, then `N` sequential requests on one
+//! keep-alive connection. Run it with `N = 0` and `N = 1000`; the difference in collected
+//! instructions over 1000 is the cost of one request (server, client and loader together).
+//!
+//! ```sh
+//! cargo build --release -p bench --example chain_calls
+//! valgrind --tool=callgrind target/release/examples/chain_calls 0.0 chain 1000
+//! ```
+//!
+//! Arguments: `untraced` or a sample rate (`0.0`, `1.0`); `chain` or `service2`; `N`.
+
+use std::time::Duration;
+
+use bench::backend::{Backend, BackendKind};
+use bench::deploy::{Route, Variant, deploy};
+use http_body_util::{BodyExt as _, Empty};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let variant = match args[1].as_str() {
+        "untraced" => Variant::Untraced,
+        rate => Variant::Traced(rate.parse()?),
+    };
+    let route = match args[2].as_str() {
+        "chain" => Route::Chain,
+        _ => Route::Service2,
+    };
+    let n: usize = args[3].parse()?;
+    let backend = Backend::start(BackendKind::Sink, 1000)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let deployment = deploy(variant, route, backend.endpoint()).await?;
+        let stream = tokio::net::TcpStream::connect(deployment.address).await?;
+        stream.set_nodelay(true)?;
+        let (mut sender, driver) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(driver);
+        let host = deployment.address.to_string();
+        // Warm-up: pools, connections, lazy statics.
+        for i in 0..(100 + n) {
+            sender.ready().await?;
+            let request = Request::get(route.path())
+                .header(hyper::header::HOST, host.as_str())
+                .body(Empty::<Bytes>::new())?;
+            let response = sender.send_request(request).await?;
+            anyhow::ensure!(response.status() == 200, "status {}", response.status());
+            response.into_body().collect().await?;
+            if i == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        for reporter in &deployment.reporters {
+            reporter.flush(Duration::from_secs(5)).await;
+        }
+        anyhow::Ok(())
+    })?;
+    drop(runtime);
+    backend.stop()?;
+    Ok(())
+}
