@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use bench::backend::{Backend, BackendKind};
 use bench::deploy::{Route, Variant, deploy};
 use http_body_util::{BodyExt as _, Empty};
@@ -20,16 +22,29 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let variant = match args[1].as_str() {
+    const USAGE: &str = "usage: chain_calls untraced|SAMPLE_RATE chain|service2 REQUESTS";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [variant, route, n] = args.as_slice() else {
+        anyhow::bail!("{USAGE}");
+    };
+    let variant = match variant.as_str() {
         "untraced" => Variant::Untraced,
-        rate => Variant::Traced(rate.parse()?),
+        text => {
+            let rate: f64 = text
+                .parse()
+                .with_context(|| format!("{text:?} is not a sample rate; {USAGE}"))?;
+            zipkin_tracing::ProbabilitySampler::new(rate).context(USAGE)?;
+            Variant::Traced(rate)
+        }
     };
-    let route = match args[2].as_str() {
+    let route = match route.as_str() {
         "chain" => Route::Chain,
-        _ => Route::Service2,
+        "service2" => Route::Service2,
+        other => anyhow::bail!("unknown route {other:?}; {USAGE}"),
     };
-    let n: usize = args[3].parse()?;
+    let n: usize = n
+        .parse()
+        .with_context(|| format!("{n:?} is not a number of requests; {USAGE}"))?;
     let backend = Backend::start(BackendKind::Sink, 1000)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
