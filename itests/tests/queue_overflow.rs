@@ -13,8 +13,10 @@ use itests::{Chain, HangingCollector, MockCollector};
 use zipkin_tracing::ReporterConfig;
 
 const QUEUE_CAPACITY: usize = 5;
-/// One span per batch: the stalled attempt holds exactly one span.
+/// One span per batch: each stalled attempt holds exactly one span.
 const BATCH_SIZE: usize = 1;
+/// POSTs an `AsyncReporter` keeps in flight at once, at most (its HTTP transport's limit).
+const IN_FLIGHT: usize = 4;
 /// Timed requests through each chain, after the first one that stalls the reporters.
 const ROUNDS: usize = 40;
 /// Spans each service records per request (see the article's trace).
@@ -46,7 +48,7 @@ async fn a_full_queue_drops_and_counts_the_excess_while_requests_stay_prompt() {
         .unwrap();
     let client = reqwest::Client::new();
 
-    // The first request's first span goes out at once and stalls in each reporter's POST.
+    // The first request's spans go out at once and stall in each reporter's POSTs.
     timed_get(&client, &stuck.entry_url()).await.unwrap();
     wait_until(
         "both reporters to connect to the stalled collector",
@@ -54,7 +56,7 @@ async fn a_full_queue_drops_and_counts_the_excess_while_requests_stay_prompt() {
         || {
             let connected = stalled.connections().len();
             async move {
-                if connected == 2 {
+                if connected >= 2 {
                     Ok(())
                 } else {
                     Err(format!("{connected} connections"))
@@ -100,13 +102,14 @@ async fn a_full_queue_drops_and_counts_the_excess_while_requests_stay_prompt() {
         assert_eq!(
             (stats.queued, stats.dropped, stats.sent, stats.failed),
             (held, recorded - held, 0, 0),
-            "{name}: {QUEUE_CAPACITY} spans, the stalled batch included, are kept, every \
+            "{name}: {QUEUE_CAPACITY} spans, the stalled batches included, are kept, every \
              other span is dropped and counted: {stats:?}"
         );
     }
-    assert_eq!(
-        stalled.connections().len(),
-        2,
-        "each reporter is still stuck in its first attempt"
+    let connections = stalled.connections().len();
+    assert!(
+        (2..=2 * IN_FLIGHT).contains(&connections),
+        "each reporter is still stuck in its first attempts, at most {IN_FLIGHT} of them: \
+         {connections} connections"
     );
 }

@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -154,13 +156,18 @@ static NEXT_PIPELINE_ID: AtomicU64 = AtomicU64::new(0);
 impl Pipeline {
     /// Starts the reporter's thread (named `thread_name`, with its own single-threaded
     /// runtime, so that encoding and sending never take a turn from request handlers) and
-    /// returns the request side. At most `capacity` spans wait at any time.
-    pub(crate) fn start(
+    /// returns the request side. At most `capacity` spans wait at any time, and one batch
+    /// is in flight per transport in `transports` (at least one).
+    pub(crate) fn start<T: Transport>(
         capacity: usize,
         batching: Batching,
-        transport: impl Transport,
+        transports: Vec<T>,
         thread_name: &str,
     ) -> std::io::Result<Self> {
+        let destination = transports
+            .first()
+            .map(Transport::destination)
+            .ok_or_else(|| std::io::Error::other("a reporter needs a transport"))?;
         let shared = Arc::new(Shared {
             id: NEXT_PIPELINE_ID.fetch_add(1, Ordering::Relaxed),
             lanes: Mutex::default(),
@@ -179,9 +186,10 @@ impl Pipeline {
         });
         let worker = Worker {
             batching,
-            transport,
+            transports,
+            destination,
             shared: shared.clone(),
-            outage: None,
+            outage: RefCell::new(None),
             empty_vectors: Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -325,9 +333,14 @@ struct Outage {
 /// The reporter's thread: drains the lanes in batches and delivers them.
 struct Worker<T> {
     batching: Batching,
-    transport: T,
+    /// The transports not delivering right now: each delivery takes one and gives it back,
+    /// so as many deliveries are in flight at once as there are transports.
+    transports: Vec<T>,
+    /// Where batches go, for log lines.
+    destination: String,
     shared: Arc<Shared>,
-    outage: Option<Outage>,
+    /// Shared by the deliveries in flight, which take turns on this one thread.
+    outage: RefCell<Option<Outage>>,
     /// Emptied lane vectors, kept to swap for full ones, so that neither side allocates
     /// one per drain.
     empty_vectors: Vec<Vec<Recorded>>,
@@ -404,23 +417,37 @@ impl<T: Transport> Worker<T> {
     /// Encodes and delivers the spans of `full` in batches of at most `batch_size`, then
     /// keeps the emptied vectors for the next drain.
     ///
-    /// The next batch is encoded while the previous one is on its way: encoding is the
-    /// thread's own work and a delivery is mostly waiting for the collector, so doing both
-    /// at once keeps this thread busy and the collector fed, with one delivery at a time.
+    /// Each batch is encoded when a transport is free, and up to one delivery per
+    /// transport is in flight: encoding is this thread's own work, a delivery is mostly
+    /// waiting for the collector, so encoding the next batch while the last ones are on
+    /// their way keeps both busy.
     async fn deliver_all(&mut self, full: &mut Vec<Vec<Recorded>>) {
+        let mut idle = std::mem::take(&mut self.transports);
+        let this = &*self;
+        let batch_size = this.batching.batch_size;
         let mut spans = full.iter().flatten();
-        let batch_size = self.batching.batch_size;
-        let mut next = encode_batch(&mut spans, batch_size, 0);
-        while let Some((body, count)) = next.take() {
-            // The next body will be about as long as this one: no regrowing.
-            let capacity = body.len();
-            let delivery = self.deliver(body, count);
-            let encoding = async { encode_batch(&mut spans, batch_size, capacity) };
-            (_, next) = tokio::join!(delivery, encoding);
-            self.shared.held.fetch_sub(count, Ordering::Relaxed);
-            self.shared.done.fetch_add(count, Ordering::Release);
-            self.shared.done_changed.notify_waiters();
+        let mut in_flight = FuturesUnordered::new();
+        // The next body will be about as long as the last one: no regrowing.
+        let mut capacity = 0;
+        loop {
+            while let Some(transport) = idle.pop() {
+                let Some((body, count)) = encode_batch(&mut spans, batch_size, capacity) else {
+                    idle.push(transport);
+                    break;
+                };
+                capacity = body.len();
+                in_flight.push(this.deliver(transport, body, count));
+            }
+            let Some((transport, count)) = in_flight.next().await else {
+                break;
+            };
+            idle.push(transport);
+            this.shared.held.fetch_sub(count, Ordering::Relaxed);
+            this.shared.done.fetch_add(count, Ordering::Release);
+            this.shared.done_changed.notify_waiters();
         }
+        drop(in_flight);
+        self.transports = idle;
         for vector in full.iter_mut() {
             vector.clear();
         }
@@ -441,41 +468,44 @@ impl<T: Transport> Worker<T> {
         }
     }
 
-    /// Delivers one batch of `count` spans, encoded as `body`, retrying failures with
-    /// backoff until the retry window closes.
-    async fn deliver(&mut self, body: Bytes, count: u64) {
+    /// Delivers one batch of `count` spans, encoded as `body`, over `transport`, retrying
+    /// failures with backoff until the retry window closes. Gives back the transport and
+    /// the count.
+    async fn deliver(&self, mut transport: T, body: Bytes, count: u64) -> (T, u64) {
         let give_up_at = Instant::now() + self.batching.retry_window;
         let mut backoff = self.batching.initial_backoff;
         loop {
-            match self.transport.send(body.clone()).await {
+            match transport.send(body.clone()).await {
                 Attempt::Sent => {
                     self.shared.sent.fetch_add(count, Ordering::Relaxed);
-                    if let Some(outage) = self.outage.take() {
+                    let recovered = self.outage.borrow_mut().take();
+                    if let Some(outage) = recovered {
                         tracing::info!(
-                            endpoint = %self.transport.destination(),
+                            endpoint = %self.destination,
                             lost_spans = outage.lost,
                             "Zipkin collector reachable again after {:.1?}",
                             outage.since.elapsed()
                         );
                     }
-                    return;
+                    return (transport, count);
                 }
                 Attempt::Rejected(reason) => {
                     tracing::warn!(
-                        endpoint = %self.transport.destination(),
+                        endpoint = %self.destination,
                         "Zipkin collector rejected a batch of {count} spans, dropping it: {reason}"
                     );
                     self.shared.failed.fetch_add(count, Ordering::Relaxed);
-                    return;
+                    return (transport, count);
                 }
                 Attempt::Failed(reason) => {
-                    if self.outage.is_none() {
+                    let mut outage = self.outage.borrow_mut();
+                    if outage.is_none() {
                         tracing::warn!(
-                            endpoint = %self.transport.destination(),
+                            endpoint = %self.destination,
                             "Zipkin collector unavailable ({reason}); retrying each batch for up to {:?}, further failures are not logged until it recovers",
                             self.batching.retry_window
                         );
-                        self.outage = Some(Outage {
+                        *outage = Some(Outage {
                             since: Instant::now(),
                             lost: 0,
                         });
@@ -483,11 +513,13 @@ impl<T: Transport> Worker<T> {
                     if Instant::now() + backoff >= give_up_at {
                         tracing::debug!("giving up a batch of {count} spans: {reason}");
                         self.shared.failed.fetch_add(count, Ordering::Relaxed);
-                        if let Some(outage) = &mut self.outage {
+                        if let Some(outage) = outage.as_mut() {
                             outage.lost += count;
                         }
-                        return;
+                        return (transport, count);
                     }
+                    // Never held across a wait: other deliveries use it meanwhile.
+                    drop(outage);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.batching.max_backoff);
                 }
@@ -570,7 +602,7 @@ mod tests {
     #[test]
     fn spans_from_many_threads_arrive_once_each_even_after_their_threads_end() {
         let (sender, batches) = mpsc::channel();
-        let pipeline = Pipeline::start(10_000, batching(7), Collecting(sender), "t").unwrap();
+        let pipeline = Pipeline::start(10_000, batching(7), vec![Collecting(sender)], "t").unwrap();
         let handed_off: Vec<Span> = std::thread::scope(|scope| {
             let threads: Vec<_> = (0..4)
                 .map(|_| {
@@ -608,7 +640,7 @@ mod tests {
     #[test]
     fn batches_hold_at_most_batch_size_spans() {
         let (sender, batches) = mpsc::channel();
-        let pipeline = Pipeline::start(10_000, batching(7), Collecting(sender), "t").unwrap();
+        let pipeline = Pipeline::start(10_000, batching(7), vec![Collecting(sender)], "t").unwrap();
         for _ in 0..30 {
             pipeline.hand_off(span());
         }
@@ -620,7 +652,7 @@ mod tests {
 
     #[test]
     fn the_capacity_bounds_the_spans_held_across_threads_and_the_rest_are_counted() {
-        let pipeline = Pipeline::start(10, batching(3), Stalled, "t").unwrap();
+        let pipeline = Pipeline::start(10, batching(3), vec![Stalled], "t").unwrap();
         std::thread::scope(|scope| {
             for _ in 0..4 {
                 let pipeline = pipeline.clone();
@@ -638,7 +670,7 @@ mod tests {
     #[test]
     fn the_thread_ends_when_the_last_handle_is_gone_and_sends_what_is_left() {
         let (sender, batches) = mpsc::channel();
-        let pipeline = Pipeline::start(100, batching(50), Collecting(sender), "t").unwrap();
+        let pipeline = Pipeline::start(100, batching(50), vec![Collecting(sender)], "t").unwrap();
         for _ in 0..3 {
             pipeline.hand_off(span());
         }

@@ -41,7 +41,8 @@ pub fn describe_error(error: &reqwest::Error) -> String {
     }
 }
 
-/// POSTs batches to one Zipkin endpoint.
+/// POSTs batches to one Zipkin endpoint. Clones share the client and its connections.
+#[derive(Clone)]
 pub(super) struct HttpTransport {
     url: reqwest::Url,
     client: reqwest::Client,

@@ -12,6 +12,12 @@ use super::batching::{Batching, Pipeline, ReporterStats, Transport};
 use super::http::{HttpTransport, parse_http_url};
 use crate::record::FinishedSpan;
 
+/// POSTs in flight at once, at most, each on a keep-alive connection of its own: while the
+/// collector reads one batch, the reporter's thread encodes and sends the next ones. Brave's
+/// `OkHttpSender` allows 64; a few are enough to keep one reporter thread busy. Brokers
+/// take one batch at a time over their one connection.
+const HTTP_IN_FLIGHT: usize = 4;
+
 /// Where an [`AsyncReporter`] delivers its batches, each a JSON list of v2 spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
@@ -150,14 +156,16 @@ impl AsyncReporter {
         match &config.destination {
             Destination::Http(endpoint) => {
                 let url = parse_http_url(endpoint).map_err(bad)?;
-                start_with(&config, HttpTransport::new(url, timeout)?)
+                let transport = HttpTransport::new(url, timeout)?;
+                // Clones share one client, and so its pool of keep-alive connections.
+                start_with(&config, vec![transport; HTTP_IN_FLIGHT])
             }
             #[cfg(feature = "rabbitmq")]
             Destination::RabbitMq { uri, queue } => {
                 let uri = super::destination::parse_amqp_uri(uri).map_err(bad)?;
                 let queue = super::destination::parse_queue_name(queue).map_err(bad)?;
                 let transport = super::rabbitmq::RabbitMqTransport::new(uri, queue, timeout);
-                start_with(&config, transport)
+                start_with(&config, vec![transport])
             }
             #[cfg(feature = "kafka")]
             Destination::Kafka {
@@ -168,7 +176,7 @@ impl AsyncReporter {
                     super::destination::parse_bootstrap_servers(bootstrap_servers).map_err(bad)?;
                 let topic = super::destination::parse_topic_name(topic).map_err(bad)?;
                 let transport = super::kafka::KafkaTransport::new(servers, topic, timeout);
-                start_with(&config, transport)
+                start_with(&config, vec![transport])
             }
         }
     }
@@ -186,9 +194,9 @@ impl AsyncReporter {
 }
 
 /// Starts the pipeline of `config` with `transport` at its end.
-fn start_with(
+fn start_with<T: Transport>(
     config: &ReporterConfig,
-    transport: impl Transport,
+    transports: Vec<T>,
 ) -> Result<AsyncReporter, ReporterError> {
     let batching = Batching {
         batch_size: config.batch_size,
@@ -200,7 +208,7 @@ fn start_with(
     let pipeline = Pipeline::start(
         config.queue_capacity,
         batching,
-        transport,
+        transports,
         "zipkin-reporter",
     )
     .map_err(ReporterError::Thread)?;
