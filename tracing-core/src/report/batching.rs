@@ -16,13 +16,11 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt as _;
-use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -184,15 +182,23 @@ impl Pipeline {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
         });
+        // One thread per sender, up to one per core: encoding is what they do most.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let worker = Worker {
-            batching,
+            batch_size: batching.batch_size,
+            batch_interval: batching.batch_interval,
             transports,
-            destination,
-            shared: shared.clone(),
-            outage: RefCell::new(None),
+            delivery: Arc::new(Delivery {
+                batching,
+                destination,
+                shared: shared.clone(),
+                outage: Mutex::new(None),
+            }),
             empty_vectors: Vec::new(),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker.transports.len().min(cores))
+            .thread_name(thread_name)
             .enable_all()
             .build()?;
         std::thread::Builder::new()
@@ -301,27 +307,39 @@ impl Shared {
     }
 }
 
-/// Encodes the next `batch_size` spans (or what is left) as one JSON list, into a buffer
-/// of `capacity` bytes to start with: the body of one delivery and its span count, or
-/// `None` when no span is left.
-fn encode_batch<'a>(
-    spans: &mut impl Iterator<Item = &'a Recorded>,
-    batch_size: usize,
-    capacity: usize,
-) -> Option<(Bytes, u64)> {
-    let mut body = Vec::with_capacity(capacity);
-    let mut count = 0;
-    for span in spans.take(batch_size) {
-        body.push(if count == 0 { b'[' } else { b',' });
-        encode_recorded(span, &mut body);
-        count += 1;
+/// One sender: takes the next batch of `drained`, encodes it, delivers it over
+/// `transport`, and again until no batch is left; then gives the transport back.
+async fn send_batches<T: Transport>(
+    mut transport: T,
+    drained: Arc<Drained>,
+    delivery: Arc<Delivery>,
+) -> T {
+    // The next body will be about as long as the last one: no regrowing.
+    let mut capacity = 0;
+    while let Some(spans) = drained.take_batch() {
+        let body = encode_batch(spans, capacity);
+        capacity = body.len();
+        let count = spans.len() as u64;
+        delivery.deliver(&mut transport, body, count).await;
+        delivery.done(count);
     }
-    if count == 0 {
-        return None;
+    transport
+}
+
+/// Encodes `spans` as one JSON list, the body of one delivery, into a buffer of
+/// `capacity` bytes to start with.
+fn encode_batch(spans: &[Recorded], capacity: usize) -> Bytes {
+    let mut body = Vec::with_capacity(capacity);
+    body.push(b'[');
+    for (index, span) in spans.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        encode_recorded(span, &mut body);
     }
     body.push(b']');
     // The retries share this one buffer; it is freed when the batch is done.
-    Some((Bytes::from(body), count))
+    Bytes::from(body)
 }
 
 /// An outage in progress: when it started and how many spans it has cost.
@@ -330,20 +348,60 @@ struct Outage {
     lost: u64,
 }
 
-/// The reporter's thread: drains the lanes in batches and delivers them.
+/// The reporter's thread: drains the lanes and hands the spans to its senders.
 struct Worker<T> {
-    batching: Batching,
-    /// The transports not delivering right now: each delivery takes one and gives it back,
-    /// so as many deliveries are in flight at once as there are transports.
+    batch_size: usize,
+    batch_interval: Duration,
+    /// The transports not delivering right now: each sender takes one and gives it back,
+    /// so as many batches are in flight at once as there are transports.
     transports: Vec<T>,
-    /// Where batches go, for log lines.
-    destination: String,
-    shared: Arc<Shared>,
-    /// Shared by the deliveries in flight, which take turns on this one thread.
-    outage: RefCell<Option<Outage>>,
+    delivery: Arc<Delivery>,
     /// Emptied lane vectors, kept to swap for full ones, so that neither side allocates
     /// one per drain.
     empty_vectors: Vec<Vec<Recorded>>,
+}
+
+/// What every sender shares: how to retry, where to count, and the outage in progress.
+struct Delivery {
+    batching: Batching,
+    /// Where batches go, for log lines.
+    destination: String,
+    shared: Arc<Shared>,
+    /// Never held across a wait, so senders on other threads only ever wait for a moment.
+    outage: Mutex<Option<Outage>>,
+}
+
+/// The spans of one drain, cut into batches that the senders take in turn.
+struct Drained {
+    vectors: Vec<Vec<Recorded>>,
+    /// Each batch: a vector's index and a range of its spans, at most `batch_size` long.
+    batches: Vec<(usize, std::ops::Range<usize>)>,
+    /// The next batch to take.
+    next: AtomicUsize,
+}
+
+impl Drained {
+    fn new(vectors: Vec<Vec<Recorded>>, batch_size: usize) -> Self {
+        let mut batches = Vec::new();
+        for (index, vector) in vectors.iter().enumerate() {
+            for start in (0..vector.len()).step_by(batch_size) {
+                batches.push((index, start..vector.len().min(start + batch_size)));
+            }
+        }
+        Drained {
+            vectors,
+            batches,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The spans of the next batch no sender has taken yet.
+    fn take_batch(&self) -> Option<&[Recorded]> {
+        let (index, range) = self
+            .batches
+            .get(self.next.fetch_add(1, Ordering::Relaxed))?;
+        Some(&self.vectors[*index][range.clone()])
+    }
 }
 
 impl<T: Transport> Worker<T> {
@@ -351,20 +409,21 @@ impl<T: Transport> Worker<T> {
     /// sends everything waiting, in batches, until the lanes are empty. Ends when the
     /// pipeline is closed and nothing is left.
     async fn run(mut self) {
-        let period = self.batching.batch_interval;
+        let shared = self.delivery.shared.clone();
+        let period = self.batch_interval;
         // The first tick one period from now: at start there is nothing to send.
         let mut interval = tokio::time::interval_at(Instant::now() + period, period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = self.shared.wake.notified() => {}
+                () = shared.wake.notified() => {}
                 _ = interval.tick() => {}
             }
             loop {
                 // Read before draining: once closed, no span can be handed off any more,
                 // so an empty drain after it means nothing is left.
-                let closed = self.shared.closed.load(Ordering::Acquire);
-                let mut full = self.drain_lanes();
+                let closed = shared.closed.load(Ordering::Acquire);
+                let full = self.drain_lanes();
                 if full.is_empty() {
                     if closed {
                         self.abandon_lanes();
@@ -372,7 +431,7 @@ impl<T: Transport> Worker<T> {
                     }
                     break;
                 }
-                self.deliver_all(&mut full).await;
+                self.deliver_all(full).await;
             }
         }
     }
@@ -380,6 +439,7 @@ impl<T: Transport> Worker<T> {
     /// Swaps every lane's vector of spans for an empty one and returns the full ones.
     /// Lanes whose thread has ended are removed once drained.
     fn drain_lanes(&mut self) -> Vec<Vec<Recorded>> {
+        let shared = &*self.delivery.shared;
         let mut full = Vec::new();
         let mut take = |lane: &Lane, empty_vectors: &mut Vec<Vec<Recorded>>| {
             let mut vector = empty_vectors.pop().unwrap_or_default();
@@ -390,15 +450,11 @@ impl<T: Transport> Worker<T> {
                 full.push(vector);
             }
         };
-        let mut lanes = self
-            .shared
-            .lanes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut lanes = shared.lanes.lock().unwrap_or_else(PoisonError::into_inner);
         for lane in lanes.iter() {
             take(lane, &mut self.empty_vectors);
         }
-        take(&self.shared.spare_lane, &mut self.empty_vectors);
+        take(&shared.spare_lane, &mut self.empty_vectors);
         // Only this list still holds the lane of a thread that has ended: its count goes
         // to the retired total and the lane goes away.
         lanes.retain(|lane| {
@@ -406,58 +462,51 @@ impl<T: Transport> Worker<T> {
                 return true;
             }
             let queued = lane.lock().queued;
-            self.shared
-                .retired_queued
-                .fetch_add(queued, Ordering::Relaxed);
+            shared.retired_queued.fetch_add(queued, Ordering::Relaxed);
             false
         });
         full
     }
 
-    /// Encodes and delivers the spans of `full` in batches of at most `batch_size`, then
-    /// keeps the emptied vectors for the next drain.
+    /// Delivers the spans of `full` in batches of at most `batch_size`, then keeps the
+    /// emptied vectors for the next drain.
     ///
-    /// Each batch is encoded when a transport is free, and up to one delivery per
-    /// transport is in flight: encoding is this thread's own work, a delivery is mostly
-    /// waiting for the collector, so encoding the next batch while the last ones are on
-    /// their way keeps both busy.
-    async fn deliver_all(&mut self, full: &mut Vec<Vec<Recorded>>) {
-        let mut idle = std::mem::take(&mut self.transports);
-        let this = &*self;
-        let batch_size = this.batching.batch_size;
-        let mut spans = full.iter().flatten();
-        let mut in_flight = FuturesUnordered::new();
-        // The next body will be about as long as the last one: no regrowing.
-        let mut capacity = 0;
-        loop {
-            while let Some(transport) = idle.pop() {
-                let Some((body, count)) = encode_batch(&mut spans, batch_size, capacity) else {
-                    idle.push(transport);
-                    break;
-                };
-                capacity = body.len();
-                in_flight.push(this.deliver(transport, body, count));
+    /// One sender per transport takes the next batch, encodes it and delivers it, until
+    /// none is left. The senders are tasks of this reporter's runtime, whose threads (as
+    /// many as there are cores, up to one per transport) encode side by side; and while
+    /// one sender waits for the collector, the others encode and send.
+    async fn deliver_all(&mut self, full: Vec<Vec<Recorded>>) {
+        let drained = Arc::new(Drained::new(full, self.batch_size));
+        let senders_needed = drained.batches.len().min(self.transports.len());
+        let mut senders = tokio::task::JoinSet::new();
+        for transport in self.transports.drain(..senders_needed) {
+            senders.spawn(send_batches(
+                transport,
+                drained.clone(),
+                self.delivery.clone(),
+            ));
+        }
+        while let Some(finished) = senders.join_next().await {
+            match finished {
+                Ok(transport) => self.transports.push(transport),
+                // A sender panicked: so does the reporter, as a single-threaded one would.
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
             }
-            let Some((transport, count)) = in_flight.next().await else {
-                break;
-            };
-            idle.push(transport);
-            this.shared.held.fetch_sub(count, Ordering::Relaxed);
-            this.shared.done.fetch_add(count, Ordering::Release);
-            this.shared.done_changed.notify_waiters();
         }
-        drop(in_flight);
-        self.transports = idle;
-        for vector in full.iter_mut() {
-            vector.clear();
+        // Every sender has ended and let go of the spans: their vectors are reused.
+        if let Ok(drained) = Arc::try_unwrap(drained) {
+            for mut vector in drained.vectors {
+                vector.clear();
+                self.empty_vectors.push(vector);
+            }
         }
-        self.empty_vectors.append(full);
     }
 
     /// Marks every lane as abandoned, so recording threads forget them, and frees the
     /// vectors they hold.
     fn abandon_lanes(&self) {
         let lanes = self
+            .delivery
             .shared
             .lanes
             .lock()
@@ -467,18 +516,19 @@ impl<T: Transport> Worker<T> {
             lane.abandoned.store(true, Ordering::Relaxed);
         }
     }
+}
 
+impl Delivery {
     /// Delivers one batch of `count` spans, encoded as `body`, over `transport`, retrying
-    /// failures with backoff until the retry window closes. Gives back the transport and
-    /// the count.
-    async fn deliver(&self, mut transport: T, body: Bytes, count: u64) -> (T, u64) {
+    /// failures with backoff until the retry window closes.
+    async fn deliver<T: Transport>(&self, transport: &mut T, body: Bytes, count: u64) {
         let give_up_at = Instant::now() + self.batching.retry_window;
         let mut backoff = self.batching.initial_backoff;
         loop {
             match transport.send(body.clone()).await {
                 Attempt::Sent => {
                     self.shared.sent.fetch_add(count, Ordering::Relaxed);
-                    let recovered = self.outage.borrow_mut().take();
+                    let recovered = self.lock_outage().take();
                     if let Some(outage) = recovered {
                         tracing::info!(
                             endpoint = %self.destination,
@@ -487,7 +537,7 @@ impl<T: Transport> Worker<T> {
                             outage.since.elapsed()
                         );
                     }
-                    return (transport, count);
+                    return;
                 }
                 Attempt::Rejected(reason) => {
                     tracing::warn!(
@@ -495,36 +545,51 @@ impl<T: Transport> Worker<T> {
                         "Zipkin collector rejected a batch of {count} spans, dropping it: {reason}"
                     );
                     self.shared.failed.fetch_add(count, Ordering::Relaxed);
-                    return (transport, count);
+                    return;
                 }
                 Attempt::Failed(reason) => {
-                    let mut outage = self.outage.borrow_mut();
-                    if outage.is_none() {
-                        tracing::warn!(
-                            endpoint = %self.destination,
-                            "Zipkin collector unavailable ({reason}); retrying each batch for up to {:?}, further failures are not logged until it recovers",
-                            self.batching.retry_window
-                        );
-                        *outage = Some(Outage {
-                            since: Instant::now(),
-                            lost: 0,
-                        });
-                    }
-                    if Instant::now() + backoff >= give_up_at {
+                    let give_up = Instant::now() + backoff >= give_up_at;
+                    self.note_failure(&reason, if give_up { count } else { 0 });
+                    if give_up {
                         tracing::debug!("giving up a batch of {count} spans: {reason}");
                         self.shared.failed.fetch_add(count, Ordering::Relaxed);
-                        if let Some(outage) = outage.as_mut() {
-                            outage.lost += count;
-                        }
-                        return (transport, count);
+                        return;
                     }
-                    // Never held across a wait: other deliveries use it meanwhile.
-                    drop(outage);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.batching.max_backoff);
                 }
             }
         }
+    }
+
+    /// Starts an outage at the first failure, with its one warning, and adds `lost` spans
+    /// (those of a batch given up) to it.
+    fn note_failure(&self, reason: &str, lost: u64) {
+        let mut outage = self.lock_outage();
+        let outage = outage.get_or_insert_with(|| {
+            tracing::warn!(
+                endpoint = %self.destination,
+                "Zipkin collector unavailable ({reason}); retrying each batch for up to {:?}, further failures are not logged until it recovers",
+                self.batching.retry_window
+            );
+            Outage {
+                since: Instant::now(),
+                lost: 0,
+            }
+        });
+        outage.lost += lost;
+    }
+
+    fn lock_outage(&self) -> MutexGuard<'_, Option<Outage>> {
+        // Nothing panics while holding it.
+        self.outage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a batch of `count` spans as done (sent or given up), for `flush`.
+    fn done(&self, count: u64) {
+        self.shared.held.fetch_sub(count, Ordering::Relaxed);
+        self.shared.done.fetch_add(count, Ordering::Release);
+        self.shared.done_changed.notify_waiters();
     }
 }
 
