@@ -21,7 +21,7 @@ use bench::procfs::ThreadSet;
 use bench::report::{Table, command_line, median, parse_seconds, parse_seconds_or_zero, thousands};
 use clap::Parser;
 use tokio::runtime::Runtime;
-use zipkin_tracing::ReporterStats;
+use zipkin_tracing::{AsyncReporter, ReporterStats};
 
 /// The throughput each traced variant of `route` should keep, as a share of untraced:
 /// `(index in Variant::ALL, share)`.
@@ -133,12 +133,19 @@ fn main() -> anyhow::Result<()> {
     let path = args.route.path();
     // Each traced deployment's reporters send from their own threads: their CPU is part of
     // what tracing costs the service, so it counts with the server's.
-    let reporters: usize = deployments.iter().map(|d| d.reporters.len()).sum();
-    let found =
-        server_threads.register_named("zipkin-reporter", reporters, Duration::from_secs(5))?;
+    let reporter_threads: usize = deployments
+        .iter()
+        .flat_map(|d| &d.reporters)
+        .map(AsyncReporter::threads)
+        .sum();
+    let found = server_threads.register_named(
+        "zipkin-reporter",
+        reporter_threads,
+        Duration::from_secs(5),
+    )?;
     anyhow::ensure!(
-        found == reporters,
-        "found {found} zipkin-reporter threads for {reporters} reporters"
+        found == reporter_threads,
+        "found {found} zipkin-reporter threads, expected {reporter_threads}"
     );
 
     let mut phases: Vec<Vec<Phase>> = vec![Vec::new(); deployments.len()];

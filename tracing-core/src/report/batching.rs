@@ -77,6 +77,8 @@ pub(crate) trait Transport: Send + 'static {
 #[derive(Debug, Clone)]
 pub(crate) struct Pipeline {
     handle: Arc<Handle>,
+    /// The threads the pipeline runs: its own and its senders'.
+    threads: usize,
 }
 
 /// What every clone of a [`Pipeline`] holds; dropping the last one closes the pipeline.
@@ -196,8 +198,9 @@ impl Pipeline {
             }),
             empty_vectors: Vec::new(),
         };
+        let senders = worker.transports.len().min(cores);
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(worker.transports.len().min(cores))
+            .worker_threads(senders)
             .thread_name(thread_name)
             .enable_all()
             .build()?;
@@ -206,6 +209,7 @@ impl Pipeline {
             .spawn(move || runtime.block_on(worker.run()))?;
         Ok(Pipeline {
             handle: Arc::new(Handle { shared }),
+            threads: 1 + senders,
         })
     }
 
@@ -228,6 +232,11 @@ impl Pipeline {
         if held + 1 == shared.batch_size {
             shared.wake.notify_one();
         }
+    }
+
+    /// The threads the pipeline runs, all named as given to [`Pipeline::start`].
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The counters so far.

@@ -181,6 +181,13 @@ impl AsyncReporter {
         }
     }
 
+    /// How many threads send for this reporter, all named `zipkin-reporter`: its own,
+    /// which drains the lanes, and one per sender (one per core, up to one per batch in
+    /// flight). A benchmark adds up their CPU time.
+    pub fn threads(&self) -> usize {
+        self.pipeline.threads()
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> ReporterStats {
         self.pipeline.stats()
