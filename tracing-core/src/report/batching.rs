@@ -1,5 +1,6 @@
-//! The batching pipeline every reporter shares: per-thread lanes, a thread that drains them
-//! in batches, retries with backoff, one warning per outage, counters and flush.
+//! The batching pipeline every reporter shares: per-thread lanes, a thread that drains them,
+//! senders that encode and deliver batches side by side, retries with backoff, one warning
+//! per outage, counters and flush.
 //!
 //! Handing a span over must cost the request next to nothing, so each recording thread
 //! has a lane of its own: a vector of finished spans behind a mutex that only that thread
@@ -10,9 +11,14 @@
 //! reporter's thread swaps each lane's vector for an empty one it kept from before, so the
 //! vectors go back and forth in bulk and the spans' memory never crosses threads span by
 //! span (in glibc's malloc, a block freed by another thread takes the slow path). At most
-//! `capacity` spans wait in all lanes together: above that a span is dropped and counted,
-//! never waited for. The thread encodes each batch ([`encode_json`](super::encode_json))
-//! and hands it to a [`Transport`], which only knows how to deliver one batch once.
+//! `capacity` spans wait in all lanes and batches in flight together: above that a span
+//! is dropped and counted, never waited for.
+//!
+//! The drained spans are cut into batches, which senders take in turn: each encodes its
+//! batch ([`encode_json`](super::encode_json)) and hands it to its own [`Transport`], which
+//! only knows how to deliver one batch once. The senders run on the reporter's runtime, one
+//! thread per core, so a busy reporter encodes on several cores while earlier batches are
+//! on their way.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -195,6 +201,7 @@ impl Pipeline {
                 destination,
                 shared: shared.clone(),
                 outage: Mutex::new(None),
+                body_bytes_per_span: AtomicUsize::new(0),
             }),
             empty_vectors: Vec::new(),
         };
@@ -225,8 +232,7 @@ impl Pipeline {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        // Unboxed here, so the box is freed by the thread that allocated it.
-        shared.push(*span.0);
+        shared.push(span.0);
         // Wake the reporter's thread once a batch's worth is waiting; otherwise its timer
         // fetches the spans. While it works it drains the lanes until they are empty.
         if held + 1 == shared.batch_size {
@@ -272,8 +278,10 @@ impl Pipeline {
 }
 
 impl Shared {
-    /// Pushes `span` onto the calling thread's lane, making one the first time.
-    fn push(&self, span: Recorded) {
+    /// Pushes `span` onto the calling thread's lane, making one the first time. It is
+    /// unboxed here, so the box is freed by the thread that allocated it; it stays boxed
+    /// until then, so that only a pointer moves on the way.
+    fn push(&self, span: Box<Recorded>) {
         let mut span = Some(span);
         // `try_with`: a span may finish while the thread is exiting and its lanes are
         // gone; it then goes on the spare lane.
@@ -295,13 +303,15 @@ impl Shared {
                     &lanes[lanes.len() - 1].1
                 }
             };
-            let mut waiting = lane.lock();
-            waiting.spans.extend(span.take());
-            waiting.queued += 1;
+            if let Some(span) = span.take() {
+                let mut waiting = lane.lock();
+                waiting.spans.push(*span);
+                waiting.queued += 1;
+            }
         });
         if let Some(span) = span {
             let mut waiting = self.spare_lane.lock();
-            waiting.spans.push(span);
+            waiting.spans.push(*span);
             waiting.queued += 1;
         }
     }
@@ -323,12 +333,14 @@ async fn send_batches<T: Transport>(
     drained: Arc<Drained>,
     delivery: Arc<Delivery>,
 ) -> T {
-    // The next body will be about as long as the last one: no regrowing.
-    let mut capacity = 0;
     while let Some(spans) = drained.take_batch() {
-        let body = encode_batch(spans, capacity);
-        capacity = body.len();
+        // Sized like the last body per span, so that encoding never regrows it.
+        let per_span = delivery.body_bytes_per_span.load(Ordering::Relaxed);
+        let body = encode_batch(spans, per_span * spans.len());
         let count = spans.len() as u64;
+        delivery
+            .body_bytes_per_span
+            .store(body.len().div_ceil(spans.len()), Ordering::Relaxed);
         delivery.deliver(&mut transport, body, count).await;
         delivery.done(count);
     }
@@ -378,6 +390,8 @@ struct Delivery {
     shared: Arc<Shared>,
     /// Never held across a wait, so senders on other threads only ever wait for a moment.
     outage: Mutex<Option<Outage>>,
+    /// The last batch's JSON bytes per span, to size the next body.
+    body_bytes_per_span: AtomicUsize,
 }
 
 /// The spans of one drain, cut into batches that the senders take in turn.

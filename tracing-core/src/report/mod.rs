@@ -1,9 +1,10 @@
 //! Reporting: handing finished spans to whatever stores them.
 //!
 //! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
-//! so a reporter must return at once: [`AsyncReporter`] only queues the span, and its own
-//! thread encodes batches ([`encode_json`], the wire format, in `json.rs`) and delivers them.
-//! The queue, batches, retries and flush are written once (`batching.rs`); a transport
+//! so a reporter must return at once: [`AsyncReporter`] only puts the span on its thread's
+//! lane, and its own threads encode batches ([`encode_json`], the wire format, in
+//! `json.rs`) and deliver them. The lanes, batches, retries and flush are written once
+//! (`batching.rs`); a transport
 //! (`http.rs`, and behind the `rabbitmq` and `kafka` features `rabbitmq.rs` and `kafka.rs`)
 //! only delivers one encoded batch, so adding one is adding a file and a [`Destination`].
 //! This is py_zipkin's `transport_handler` together with its `ZipkinBatchSender`.

@@ -127,12 +127,13 @@ pub enum ReporterError {
 
 /// Sends spans to Zipkin in the background, over the transport its [`Destination`] names.
 ///
-/// The sending runs on a thread of its own (`zipkin-reporter`), with its own
-/// single-threaded tokio runtime: encoding and sending spans then never take a turn from
-/// the service's request handlers, as with Brave's `AsyncReporter` and OpenTelemetry's
-/// batch processor. A broker is connected to by that thread when the first batch is due,
-/// so starting never waits for one. Clones share the lanes spans wait in; the thread ends
-/// when the last clone is gone and every lane is empty.
+/// The sending runs on threads of its own (all named `zipkin-reporter`), with their own
+/// tokio runtime: encoding and sending spans then never take a turn from the service's
+/// request handlers, as with Brave's `AsyncReporter` and OpenTelemetry's batch processor.
+/// One thread drains the lanes; senders, one per core up to one per batch in flight,
+/// encode and deliver the batches ([`AsyncReporter::threads`]). A broker is connected to
+/// when the first batch is due, so starting never waits for one. Clones share the lanes
+/// spans wait in; the threads end when the last clone is gone and every lane is empty.
 #[derive(Debug, Clone)]
 pub struct AsyncReporter {
     pipeline: Pipeline,
