@@ -200,7 +200,7 @@ fn print_report(args: &Args, endpoint: &str, before: u64, samples: &[Sample], pe
         first.label,
         mib(high - low),
         if flat {
-            "flat, bounded by the queue"
+            "flat, bounded by the capacity"
         } else {
             "NOT flat"
         }
@@ -208,7 +208,7 @@ fn print_report(args: &Args, endpoint: &str, before: u64, samples: &[Sample], pe
     let held = first.stats.queued - first.stats.sent - first.stats.failed;
     if held > 0 && first.rss > samples[0].rss {
         println!(
-            "The {} spans held (the queue and the batch being retried) cost about {:.0} \
+            "The {} spans held (in lanes and batches being retried) cost about {:.0} \
              bytes each ({:.1} MiB over the reporter's start).",
             thousands(held),
             (first.rss - samples[0].rss) as f64 / held as f64,
@@ -216,7 +216,7 @@ fn print_report(args: &Args, endpoint: &str, before: u64, samples: &[Sample], pe
         );
     }
     println!(
-        "Final counters: {} queued, {} dropped (queue full), {} sent, {} failed.",
+        "Final counters: {} queued, {} dropped (capacity reached), {} sent, {} failed.",
         thousands(last.stats.queued),
         thousands(last.stats.dropped),
         thousands(last.stats.sent),
