@@ -10,7 +10,7 @@
 //! | binary | measures | command |
 //! |---|---|---|
 //! | `load` | a service route untraced, traced at sampling 1.0 and at 0.0, under load | `cargo run --release -p bench --bin load` |
-//! | `reporter` | spans per second the `AsyncReporter` delivers to a collector, on one core | `cargo run --release -p bench --bin reporter` |
+//! | `reporter` | spans per second the `AsyncReporter` delivers to a collector | `cargo run --release -p bench --bin reporter` |
 //! | `memory` | resident memory while a million spans go to a collector that is down | `cargo run --release -p bench --bin memory` |
 //!
 //! The library holds what they share:
