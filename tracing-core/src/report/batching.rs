@@ -30,7 +30,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::json::encode_recorded;
+use super::json::encode_list;
 use crate::record::{FinishedSpan, Recorded};
 
 /// What happened to the spans handed to a reporter so far.
@@ -160,10 +160,11 @@ thread_local! {
 static NEXT_PIPELINE_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Pipeline {
-    /// Starts the reporter's thread (named `thread_name`, with its own single-threaded
-    /// runtime, so that encoding and sending never take a turn from request handlers) and
-    /// returns the request side. At most `capacity` spans wait at any time, and one batch
-    /// is in flight per transport in `transports` (at least one).
+    /// Starts the reporter's threads (all named `thread_name`, with their own runtime, so
+    /// that encoding and sending never take a turn from request handlers): one that
+    /// drains the lanes, and one sender thread per core, up to one per transport. Returns
+    /// the request side. At most `capacity` spans wait at any time, and one batch is in
+    /// flight per transport in `transports` (at least one).
     pub(crate) fn start<T: Transport>(
         capacity: usize,
         batching: Batching,
@@ -193,8 +194,6 @@ impl Pipeline {
         // One thread per sender, up to one per core: encoding is what they do most.
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let worker = Worker {
-            batch_size: batching.batch_size,
-            batch_interval: batching.batch_interval,
             transports,
             delivery: Arc::new(Delivery {
                 batching,
@@ -351,14 +350,7 @@ async fn send_batches<T: Transport>(
 /// `capacity` bytes to start with.
 fn encode_batch(spans: &[Recorded], capacity: usize) -> Bytes {
     let mut body = Vec::with_capacity(capacity);
-    body.push(b'[');
-    for (index, span) in spans.iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        encode_recorded(span, &mut body);
-    }
-    body.push(b']');
+    encode_list(spans, &mut body);
     // The retries share this one buffer; it is freed when the batch is done.
     Bytes::from(body)
 }
@@ -371,8 +363,6 @@ struct Outage {
 
 /// The reporter's thread: drains the lanes and hands the spans to its senders.
 struct Worker<T> {
-    batch_size: usize,
-    batch_interval: Duration,
     /// The transports not delivering right now: each sender takes one and gives it back,
     /// so as many batches are in flight at once as there are transports.
     transports: Vec<T>,
@@ -433,7 +423,7 @@ impl<T: Transport> Worker<T> {
     /// pipeline is closed and nothing is left.
     async fn run(mut self) {
         let shared = self.delivery.shared.clone();
-        let period = self.batch_interval;
+        let period = self.delivery.batching.batch_interval;
         // The first tick one period from now: at start there is nothing to send.
         let mut interval = tokio::time::interval_at(Instant::now() + period, period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -499,7 +489,7 @@ impl<T: Transport> Worker<T> {
     /// many as there are cores, up to one per transport) encode side by side; and while
     /// one sender waits for the collector, the others encode and send.
     async fn deliver_all(&mut self, full: Vec<Vec<Recorded>>) {
-        let drained = Arc::new(Drained::new(full, self.batch_size));
+        let drained = Arc::new(Drained::new(full, self.delivery.batching.batch_size));
         let senders_needed = drained.batches.len().min(self.transports.len());
         let mut senders = tokio::task::JoinSet::new();
         for transport in self.transports.drain(..senders_needed) {
@@ -640,8 +630,10 @@ mod tests {
         }
     }
 
-    /// Never answers: the first batch stays in delivery.
-    struct Stalled;
+    /// Never answers: each batch it takes stays in delivery. Counts the deliveries it has
+    /// started.
+    #[derive(Default)]
+    struct Stalled(Arc<AtomicUsize>);
 
     impl Transport for Stalled {
         fn destination(&self) -> String {
@@ -649,6 +641,7 @@ mod tests {
         }
 
         async fn send(&mut self, _batch: Bytes) -> Attempt {
+            self.0.fetch_add(1, Ordering::Relaxed);
             std::future::pending().await
         }
     }
@@ -740,7 +733,7 @@ mod tests {
 
     #[test]
     fn the_capacity_bounds_the_spans_held_across_threads_and_the_rest_are_counted() {
-        let pipeline = Pipeline::start(10, batching(3), vec![Stalled], "t").unwrap();
+        let pipeline = Pipeline::start(10, batching(3), vec![Stalled::default()], "t").unwrap();
         std::thread::scope(|scope| {
             for _ in 0..4 {
                 let pipeline = pipeline.clone();
@@ -753,6 +746,21 @@ mod tests {
         });
         let stats = pipeline.stats();
         assert_eq!((stats.queued, stats.dropped, stats.sent), (10, 90, 0));
+    }
+
+    #[test]
+    fn one_batch_is_in_flight_per_transport_at_once() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let transports = (0..3).map(|_| Stalled(started.clone())).collect();
+        let pipeline = Pipeline::start(100, batching(1), transports, "t").unwrap();
+        for _ in 0..10 {
+            pipeline.hand_off(span());
+        }
+        // The flush cannot finish (nothing is ever answered); its time limit is the
+        // window in which a fourth delivery could start, and must not.
+        assert!(!runtime().block_on(pipeline.flush(Duration::from_millis(500))));
+        assert_eq!(started.load(Ordering::Relaxed), 3);
+        assert_eq!(pipeline.stats().queued, 10);
     }
 
     #[test]

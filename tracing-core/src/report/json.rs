@@ -20,19 +20,25 @@ use crate::record::{FinishedSpan, Recorded, Tags};
 /// the spans' [`FinishedSpan::into_span`] forms, and what
 /// [`AsyncReporter`](crate::AsyncReporter) POSTs.
 pub fn encode_json(spans: &[FinishedSpan], out: &mut Vec<u8>) {
+    encode_list(spans.iter().map(|span| &*span.0), out);
+}
+
+/// Appends the JSON list of recorded `spans` to `out`: one batch's body, as the
+/// reporter's senders write it from the spans they drained.
+pub(super) fn encode_list<'a>(spans: impl IntoIterator<Item = &'a Recorded>, out: &mut Vec<u8>) {
     out.push(b'[');
-    for (index, span) in spans.iter().enumerate() {
+    for (index, span) in spans.into_iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        encode_recorded(&span.0, out);
+        encode_recorded(span, out);
     }
     out.push(b']');
 }
 
 /// One recorded span as a JSON object, fields in the order of `Span`'s serde derive and
 /// left out exactly when it leaves them out.
-pub(super) fn encode_recorded(recorded: &Recorded, out: &mut Vec<u8>) {
+fn encode_recorded(recorded: &Recorded, out: &mut Vec<u8>) {
     let context = recorded.context;
     out.extend_from_slice(b"{\"traceId\":\"");
     out.extend_from_slice(context.trace_id.hex().as_bytes());
