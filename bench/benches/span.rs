@@ -13,7 +13,7 @@
 //!   `AsyncReporter` (default settings) POSTing to [`Backend`]'s sink, an HTTP server on a
 //!   thread of its own that reads each body and answers 202. The request-path part is
 //!   timed (a push onto this thread's lane, a counter, a wake-up once per batch); the
-//!   reporter's thread encodes and POSTs meanwhile, and the bench prints how many spans
+//!   reporter's threads encode and POST meanwhile, and the bench prints how many spans
 //!   it took and dropped, so a column that measured the overload path shows it.
 //! - `ours_http_reporter_queue_full`: the real `AsyncReporter` (default settings) pointed
 //!   at a loopback port nobody listens on, so its queue is full after the warm-up and

@@ -37,11 +37,9 @@ fn main() -> anyhow::Result<()> {
             Variant::Traced(rate)
         }
     };
-    let route = match route.as_str() {
-        "chain" => Route::Chain,
-        "service2" => Route::Service2,
-        other => anyhow::bail!("unknown route {other:?}; {USAGE}"),
-    };
+    // The load tool's own names for its routes.
+    let route = <Route as clap::ValueEnum>::from_str(route, false)
+        .map_err(|error| anyhow::anyhow!("unknown route {route:?} ({error}); {USAGE}"))?;
     let n: usize = n
         .parse()
         .with_context(|| format!("{n:?} is not a number of requests; {USAGE}"))?;

@@ -195,7 +195,7 @@ impl Broker {
 
 /// Records and reports `args.spans` spans to `destination`, never letting the queue overflow,
 /// then flushes; returns the reporter's counters, the wall time, the CPU time of the
-/// reporter's thread and that of this (recording) thread.
+/// reporter's threads and that of this (recording) thread.
 async fn report_spans(
     args: &Args,
     destination: Destination,
@@ -204,13 +204,13 @@ async fn report_spans(
     let mut config = ReporterConfig::new(destination);
     config.batch_size = args.batch_size as usize;
     config.queue_capacity = args.queue_capacity as usize;
-    // The previous round's reporter thread ends within its batch interval; wait for it, so
-    // that the thread measured below is this round's.
+    // The previous round's reporter threads end within its batch interval; wait for them,
+    // so that the threads measured below are this round's.
     let waited = Instant::now();
     while !threads_named("zipkin-reporter")?.is_empty() {
         anyhow::ensure!(
             waited.elapsed() < Duration::from_secs(5),
-            "an earlier reporter thread is still running"
+            "an earlier reporter's threads are still running"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

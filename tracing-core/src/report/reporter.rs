@@ -13,9 +13,9 @@ use super::http::{HttpTransport, parse_http_url};
 use crate::record::FinishedSpan;
 
 /// POSTs in flight at once, at most, each on a keep-alive connection of its own: while the
-/// collector reads one batch, the reporter's thread encodes and sends the next ones. Brave's
-/// `OkHttpSender` allows 64; a few are enough to keep one reporter thread busy. Brokers
-/// take one batch at a time over their one connection.
+/// collector reads one batch, the other senders encode and send the next ones. Brave's
+/// `OkHttpSender` allows 64; a few are enough to keep the senders busy. Brokers take one
+/// batch at a time over their one connection.
 const HTTP_IN_FLIGHT: usize = 4;
 
 /// Where an [`AsyncReporter`] delivers its batches, each a JSON list of v2 spans.
@@ -62,7 +62,7 @@ impl std::fmt::Display for Destination {
 pub struct ReporterConfig {
     /// Where batches go.
     pub destination: Destination,
-    /// Spans handed off and not yet sent or given up (waiting, or in the batch being
+    /// Spans handed off and not yet sent or given up (waiting, or in the batches being
     /// delivered), at most; more are dropped and counted. Default 10,000.
     pub queue_capacity: usize,
     /// Spans per batch (one POST or message), at most. Default 100.
@@ -201,7 +201,8 @@ impl AsyncReporter {
     }
 }
 
-/// Starts the pipeline of `config` with `transport` at its end.
+/// Starts the pipeline of `config` with `transports` at its end, one batch in flight on
+/// each.
 fn start_with<T: Transport>(
     config: &ReporterConfig,
     transports: Vec<T>,
