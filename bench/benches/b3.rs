@@ -1,4 +1,4 @@
-//! The cost of propagation (B3, and W3C beside it): reading a request's headers and writing a call's headers.
+//! The cost of B3 propagation: reading a request's headers and writing a call's headers.
 //!
 //! Ours is `zipkin_tracing::extract` and `inject`; the peer is the B3 propagator of
 //! `opentelemetry-zipkin` 0.33, `Propagator::with_encoding(..)` used through
@@ -20,8 +20,6 @@
 //!   sampled (three headers), so its multi column does less work.
 //! - `b3_extract_inject`: both in a row, the propagation cost of a service that
 //!   receives a traced request and makes one traced call (child-id generation excluded).
-//! - `w3c_extract_inject`: the same in W3C Trace Context (`traceparent` + `tracestate`),
-//!   ours against the SDK's `TraceContextPropagator`.
 //!
 //! `opentelemetry-zipkin` 0.33 marks its whole API deprecated in favour of OTLP export;
 //! it is still the B3 implementation OpenTelemetry's Rust SDK ships, hence the `allow`.
@@ -38,11 +36,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_zipkin::{B3Encoding, Propagator};
-use zipkin_tracing::{
-    B3Format, Extracted, TraceContext, extract, extract_traceparent, inject, inject_traceparent,
-};
+use zipkin_tracing::{B3Format, Extracted, TraceContext, extract, inject};
 
 const TRACE_ID: &str = "463ac35c9f6413ad48485a3953bb6124";
 const SPAN_ID: &str = "a2fb4a1d1a96d312";
@@ -175,52 +170,6 @@ fn b3_extract_inject(c: &mut Criterion) {
     group.finish();
 }
 
-/// The same service in W3C Trace Context: read `traceparent` and `tracestate` (one vendor
-/// entry), write both on the call. Ours is `extract_traceparent` + `inject_traceparent`;
-/// the peer is the SDK's `TraceContextPropagator`, wired as for B3 above. Its B3
-/// counterparts are the `b3_extract_inject` columns of the same run.
-fn w3c_extract_inject(c: &mut Criterion) {
-    let mut group = c.benchmark_group("w3c_extract_inject");
-    let mut headers = incoming(B3Format::Single);
-    headers.remove("b3");
-    headers.insert(
-        "traceparent",
-        HeaderValue::from_str(&format!("00-{TRACE_ID}-{SPAN_ID}-01")).expect("visible ASCII"),
-    );
-    headers.insert("tracestate", HeaderValue::from_static("congo=t61rcWkgMzE"));
-    // Both must read a full context, or a column would time a failure path.
-    assert!(extract_traceparent(&headers).is_some_and(|w3c| w3c.tracestate.is_some()));
-    let propagator = TraceContextPropagator::new();
-    let read = propagator.extract(&HeaderExtractor(&headers));
-    assert!(
-        read.span().span_context().is_valid(),
-        "OpenTelemetry reads it"
-    );
-
-    group.bench_function("ours", |b| {
-        b.iter_batched_ref(
-            HeaderMap::new,
-            |out| {
-                if let Some(w3c) = extract_traceparent(black_box(&headers)) {
-                    inject_traceparent(&w3c.context, w3c.tracestate.as_ref(), out);
-                }
-            },
-            BatchSize::SmallInput,
-        );
-    });
-    group.bench_function("otel_sdk", |b| {
-        b.iter_batched_ref(
-            HeaderMap::new,
-            |out| {
-                let context = propagator.extract(&HeaderExtractor(black_box(&headers)));
-                propagator.inject_context(&context, &mut HeaderInjector(out));
-            },
-            BatchSize::SmallInput,
-        );
-    });
-    group.finish();
-}
-
 /// Short runs: these are nanosecond operations, and the machine is shared.
 fn config() -> Criterion {
     Criterion::default()
@@ -231,6 +180,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = b3_extract, b3_inject, b3_extract_inject, w3c_extract_inject
+    targets = b3_extract, b3_inject, b3_extract_inject
 }
 criterion_main!(benches);

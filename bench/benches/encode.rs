@@ -50,7 +50,8 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_zipkin::ZipkinExporter;
-use zipkin_tracing::{FinishedSpan, Report, Span, Tracer, encode_json};
+use zipkin_reporter::encode_json;
+use zipkin_tracing::{FinishedSpan, Report, Span, Tracer};
 
 /// The span's name, as in `span.rs`.
 const NAME: &str = "GET /items/{id}";

@@ -64,9 +64,9 @@ use opentelemetry_sdk::trace::{
 };
 use tokio::runtime::Runtime;
 use tracing_subscriber::layer::SubscriberExt as _;
+use zipkin_reporter::{AsyncReporter, ReporterConfig};
 use zipkin_tracing::{
-    AsyncReporter, NopReporter, ProbabilitySampler, ReporterConfig, Tracer, TracingBridge,
-    local_span, root_span,
+    NopReporter, ProbabilitySampler, Tracer, TracingBridge, local_span, root_span,
 };
 
 /// The span's name: an HTTP route, as the server layer names spans.

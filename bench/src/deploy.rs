@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use plumbing::{ServiceArgs, TracingArgs};
 use tokio::sync::oneshot;
-use zipkin_tracing::{AsyncReporter, ReporterStats, Tracer};
+use zipkin_reporter::{AsyncReporter, ReporterStats};
+use zipkin_tracing::Tracer;
 
 /// The route under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,7 +91,8 @@ async fn serve(server: plumbing::Server) -> anyhow::Result<(SocketAddr, oneshot:
 fn settings(variant: Variant, endpoint: &str) -> ServiceArgs {
     let mut tracing = TracingArgs::new(endpoint);
     if let Variant::Traced(rate) = variant {
-        tracing.sample_rate = rate;
+        tracing.sample_rate =
+            zipkin_tracing::ProbabilitySampler::new(rate).expect("a variant's rate is from 0 to 1");
     }
     ServiceArgs::new(tracing, 0.0)
 }

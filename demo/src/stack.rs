@@ -18,7 +18,7 @@ use plumbing::{ServiceArgs, TracingArgs};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zipkin_tracing::{AsyncReporter, ReporterConfig, ReporterError};
+use zipkin_reporter::{AsyncReporter, ReporterConfig, ReporterError};
 
 use crate::config::Config;
 use crate::headers::HeaderLog;

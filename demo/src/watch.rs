@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector::{Collector, TraceQuery};
 use tokio::sync::watch;
-use zipkin_tracing::{AsyncReporter, Kind, Span, TraceId};
+use zipkin_reporter::AsyncReporter;
+use zipkin_tracing::{Kind, Span, TraceId};
 
 use crate::headers::{CapturedRequest, HeaderLog};
 use crate::stack::Stack;

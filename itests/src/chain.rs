@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use plumbing::{ServiceArgs, TracingArgs};
-use zipkin_tracing::{
-    AsyncReporter, Destination, Propagation, ReporterConfig, TraceId, TracingBridge,
-};
+use zipkin_reporter::{AsyncReporter, Destination, ReporterConfig};
+use zipkin_tracing::{Propagation, TraceId, TracingBridge};
 
 use crate::process::{build_binary, launch};
 use crate::service::Service;
@@ -129,7 +128,7 @@ impl ChainOptions {
     async fn start_in_process(self) -> anyhow::Result<Chain> {
         let service = ServiceArgs::new(
             TracingArgs {
-                sample_rate: self.sample_rate,
+                sample_rate: zipkin_tracing::ProbabilitySampler::new(self.sample_rate)?,
                 propagation: self.propagation,
                 ..TracingArgs::new(&self.zipkin_endpoint)
             },

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use zipkin_tracing::Destination;
+use zipkin_reporter::Destination;
 
 use crate::broker::{BrokerProcess, write_file};
 use crate::process::free_port;

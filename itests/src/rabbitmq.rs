@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use zipkin_tracing::Destination;
+use zipkin_reporter::Destination;
 
 use crate::broker::{BrokerProcess, write_file};
 use crate::process::free_port;

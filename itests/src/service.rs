@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zipkin_tracing::{AsyncReporter, ReporterStats};
+use zipkin_reporter::{AsyncReporter, ReporterStats};
 
 use crate::process::ServiceProcess;
 

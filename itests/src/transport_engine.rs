@@ -8,7 +8,7 @@
 //! answering 503 (a collector that refuses connections is `collector_down.rs`'s case); for
 //! a broker, the broker process stops and later starts again on the same port and data.
 
-use zipkin_tracing::Destination;
+use zipkin_reporter::Destination;
 
 use crate::faulty_collector::{ACCEPTED, DownCollector, FaultyCollector};
 use crate::kafka::Kafka;

@@ -18,7 +18,7 @@ use itests::faulty_collector::{ACCEPTED, DownCollector};
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
 use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace, warning_lines};
-use zipkin_tracing::ReporterConfig;
+use zipkin_reporter::ReporterConfig;
 
 /// Timed requests through each chain.
 const ROUNDS: usize = 60;

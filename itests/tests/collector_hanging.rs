@@ -13,7 +13,7 @@ use itests::hanging_collector::HeldConnection;
 use itests::latency::compare_while;
 use itests::trace_source::wait_until;
 use itests::{Chain, HangingCollector, MockCollector};
-use zipkin_tracing::ReporterConfig;
+use zipkin_reporter::ReporterConfig;
 
 /// Timed requests through each chain once the reporters have timed out, at least...
 const MIN_ROUNDS: usize = 60;

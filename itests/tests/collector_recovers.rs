@@ -11,7 +11,8 @@ use std::time::Duration;
 use itests::faulty_collector::ACCEPTED;
 use itests::trace_source::{describe_spans, wait_until};
 use itests::{ArticleTrace, Chain, FaultyCollector, TraceTree, wait_for_trace};
-use zipkin_tracing::{ReporterConfig, TraceId};
+use zipkin_reporter::ReporterConfig;
+use zipkin_tracing::TraceId;
 
 /// Requests during the outage; at 3 spans per service each, several batches of
 /// [`BATCH_SIZE`] wait behind the one being retried.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
 use itests::{Chain, HangingCollector, MockCollector};
-use zipkin_tracing::ReporterConfig;
+use zipkin_reporter::ReporterConfig;
 
 const QUEUE_CAPACITY: usize = 5;
 /// One span per batch: each stalled attempt holds exactly one span.

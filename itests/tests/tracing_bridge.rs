@@ -17,9 +17,9 @@ use itests::{
     ArticleTrace, Chain, NameMatch, Service, StandInCollector, TraceTree, ZipkinApi, ZipkinServer,
     wait_for_trace_within, zipkin_scenarios,
 };
+use zipkin_reporter::{AsyncReporter, ReporterConfig};
 use zipkin_tracing::{
-    AsyncReporter, Kind, ReporterConfig, TraceId, TracedRequest, Tracer, TracingBridge,
-    ZipkinLayer, current_context, local_span,
+    Kind, TraceId, TracedRequest, Tracer, TracingBridge, ZipkinLayer, current_context, local_span,
 };
 
 const TEST: &str = "tracing_bridge";

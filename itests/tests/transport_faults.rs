@@ -19,7 +19,7 @@ use itests::faulty_collector::DownCollector;
 use itests::latency::{Comparison, Latencies, timed_get};
 use itests::trace_source::wait_until;
 use itests::{Chain, Service, TransportEngine};
-use zipkin_tracing::{Destination, ReporterConfig, ReporterStats};
+use zipkin_reporter::{Destination, ReporterConfig, ReporterStats};
 
 const TEST: &str = "transport_faults";
 /// Requests timed before and during an outage.

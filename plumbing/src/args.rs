@@ -4,15 +4,14 @@
 //! multiplies the article's sleeps, see [`scaled_sleep`]), and flattens [`TracingArgs`]:
 //! where spans go and how traces are sampled and propagated. Each service flattens
 //! [`ServiceArgs`] into its own clap `Config`, so a bad value stops the program at start
-//! with clap's message naming the setting.
+//! with a message naming the setting: clap's for most, and for where spans go
+//! ([`TracingArgs::start_reporter`]) the reporter's, which parses those settings once.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use zipkin_tracing::{
-    AsyncReporter, B3Format, Destination, ProbabilitySampler, Propagation, ReporterConfig,
-    ReporterError, Tracer,
-};
+use zipkin_reporter::{AsyncReporter, Destination, ReporterConfig, ReporterError};
+use zipkin_tracing::{B3Format, ProbabilitySampler, Propagation, Tracer};
 
 /// Parses a `TIME_SCALE`-style multiplier: a finite number, zero or more.
 pub fn parse_time_scale(text: &str) -> Result<f64, String> {
@@ -38,14 +37,13 @@ pub struct TracingArgs {
     #[arg(
         long,
         env = "ZIPKIN_ENDPOINT",
-        default_value = "http://127.0.0.1:9411/api/v2/spans",
-        value_parser = parse_endpoint
+        default_value = "http://127.0.0.1:9411/api/v2/spans"
     )]
     pub zipkin_endpoint: String,
 
     /// Fraction of new traces to record, from 0.0 to 1.0 (py_zipkin's 100 is 1.0).
-    #[arg(long, env = "SAMPLE_RATE", default_value_t = 1.0, value_parser = parse_sample_rate)]
-    pub sample_rate: f64,
+    #[arg(long, env = "SAMPLE_RATE", default_value = "1.0", value_parser = parse_sample_rate)]
+    pub sample_rate: ProbabilitySampler,
 
     /// B3 header form on outgoing calls: multi or single.
     #[arg(long, env = "B3_FORMAT", default_value = "multi", value_parser = str::parse::<B3Format>)]
@@ -69,26 +67,24 @@ pub struct TracingArgs {
     #[arg(
         long,
         env = "RABBIT_URI",
-        default_value = "amqp://guest:guest@127.0.0.1:5672",
-        value_parser = parse_rabbit_uri
+        default_value = "amqp://guest:guest@127.0.0.1:5672"
     )]
     pub rabbit_uri: String,
 
     /// The RabbitMQ queue Zipkin reads, for `ZIPKIN_TRANSPORT=rabbitmq`.
-    #[arg(long, env = "RABBIT_QUEUE", default_value = "zipkin", value_parser = zipkin_tracing::parse_queue_name)]
+    #[arg(long, env = "RABBIT_QUEUE", default_value = "zipkin")]
     pub rabbit_queue: String,
 
     /// The Kafka brokers to start from, for `ZIPKIN_TRANSPORT=kafka`: `host:port[,host:port...]`.
     #[arg(
         long,
         env = "KAFKA_BOOTSTRAP_SERVERS",
-        default_value = "127.0.0.1:9092",
-        value_parser = parse_bootstrap_servers
+        default_value = "127.0.0.1:9092"
     )]
     pub kafka_bootstrap_servers: String,
 
     /// The Kafka topic Zipkin reads, for `ZIPKIN_TRANSPORT=kafka`.
-    #[arg(long, env = "KAFKA_TOPIC", default_value = "zipkin", value_parser = zipkin_tracing::parse_topic_name)]
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "zipkin")]
     pub kafka_topic: String,
 }
 
@@ -104,25 +100,25 @@ pub enum ZipkinTransport {
     Kafka,
 }
 
-fn parse_rabbit_uri(text: &str) -> Result<String, String> {
-    zipkin_tracing::parse_amqp_uri(text).map(|_| text.to_owned())
-}
-
-fn parse_bootstrap_servers(text: &str) -> Result<String, String> {
-    zipkin_tracing::parse_bootstrap_servers(text).map(|_| text.to_owned())
-}
-
-fn parse_endpoint(text: &str) -> Result<String, String> {
-    zipkin_tracing::parse_http_url(text).map(|_| text.to_owned())
-}
-
-fn parse_sample_rate(text: &str) -> Result<f64, String> {
+/// Parses `SAMPLE_RATE` into the sampler the tracer uses.
+fn parse_sample_rate(text: &str) -> Result<ProbabilitySampler, String> {
     let rate: f64 = text
         .parse()
         .map_err(|_| format!("not a number from 0.0 to 1.0: {text:?}"))?;
-    ProbabilitySampler::new(rate)
-        .map(|sampler| sampler.rate())
-        .map_err(|e| e.to_string())
+    ProbabilitySampler::new(rate).map_err(|e| e.to_string())
+}
+
+/// Parses an absolute `http://` URL with a host, such as `SERVICE2_URL`: the services'
+/// HTTP client is built without TLS, so `https://` is refused at start rather than on
+/// every call.
+pub fn parse_http_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "http" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
+        "http" => Err("the URL has no host".to_owned()),
+        "https" => Err("https is not supported (built without TLS): use http://".to_owned()),
+        other => Err(format!("the scheme must be http, not {other}")),
+    }
 }
 
 impl ZipkinTransport {
@@ -175,7 +171,7 @@ impl TracingArgs {
     pub fn new(zipkin_endpoint: impl Into<String>) -> Self {
         TracingArgs {
             zipkin_endpoint: zipkin_endpoint.into(),
-            sample_rate: 1.0,
+            sample_rate: ProbabilitySampler::always(),
             b3_format: B3Format::Multi,
             propagation: Propagation::default(),
             join_spans: true,
@@ -208,8 +204,9 @@ impl TracingArgs {
     }
 
     /// Starts a reporter to [`destination`](Self::destination) with the default queue,
-    /// batch and retry settings; the error names the settings. It does not wait for a
-    /// broker: one that is down is an outage the reporter counts and recovers from.
+    /// batch and retry settings. The reporter parses the destination's settings, once; a
+    /// bad one is an error naming them. It does not wait for a broker: one that is down is
+    /// an outage the reporter counts and recovers from.
     pub fn start_reporter(&self) -> Result<AsyncReporter, ReporterStartError> {
         let destination = self.destination()?;
         let shown = destination.to_string();
@@ -225,10 +222,8 @@ impl TracingArgs {
     /// A tracer for `service_name` that samples, propagates and joins as these settings
     /// say, and reports to `reporter`.
     pub fn tracer(&self, service_name: &str, reporter: AsyncReporter) -> Tracer {
-        let sampler = ProbabilitySampler::new(self.sample_rate)
-            .expect("the value parser accepted only rates from 0.0 to 1.0");
         Tracer::builder(service_name)
-            .sampler(sampler)
+            .sampler(self.sample_rate)
             .reporter(reporter)
             .b3_format(self.b3_format)
             .propagation(self.propagation)
@@ -314,7 +309,7 @@ mod tests {
             tracing.zipkin_endpoint,
             "http://127.0.0.1:9411/api/v2/spans"
         );
-        assert_eq!(tracing.sample_rate, 1.0);
+        assert_eq!(tracing.sample_rate.rate(), 1.0);
         assert_eq!(tracing.b3_format, B3Format::Multi);
         assert_eq!(tracing.propagation, Propagation::default());
         assert_eq!(tracing.propagation.to_string(), "b3");
@@ -367,7 +362,7 @@ mod tests {
             args.tracing.zipkin_endpoint,
             "http://zipkin:9411/api/v2/spans"
         );
-        assert_eq!(args.tracing.sample_rate, 0.5);
+        assert_eq!(args.tracing.sample_rate.rate(), 0.5);
         assert_eq!(args.tracing.b3_format, B3Format::Single);
         assert_eq!(args.tracing.propagation.to_string(), "w3c,b3");
         assert!(!args.tracing.join_spans);
@@ -378,12 +373,6 @@ mod tests {
         for (flag, value, expected) in [
             ("--bind", "localhost", "invalid"),
             ("--time-scale", "-1", "0 or more"),
-            ("--zipkin-endpoint", "zipkin:9411", "http"),
-            (
-                "--zipkin-endpoint",
-                "https://zipkin:9411/api/v2/spans",
-                "https",
-            ),
             ("--sample-rate", "5", "1"),
             ("--sample-rate", "all", "0.0 to 1.0"),
             ("--b3-format", "both", "expected multi or single"),
@@ -392,21 +381,77 @@ mod tests {
             ("--join-spans", "maybe", "true"),
             ("--zipkin-transport", "amqp", "http, rabbitmq, kafka"),
             ("--zipkin-transport", "HTTP", "http, rabbitmq, kafka"),
-            ("--rabbit-uri", "rabbit:5672", "must be amqp"),
-            ("--rabbit-uri", "amqp://rabbit:port", "not a URI"),
-            ("--rabbit-uri", "http://rabbit:5672", "must be amqp"),
-            ("--rabbit-uri", "amqps://rabbit", "TLS"),
-            ("--rabbit-queue", "", "empty"),
-            ("--kafka-bootstrap-servers", "", "no broker"),
-            ("--kafka-bootstrap-servers", "kafka", "host:port"),
-            ("--kafka-bootstrap-servers", "k1:9092,k2", "host:port"),
-            ("--kafka-topic", "zip kin", "not allowed"),
         ] {
             let error = parse(&[&format!("{flag}={value}")])
                 .unwrap_err()
                 .to_string();
             assert!(error.contains(flag), "{flag}={value}: {error}");
             assert!(error.contains(expected), "{flag}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_bad_destination_stops_the_reporter_at_start_naming_its_settings() {
+        let mut cases = vec![
+            (
+                "--zipkin-endpoint=zipkin:9411",
+                "--zipkin-endpoint/ZIPKIN_ENDPOINT",
+                "must be http",
+            ),
+            (
+                "--zipkin-endpoint=https://zipkin:9411/api/v2/spans",
+                "ZIPKIN_ENDPOINT",
+                "https",
+            ),
+            (
+                "--zipkin-endpoint=http://zipkin:9411",
+                "ZIPKIN_ENDPOINT",
+                "/api/v2/spans",
+            ),
+        ];
+        if cfg!(feature = "rabbitmq") {
+            cases.extend([
+                (
+                    "--rabbit-uri=rabbit:5672",
+                    "--rabbit-uri/RABBIT_URI",
+                    "must be amqp",
+                ),
+                ("--rabbit-uri=amqp://rabbit:port", "RABBIT_URI", "not a URI"),
+                ("--rabbit-uri=amqps://rabbit", "RABBIT_URI", "TLS"),
+                ("--rabbit-queue=", "--rabbit-queue/RABBIT_QUEUE", "empty"),
+            ]);
+        }
+        if cfg!(feature = "kafka") {
+            cases.extend([
+                (
+                    "--kafka-bootstrap-servers=",
+                    "KAFKA_BOOTSTRAP_SERVERS",
+                    "no broker",
+                ),
+                (
+                    "--kafka-bootstrap-servers=k1:9092,k2",
+                    "KAFKA_BOOTSTRAP_SERVERS",
+                    "host:port",
+                ),
+                (
+                    "--kafka-topic=zip kin",
+                    "--kafka-topic/KAFKA_TOPIC",
+                    "not allowed",
+                ),
+            ]);
+        }
+        for (flag, settings, expected) in cases {
+            let transport = if flag.starts_with("--rabbit") {
+                "--zipkin-transport=rabbitmq"
+            } else if flag.starts_with("--kafka") {
+                "--zipkin-transport=kafka"
+            } else {
+                "--zipkin-transport=http"
+            };
+            let args = parse(&[transport, flag]).unwrap();
+            let error = args.tracing.start_reporter().unwrap_err().to_string();
+            assert!(error.contains(settings), "{flag}: {error}");
+            assert!(error.contains(expected), "{flag}: {error}");
         }
     }
 

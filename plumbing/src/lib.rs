@@ -54,7 +54,8 @@ mod serve;
 mod signal;
 
 pub use args::{
-    ReporterStartError, ServiceArgs, TracingArgs, ZipkinTransport, parse_time_scale, scaled_sleep,
+    ReporterStartError, ServiceArgs, TracingArgs, ZipkinTransport, parse_http_url,
+    parse_time_scale, scaled_sleep,
 };
 pub use logging::{LoggingError, init_logging};
 pub use serve::{BindError, FLUSH_TIMEOUT, Server, bind};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use zipkin_tracing::AsyncReporter;
+use zipkin_reporter::AsyncReporter;
 
 /// How long shutdown waits for queued spans to reach the collector.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,7 +106,8 @@ mod tests {
 
     use axum::routing::{get, post};
     use tokio::sync::oneshot;
-    use zipkin_tracing::{ReporterConfig, Tracer};
+    use zipkin_reporter::ReporterConfig;
+    use zipkin_tracing::Tracer;
 
     use super::*;
 

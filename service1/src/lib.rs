@@ -16,9 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
 use plumbing::{ServiceArgs, scaled_sleep};
-use zipkin_tracing::{
-    AsyncReporter, TracedRequest, Tracer, ZipkinLayer, current_context, local_span,
-};
+use zipkin_reporter::AsyncReporter;
+use zipkin_tracing::{TracedRequest, Tracer, ZipkinLayer, current_context, local_span};
 
 /// The service name recorded on service1's spans.
 pub const SERVICE_NAME: &str = "service1";
@@ -39,7 +38,7 @@ pub struct Config {
     pub port: u16,
 
     /// Base URL of service2; `/service/` is appended.
-    #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = zipkin_tracing::parse_http_url)]
+    #[arg(long, env = "SERVICE2_URL", default_value = "http://127.0.0.1:6000", value_parser = plumbing::parse_http_url)]
     pub service2_url: reqwest::Url,
 
     /// Seconds to wait for service2 before answering 504.

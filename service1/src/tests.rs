@@ -208,7 +208,7 @@ fn bad_settings_are_rejected_with_their_name() {
         config.service.tracing.zipkin_endpoint,
         "http://127.0.0.1:9411/api/v2/spans"
     );
-    assert_eq!(config.service.tracing.sample_rate, 1.0);
+    assert_eq!(config.service.tracing.sample_rate.rate(), 1.0);
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@
 use axum::{Router, extract::State, routing::get};
 use clap::Parser;
 use plumbing::{ServiceArgs, scaled_sleep};
-use zipkin_tracing::{AsyncReporter, Tracer, ZipkinLayer, local_span};
+use zipkin_reporter::AsyncReporter;
+use zipkin_tracing::{Tracer, ZipkinLayer, local_span};
 
 /// The service name recorded on service2's spans.
 pub const SERVICE_NAME: &str = "service2";

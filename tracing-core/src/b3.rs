@@ -334,10 +334,16 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
     let flags = context.flags;
     match format {
         B3Format::Multi => {
-            headers.insert(TRACE_ID, hex_value(context.trace_id.hex().as_bytes()));
-            headers.insert(SPAN_ID, hex_value(context.span_id.hex().as_bytes()));
+            headers.insert(
+                TRACE_ID,
+                hex_value(context.trace_id.hex().as_ref().as_bytes()),
+            );
+            headers.insert(
+                SPAN_ID,
+                hex_value(context.span_id.hex().as_ref().as_bytes()),
+            );
             if let Some(parent) = context.parent_id {
-                headers.insert(PARENT_SPAN_ID, hex_value(parent.hex().as_bytes()));
+                headers.insert(PARENT_SPAN_ID, hex_value(parent.hex().as_ref().as_bytes()));
             }
             if flags.debug {
                 headers.insert(FLAGS, HeaderValue::from_static("1"));
@@ -357,9 +363,9 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
                 value[len..len + part.len()].copy_from_slice(part);
                 len += part.len();
             };
-            push(context.trace_id.hex().as_bytes());
+            push(context.trace_id.hex().as_ref().as_bytes());
             push(b"-");
-            push(context.span_id.hex().as_bytes());
+            push(context.span_id.hex().as_ref().as_bytes());
             let sampling = match (flags.debug, flags.sampled) {
                 (true, _) => Some("d"),
                 (false, Some(true)) => Some("1"),
@@ -373,7 +379,7 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
                 push(sampling.as_bytes());
                 if let Some(parent) = context.parent_id {
                     push(b"-");
-                    push(parent.hex().as_bytes());
+                    push(parent.hex().as_ref().as_bytes());
                 }
             }
             headers.insert(SINGLE, hex_value(&value[..len]));

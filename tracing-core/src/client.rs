@@ -24,9 +24,24 @@ use crate::current;
 use crate::http_tags;
 use crate::model::{Endpoint, Kind};
 use crate::record::Text;
-use crate::report::describe_error;
 use crate::tracer::Tracer;
 use crate::w3c::TraceState;
+
+/// Describes a failed call by its root cause (`"Connection refused (os error 111)"`,
+/// `"operation timed out"`) rather than reqwest's generic outer message: what a CLIENT
+/// span's `error` tag says, and what a caller can show for a failed call.
+pub fn describe_error(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let root = cause.to_string();
+    if error.is_timeout() && !root.contains("timed out") {
+        format!("timeout: {root}")
+    } else {
+        root
+    }
+}
 
 /// Sends `request` inside a CLIENT span that is a child of `parent` (or the root of a new
 /// trace when `parent` is `None`), with the B3 headers of that span.

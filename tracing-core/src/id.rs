@@ -77,6 +77,12 @@ pub(crate) struct Hex {
     len: usize,
 }
 
+impl AsRef<str> for Hex {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl Hex {
     fn of_u64(value: u64) -> Self {
         let mut hex = Hex {
@@ -149,8 +155,9 @@ impl SpanId {
         self.0.get()
     }
 
-    /// The 16 hex digits, without allocating.
-    pub(crate) fn hex(self) -> Hex {
+    /// The 16 hex digits, on the stack: what `Display` writes, for an encoder that
+    /// writes many ids and allocates nothing per id.
+    pub fn hex(self) -> impl AsRef<str> + Copy {
         Hex::of_u64(self.0.get())
     }
 
@@ -162,7 +169,7 @@ impl SpanId {
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.hex().as_str())
+        f.write_str(self.hex().as_ref())
     }
 }
 
@@ -208,8 +215,9 @@ impl TraceId {
         TraceId::Bits64(random())
     }
 
-    /// The 16 or 32 hex digits, without allocating.
-    pub(crate) fn hex(self) -> Hex {
+    /// The 16 or 32 hex digits, on the stack: what `Display` writes, for an encoder that
+    /// writes many ids and allocates nothing per id.
+    pub fn hex(self) -> impl AsRef<str> + Copy {
         match self {
             TraceId::Bits64(v) => Hex::of_u64(v.get()),
             TraceId::Bits128(v) => Hex::of_u128(v.get()),
@@ -233,7 +241,7 @@ impl TraceId {
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.hex().as_str())
+        f.write_str(self.hex().as_ref())
     }
 }
 
@@ -274,7 +282,7 @@ macro_rules! serde_as_hex_string {
     ($ty:ty) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.hex().as_str())
+                serializer.serialize_str(self.hex().as_ref())
             }
         }
 

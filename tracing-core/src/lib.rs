@@ -10,12 +10,12 @@
 //! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
 //! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span` |
 //! | `sample` | sampling decisions ([`ProbabilitySampler`]) | `sample_rate` |
-//! | `w3c` | W3C Trace Context, OpenTelemetry's headers: [`extract_traceparent`], [`inject_traceparent`] | — |
+//! | `w3c` | W3C Trace Context, OpenTelemetry's headers: `traceparent` and `tracestate` | — |
 //! | `propagation` | which formats a service reads and writes ([`Propagation`]: `b3`, `w3c`, `b3,w3c`) | — |
 //! | `clock` | epoch microseconds from a monotonic clock | `time.time()` |
 //! | `model` | the Zipkin v2 JSON model ([`Span`]) the collector decodes | `encoding` |
 //! | `record` | a finished span, as recorded ([`FinishedSpan`]) | the span `zipkin_span` hands to the transport |
-//! | `report` | **where spans are sent**: queue, batches, JSON, transports ([`AsyncReporter`], [`Destination`], [`encode_json`]) | `transport_handler`, `ZipkinBatchSender` |
+//! | `report` | **where finished spans go**: the [`Report`] trait, [`NopReporter`], [`InMemoryReporter`] | `transport_handler` |
 //! | `span` | an open span being recorded ([`OpenSpan`]) | the body of `zipkin_span` |
 //! | `tracer` | **where a span is created**: per-service settings ([`Tracer`]) | `zipkin_span(service_name=..., transport_handler=...)` |
 //! | `current` | the current span of a task ([`current_context`]) | the thread-local `Stack` |
@@ -30,9 +30,11 @@
 //!  request ──► server: b3::extract ──► Tracer::start ──► OpenSpan (tags, annotations)
 //!                                                            │ finish or drop
 //!                                                            ▼
-//!  Zipkin ◄── POST /api/v2/spans ◄── encode_json ◄── AsyncReporter lanes ◄── FinishedSpan
-//!             (reporter's thread, in batches)     (request path: a push onto its thread's lane)
+//!                                                   Report::report ◄── FinishedSpan
 //! ```
+//!
+//! What happens after `Report::report` (lanes, batches, JSON, retries, senders) is the
+//! `zipkin-reporter` crate's: its `AsyncReporter` is the [`Report`] a service uses.
 //!
 //! ```
 //! use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
@@ -81,21 +83,16 @@ mod server;
 pub use b3::{B3Format, Extracted, extract, inject};
 #[cfg(feature = "tracing-bridge")]
 pub use bridge::TracingBridge;
-pub use client::{TracedRequest, send_with};
+pub use client::{TracedRequest, describe_error, send_with};
 pub use context::{SamplingFlags, TraceContext};
 pub use current::current_context;
 pub use id::{IdParseError, SpanId, TraceId};
 pub use local::{local_span, root_span};
 pub use model::{Annotation, Endpoint, Kind, Span};
 pub use propagation::Propagation;
-pub use record::{FinishedSpan, Text};
-pub use report::{
-    AmqpUri, AsyncReporter, Destination, InMemoryReporter, NopReporter, Report, ReporterConfig,
-    ReporterError, ReporterStats, describe_error, encode_json, parse_amqp_uri,
-    parse_bootstrap_servers, parse_http_url, parse_queue_name, parse_topic_name,
-};
+pub use record::FinishedSpan;
+pub use report::{InMemoryReporter, NopReporter, Report};
 pub use sample::{ProbabilitySampler, Sample, SampleRateError};
 pub use server::{ResponseFuture, ZipkinLayer, ZipkinService};
 pub use span::OpenSpan;
 pub use tracer::{Tracer, TracerBuilder};
-pub use w3c::{TraceState, W3cContext, extract_traceparent, inject_traceparent};

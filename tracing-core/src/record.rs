@@ -3,9 +3,10 @@
 //! Recording must cost next to nothing, so a span is kept in the cheapest form that loses
 //! nothing: monotonic instants instead of epoch microseconds, static or moved strings
 //! instead of copies, tags in the order they were set instead of a sorted map. Turning it
-//! into Zipkin's form happens later, off the request path: [`encode_json`](crate::encode_json)
-//! writes the bytes a reporter sends, and [`FinishedSpan::into_span`] builds the [`Span`]
-//! model for code that wants to read it. Brave splits the work the same way between its
+//! into Zipkin's form happens later, off the request path: a reporter reads the span
+//! through [`FinishedSpan`]'s accessors and writes its bytes straight from them (the
+//! `zipkin-reporter` crate's JSON encoder), and [`FinishedSpan::into_span`] builds the
+//! [`Span`] model for code that wants to read it. Brave splits the work the same way between its
 //! `MutableSpan` and its span handlers.
 
 use std::borrow::Cow;
@@ -21,7 +22,7 @@ use crate::model::{Annotation, Endpoint, Kind, Span};
 
 /// Text recorded on a span: a `&'static str` (span names, tag keys) is kept as it is, and
 /// an owned `String` is moved in, so recording never copies a string.
-pub type Text = Cow<'static, str>;
+pub(crate) type Text = Cow<'static, str>;
 
 /// A finished, sampled span on its way to a reporter: what [`Report`](crate::Report)
 /// receives.
@@ -52,11 +53,8 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
-    /// Epoch microseconds at the start, and microseconds to the end, at least 1.
-    ///
-    /// Both ends go through the same conversion, so that a child's interval stays inside
-    /// its parent's after rounding to microseconds. Zipkin asks that "durations of less
-    /// than one are rounded up". The span model and the JSON encoder both use this.
+    /// Epoch microseconds at the start, and microseconds to the end, at least 1: see
+    /// [`FinishedSpan::timestamp_and_duration`].
     pub(crate) fn timestamp_and_duration(&self) -> (u64, u64) {
         let start = epoch_micros(self.start);
         (start, epoch_micros(self.end).saturating_sub(start).max(1))
@@ -64,6 +62,59 @@ impl Recorded {
 }
 
 impl FinishedSpan {
+    /// The span's ids and sampling flags (its `debug` flag is the span's `debug` field).
+    pub fn context(&self) -> TraceContext {
+        self.0.context
+    }
+
+    /// `CLIENT`, `SERVER`, `PRODUCER` or `CONSUMER`; `None` for a local span.
+    pub fn kind(&self) -> Option<Kind> {
+        self.0.kind
+    }
+
+    /// The span's name, as recorded.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Whether the span shares its id with the caller's CLIENT span (a joined SERVER span).
+    pub fn shared(&self) -> bool {
+        self.0.shared
+    }
+
+    /// Zipkin's `timestamp` (epoch microseconds at the start) and `duration` (microseconds,
+    /// at least 1).
+    ///
+    /// Both ends go through the same conversion, so that a child's interval stays inside
+    /// its parent's after rounding to microseconds. Zipkin asks that "durations of less
+    /// than one are rounded up".
+    pub fn timestamp_and_duration(&self) -> (u64, u64) {
+        self.0.timestamp_and_duration()
+    }
+
+    /// The service that recorded the span.
+    pub fn local_endpoint(&self) -> &Endpoint {
+        &self.0.local_endpoint
+    }
+
+    /// The other side of a CLIENT or SERVER span, when it is known.
+    pub fn remote_endpoint(&self) -> Option<&Endpoint> {
+        self.0.remote_endpoint.as_ref()
+    }
+
+    /// The annotations, in the order they were added: each an epoch-microsecond time and
+    /// a value.
+    pub fn annotations(&self) -> impl ExactSizeIterator<Item = (u64, &str)> {
+        let annotations = self.0.annotations.iter();
+        annotations.map(|(at, value)| (epoch_micros(*at), &**value))
+    }
+
+    /// The tags, in the order they were set, a key set twice appearing twice: the value
+    /// set last is the tag's value (as [`FinishedSpan::into_span`] and Brave keep it).
+    pub fn tags(&self) -> &[(Cow<'static, str>, Cow<'static, str>)] {
+        &self.0.tags
+    }
+
     /// The span in Zipkin v2 form: epoch-microsecond timestamps, sorted tags, the value
     /// set last winning for a tag set twice.
     pub fn into_span(self) -> Span {

@@ -31,11 +31,12 @@ const LONG_ENTRY: usize = 128;
 
 /// A valid `tracestate` value, passed on unchanged to the next service.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceState(HeaderValue);
+pub(crate) struct TraceState(HeaderValue);
 
 impl TraceState {
-    /// The header value as sent on.
-    pub fn as_str(&self) -> &str {
+    /// The header value as sent on (the tests read it).
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
         self.0
             .to_str()
             .expect("a tracestate was checked to be visible ASCII")
@@ -44,18 +45,18 @@ impl TraceState {
 
 /// What a request's W3C headers said: the caller's span and its `tracestate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct W3cContext {
+pub(crate) struct W3cContext {
     /// The caller's span: its trace id, its span id (`parent-id` in the header) and its
     /// sampling decision. W3C sends no grandparent, so `parent_id` is `None`.
-    pub context: TraceContext,
+    pub(crate) context: TraceContext,
     /// The `tracestate` that came with it, if any and valid.
-    pub tracestate: Option<TraceState>,
+    pub(crate) tracestate: Option<TraceState>,
 }
 
 /// Reads `traceparent` (and `tracestate`) from a request. Never fails: an absent or
 /// invalid `traceparent` gives `None` (with a debug log line saying why), and then
 /// `tracestate` is not read, as the recommendation says.
-pub fn extract_traceparent(headers: &HeaderMap) -> Option<W3cContext> {
+pub(crate) fn extract_traceparent(headers: &HeaderMap) -> Option<W3cContext> {
     let mut values = headers.get_all(TRACEPARENT).iter();
     let value = values.next()?;
     let parsed = if values.next().is_some() {
@@ -81,7 +82,7 @@ pub fn extract_traceparent(headers: &HeaderMap) -> Option<W3cContext> {
 /// Writes `context` as `traceparent`, and `tracestate` when given, replacing any there.
 /// A 64-bit trace id is padded with zeros to 32 hex characters, as Brave and OpenTelemetry
 /// do; the sampled flag is set for sampled and debug contexts.
-pub fn inject_traceparent(
+pub(crate) fn inject_traceparent(
     context: &TraceContext,
     tracestate: Option<&TraceState>,
     headers: &mut HeaderMap,
@@ -89,12 +90,12 @@ pub fn inject_traceparent(
     let mut value = [0u8; TRACEPARENT_LEN];
     value[..3].copy_from_slice(b"00-");
     let trace = context.trace_id.hex();
-    let trace = trace.as_str().as_bytes();
+    let trace = trace.as_ref().as_bytes();
     let trace_start = 3 + 32 - trace.len();
     value[3..trace_start].fill(b'0');
     value[trace_start..35].copy_from_slice(trace);
     value[35] = b'-';
-    value[36..52].copy_from_slice(context.span_id.hex().as_str().as_bytes());
+    value[36..52].copy_from_slice(context.span_id.hex().as_ref().as_bytes());
     value[52] = b'-';
     let flags: &[u8; 2] = if context.is_sampled() { b"01" } else { b"00" };
     value[53..].copy_from_slice(flags);

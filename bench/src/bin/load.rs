@@ -21,7 +21,7 @@ use bench::procfs::ThreadSet;
 use bench::report::{Table, command_line, median, parse_seconds, parse_seconds_or_zero, thousands};
 use clap::Parser;
 use tokio::runtime::Runtime;
-use zipkin_tracing::{AsyncReporter, ReporterStats};
+use zipkin_reporter::ReporterStats;
 
 /// The throughput each traced variant of `route` should keep, as a share of untraced:
 /// `(index in Variant::ALL, share)`.
@@ -131,13 +131,9 @@ fn main() -> anyhow::Result<()> {
         .map(|&variant| server_runtime.block_on(deploy(variant, args.route, backend.endpoint())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let path = args.route.path();
-    // Each traced deployment's reporters send from their own threads: their CPU is part of
-    // what tracing costs the service, so it counts with the server's.
-    let reporter_threads: usize = deployments
-        .iter()
-        .flat_map(|d| &d.reporters)
-        .map(AsyncReporter::threads)
-        .sum();
+    // Each traced deployment's reporters send from a thread of their own, one each: its
+    // CPU is part of what tracing costs the service, so it counts with the server's.
+    let reporter_threads: usize = deployments.iter().map(|d| d.reporters.len()).sum();
     let found = server_threads.register_named(
         "zipkin-reporter",
         reporter_threads,

@@ -19,7 +19,8 @@ use bench::procfs::{mib, peak_resident_bytes, resident_bytes};
 use bench::report::{Table, command_line, parse_seconds, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
-use zipkin_tracing::{AsyncReporter, ReporterConfig, ReporterStats, Tracer};
+use zipkin_reporter::{AsyncReporter, ReporterConfig, ReporterStats};
+use zipkin_tracing::Tracer;
 
 /// Spans recorded between two looks at the clock.
 const CHUNK: u64 = 1_000;

@@ -8,14 +8,29 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::batching::{Attempt, Transport};
+use zipkin_tracing::describe_error;
 
-/// Parses an absolute `http://` URL, the only kind this library calls: reqwest is built
-/// without TLS to keep the build small and free of C code, so `https://` is refused here,
-/// at start-up, rather than failing on every call. The error says what is wrong.
-pub fn parse_http_url(text: &str) -> Result<reqwest::Url, String> {
+use crate::delivery::{Attempt, Transport};
+
+/// Where Zipkin takes spans, after its address: a URL without it is a server's address.
+pub(crate) const SPANS_PATH: &str = "/api/v2/spans";
+
+/// Parses the spans endpoint, an absolute `http://` URL with a path, such as
+/// `http://127.0.0.1:9411/api/v2/spans`. reqwest is built without TLS to keep the build
+/// small and free of C code, so `https://` is refused here, at start-up, rather than
+/// failing on every call; so is a server's bare address, which would answer every batch
+/// with a 404. The error says what is wrong.
+pub(crate) fn parse_endpoint(text: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
     match url.scheme() {
+        "http" if url.host_str().is_some_and(|h| !h.is_empty()) && url.path() == "/" => {
+            Err(format!(
+                "the URL has no path: Zipkin takes spans at {SPANS_PATH}, \
+                 e.g. {}",
+                url.join(SPANS_PATH)
+                    .map_or_else(|_| SPANS_PATH.to_owned(), String::from)
+            ))
+        }
         "http" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
         "http" => Err("the URL has no host".to_owned()),
         "https" => Err("https is not supported (built without TLS): use http://, \
@@ -25,32 +40,16 @@ pub fn parse_http_url(text: &str) -> Result<reqwest::Url, String> {
     }
 }
 
-/// Describes a failed call by its root cause (`"Connection refused (os error 111)"`,
-/// `"operation timed out"`) rather than reqwest's generic outer message: what the
-/// reporter logs for an outage, and what a CLIENT span's `error` tag says.
-pub fn describe_error(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    let root = cause.to_string();
-    if error.is_timeout() && !root.contains("timed out") {
-        format!("timeout: {root}")
-    } else {
-        root
-    }
-}
-
 /// POSTs batches to one Zipkin endpoint. Clones share the client and its connections.
 #[derive(Clone)]
-pub(super) struct HttpTransport {
+pub(crate) struct HttpTransport {
     url: reqwest::Url,
     client: reqwest::Client,
 }
 
 impl HttpTransport {
     /// A transport to `url`, whose calls give up after `timeout`.
-    pub(super) fn new(url: reqwest::Url, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(url: reqwest::Url, timeout: Duration) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(HttpTransport { url, client })
     }
@@ -68,7 +67,7 @@ impl Transport for HttpTransport {
             .header(http::header::CONTENT_TYPE, "application/json")
             // `b3: 0` tells a traced proxy or collector not to trace this request, so the
             // reporter never reports its own reporting.
-            .header(crate::b3::SINGLE, "0")
+            .header("b3", "0")
             .body(batch)
             .send()
             .await;
@@ -83,7 +82,14 @@ impl Transport for HttpTransport {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let text: String = text.chars().take(200).collect();
-                Attempt::Rejected(format!("{status}: {text:?}"))
+                let hint = if status == http::StatusCode::NOT_FOUND
+                    && !self.url.path().ends_with(SPANS_PATH)
+                {
+                    format!(" (Zipkin takes spans at {SPANS_PATH}; is the endpoint right?)")
+                } else {
+                    String::new()
+                };
+                Attempt::Rejected(format!("{status}: {text:?}{hint}"))
             }
             Ok(response) => Attempt::Failed(format!("status {}", response.status())),
             Err(error) => Attempt::Failed(describe_error(&error)),

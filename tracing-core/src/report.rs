@@ -1,13 +1,40 @@
-//! A reporter that keeps spans in memory, for tests and examples.
+//! Reporting: handing finished spans to whatever stores them.
+//!
+//! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
+//! so a reporter must return at once. This module holds the trait and two small reporters:
+//! [`NopReporter`] (ids propagate, nothing is stored) and [`InMemoryReporter`] (for tests
+//! and examples). The reporter that sends spans to Zipkin in batches, in the background,
+//! is `AsyncReporter` in the `zipkin-reporter` crate. Together they are py_zipkin's
+//! `transport_handler` and its `ZipkinBatchSender`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::Report;
 use crate::model::Span;
 use crate::record::FinishedSpan;
+
+/// Receives finished spans. Implementations must not block: this runs on the request path.
+pub trait Report: Send + Sync + 'static {
+    /// Takes one finished span. [`FinishedSpan::into_span`] gives its Zipkin v2 form;
+    /// calling it here, rather than on a background thread, puts its cost on the request.
+    fn report(&self, span: FinishedSpan);
+}
+
+/// Discards every span: tracing ids still propagate, nothing is stored.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NopReporter;
+
+impl Report for NopReporter {
+    fn report(&self, _span: FinishedSpan) {}
+}
+
+impl<R: Report + ?Sized> Report for Arc<R> {
+    fn report(&self, span: FinishedSpan) {
+        (**self).report(span);
+    }
+}
 
 /// Collects reported spans in memory so that tests can assert on them. Clones share the
 /// same store.
@@ -80,7 +107,7 @@ impl Report for InMemoryReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Tracer;
+    use crate::tracer::Tracer;
 
     #[tokio::test]
     async fn wait_for_returns_once_enough_spans_arrived() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-use zipkin_tracing::ReporterError;
-use zipkin_tracing::{AsyncReporter, FinishedSpan, Report, ReporterConfig, Span, Tracer};
+use zipkin_reporter::{AsyncReporter, ReporterConfig, ReporterError};
+use zipkin_tracing::{FinishedSpan, Report, Span, Tracer};
 
 /// One span recorded by a tracer, as the request path hands it to a reporter.
 fn span() -> FinishedSpan {
@@ -263,6 +263,17 @@ fn a_bad_endpoint_is_refused_at_start() {
         let error = AsyncReporter::start(ReporterConfig::http(endpoint)).unwrap_err();
         assert!(
             matches!(error, ReporterError::BadDestination { .. }),
+            "{endpoint}: {error}"
+        );
+    }
+    // A server's bare address would answer every batch with a 404: the error names the
+    // URL it should have been.
+    for endpoint in ["http://zipkin:9411", "http://zipkin:9411/"] {
+        let error = AsyncReporter::start(ReporterConfig::http(endpoint)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("http://zipkin:9411/api/v2/spans"),
             "{endpoint}: {error}"
         );
     }

@@ -1,0 +1,117 @@
+//! A reporter's settings: where its batches go ([`Destination`]), how large its queue and
+//! batches are, how long it retries ([`ReporterConfig`]), and why it may refuse to start
+//! ([`ReporterError`]).
+//!
+//! The defaults: at most 10,000 spans held and a batch sent at least every second, as in
+//! Brave's `AsyncReporter`; batches of at most 100 spans, each retried for up to 30 s with
+//! pauses doubling from 100 ms to 5 s.
+
+use std::time::Duration;
+
+/// Where an [`AsyncReporter`](crate::AsyncReporter) delivers its batches, each a JSON list of v2 spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `POST` to a Zipkin server's `/api/v2/spans`, e.g. `http://127.0.0.1:9411/api/v2/spans`.
+    Http(String),
+    /// Publish one message per batch to a RabbitMQ queue, which Zipkin's RabbitMQ
+    /// collector reads.
+    #[cfg(feature = "rabbitmq")]
+    RabbitMq {
+        /// The broker, `amqp://user:password@host:port/vhost` (`amqps://` is refused: the
+        /// crate is built without TLS).
+        uri: String,
+        /// The queue, `zipkin` in Zipkin's defaults.
+        queue: String,
+    },
+    /// Produce one record per batch to a Kafka topic, which Zipkin's Kafka collector reads.
+    #[cfg(feature = "kafka")]
+    Kafka {
+        /// The brokers to start from, `host:port[,host:port...]`.
+        bootstrap_servers: String,
+        /// The topic, `zipkin` in Zipkin's defaults.
+        topic: String,
+    },
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Http(endpoint) => write!(f, "{endpoint}"),
+            #[cfg(feature = "rabbitmq")]
+            Destination::RabbitMq { uri, queue } => write!(f, "queue {queue} at {uri}"),
+            #[cfg(feature = "kafka")]
+            Destination::Kafka {
+                bootstrap_servers,
+                topic,
+            } => write!(f, "topic {topic} at {bootstrap_servers}"),
+        }
+    }
+}
+
+/// Settings of an [`AsyncReporter`](crate::AsyncReporter). The defaults follow the project's reporter rules.
+#[derive(Debug, Clone)]
+pub struct ReporterConfig {
+    /// Where batches go.
+    pub destination: Destination,
+    /// Spans handed off and not yet sent or given up (waiting, or in the batches being
+    /// delivered), at most; more are dropped and counted. Default 10,000.
+    pub queue_capacity: usize,
+    /// Spans per batch (one POST or message), at most. Default 100.
+    pub batch_size: usize,
+    /// How long a span waits, at most, for a batch to fill before what is queued is sent.
+    /// Default 1 s.
+    pub batch_interval: Duration,
+    /// Time limit of one delivery attempt (a POST, a publish, a produce), connecting
+    /// included. Default 5 s.
+    pub request_timeout: Duration,
+    /// How long a batch is retried after failures before it is given up. Default 30 s.
+    pub retry_window: Duration,
+    /// The first pause between retries; it doubles up to `max_backoff`. Default 100 ms.
+    pub initial_backoff: Duration,
+    /// The longest pause between retries. Default 5 s.
+    pub max_backoff: Duration,
+}
+
+impl ReporterConfig {
+    /// The default settings for `destination`.
+    pub fn new(destination: Destination) -> Self {
+        ReporterConfig {
+            destination,
+            queue_capacity: 10_000,
+            batch_size: 100,
+            batch_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(5),
+            retry_window: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    /// The default settings for POSTing to `endpoint`: `new(Destination::Http(endpoint))`.
+    pub fn http(endpoint: impl Into<String>) -> Self {
+        ReporterConfig::new(Destination::Http(endpoint.into()))
+    }
+}
+
+/// The reporter cannot start with this configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ReporterError {
+    /// The destination is malformed: not an `http://` URL, an `amqp://` URI, a
+    /// `host:port` list, or a legal queue or topic name.
+    #[error("invalid destination {destination:?}: {reason}")]
+    BadDestination {
+        /// The destination as given.
+        destination: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A size setting is zero.
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// The sending thread or its runtime could not be started.
+    #[error("cannot start the reporter's thread: {0}")]
+    Thread(#[source] std::io::Error),
+}

@@ -1,0 +1,234 @@
+//! Delivery: one batch to the collector, retried with backoff, and the counters that
+//! account for every span.
+//!
+//! A sender ([`Transport`]) knows only how to deliver one encoded batch once and say how it
+//! went. Everything else is here and shared by every transport: a failure (no connection,
+//! a timeout, a 5xx) is retried with doubling pauses until the retry window closes; a
+//! refusal (a 4xx) drops the batch at once; the first failure of an outage is logged once,
+//! and its end with what it cost. Every span handed to the reporter ends counted: sent,
+//! dropped (no room), or failed (given up).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// What happened to the spans handed to a reporter so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReporterStats {
+    /// Spans taken into the queue.
+    pub queued: u64,
+    /// Spans the collector acknowledged.
+    pub sent: u64,
+    /// Spans dropped because the queue was full, never sent.
+    pub dropped: u64,
+    /// Spans given up: rejected by the collector or undeliverable within the retry window.
+    pub failed: u64,
+}
+
+/// The outcome of delivering one batch once.
+pub(crate) enum Attempt {
+    /// The collector took the batch.
+    Sent,
+    /// The collector understood and refused it: sending it again cannot help.
+    Rejected(String),
+    /// The batch did not get through (no connection, a timeout, a busy collector).
+    Failed(String),
+}
+
+/// Delivers one encoded batch (a JSON list of v2 spans) to a collector, once.
+///
+/// A transport delivers one batch at a time (`&mut self`), so it may keep a connection
+/// between batches; it connects when a send needs it, never at start, so that a broker
+/// that is down when a service starts only costs the batches sent meanwhile.
+pub(crate) trait Transport: Send + 'static {
+    /// Where batches go, for log lines.
+    fn destination(&self) -> String;
+    /// Tries to deliver `batch` once, within the transport's own time limit.
+    fn send(&mut self, batch: Bytes) -> impl Future<Output = Attempt> + Send;
+}
+
+/// How long and how often a failed batch is retried.
+#[derive(Debug, Clone)]
+pub(crate) struct Retries {
+    pub(crate) window: Duration,
+    pub(crate) initial_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+}
+
+/// Where every span handed to the reporter is counted, from hand-off to its end.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    /// Spans handed off and not yet sent or given up, wherever they are: at most
+    /// `capacity`.
+    held: AtomicU64,
+    capacity: u64,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    /// Spans finished with (sent or failed): `flush` waits on this.
+    done: AtomicU64,
+    done_changed: Notify,
+}
+
+impl Counters {
+    /// Counters for a reporter that holds at most `capacity` spans.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Counters {
+            held: AtomicU64::new(0),
+            capacity: capacity as u64,
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            done_changed: Notify::new(),
+        }
+    }
+
+    /// Takes a place for one more span and returns how many were held before it; or, when
+    /// `capacity` are already held, counts the span as dropped and returns `None`.
+    pub(crate) fn hold(&self) -> Option<u64> {
+        // The place is taken first, so that the bound holds however many threads race.
+        let held = self.held.fetch_add(1, Ordering::Relaxed);
+        if held < self.capacity {
+            return Some(held);
+        }
+        self.held.fetch_sub(1, Ordering::Relaxed);
+        // Not logged per span; the counter and the outage warning tell the story.
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// The counters so far, with `queued` spans handed off.
+    pub(crate) fn stats(&self, queued: u64) -> ReporterStats {
+        ReporterStats {
+            queued,
+            sent: self.sent.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits until `target` spans in all have been sent or given up.
+    pub(crate) async fn wait_done(&self, target: u64) {
+        loop {
+            let changed = self.done_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.done.load(Ordering::Acquire) >= target {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Counts a batch of `count` spans as done (sent or given up) and frees their places.
+    fn done(&self, count: u64) {
+        self.held.fetch_sub(count, Ordering::Relaxed);
+        self.done.fetch_add(count, Ordering::Release);
+        self.done_changed.notify_waiters();
+    }
+}
+
+/// An outage in progress: when it started and how many spans it has cost.
+struct Outage {
+    since: Instant,
+    lost: u64,
+}
+
+/// What every sender shares: how to retry, where to count, and the outage in progress.
+pub(crate) struct Delivery {
+    retries: Retries,
+    /// Where batches go, for log lines.
+    destination: String,
+    counters: std::sync::Arc<Counters>,
+    /// Never held across a wait, so senders only ever wait for it for a moment.
+    outage: Mutex<Option<Outage>>,
+}
+
+impl Delivery {
+    /// Deliveries to `destination`, retried as `retries` says and counted in `counters`.
+    pub(crate) fn new(
+        retries: Retries,
+        destination: String,
+        counters: std::sync::Arc<Counters>,
+    ) -> Self {
+        Delivery {
+            retries,
+            destination,
+            counters,
+            outage: Mutex::new(None),
+        }
+    }
+
+    /// Delivers one batch of `count` spans, encoded as `body`, over `transport`, retrying
+    /// failures with backoff until the retry window closes; then counts the spans as done.
+    pub(crate) async fn deliver<T: Transport>(&self, transport: &mut T, body: Bytes, count: u64) {
+        let give_up_at = Instant::now() + self.retries.window;
+        let mut backoff = self.retries.initial_backoff;
+        loop {
+            match transport.send(body.clone()).await {
+                Attempt::Sent => {
+                    self.counters.sent.fetch_add(count, Ordering::Relaxed);
+                    let recovered = self.lock_outage().take();
+                    if let Some(outage) = recovered {
+                        tracing::info!(
+                            endpoint = %self.destination,
+                            lost_spans = outage.lost,
+                            "Zipkin collector reachable again after {:.1?}",
+                            outage.since.elapsed()
+                        );
+                    }
+                    break;
+                }
+                Attempt::Rejected(reason) => {
+                    tracing::warn!(
+                        endpoint = %self.destination,
+                        "Zipkin collector rejected a batch of {count} spans, dropping it: {reason}"
+                    );
+                    self.counters.failed.fetch_add(count, Ordering::Relaxed);
+                    break;
+                }
+                Attempt::Failed(reason) => {
+                    let give_up = Instant::now() + backoff >= give_up_at;
+                    self.note_failure(&reason, if give_up { count } else { 0 });
+                    if give_up {
+                        tracing::debug!("giving up a batch of {count} spans: {reason}");
+                        self.counters.failed.fetch_add(count, Ordering::Relaxed);
+                        break;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.retries.max_backoff);
+                }
+            }
+        }
+        self.counters.done(count);
+    }
+
+    /// Starts an outage at the first failure, with its one warning, and adds `lost` spans
+    /// (those of a batch given up) to it.
+    fn note_failure(&self, reason: &str, lost: u64) {
+        let mut outage = self.lock_outage();
+        let outage = outage.get_or_insert_with(|| {
+            tracing::warn!(
+                endpoint = %self.destination,
+                "Zipkin collector unavailable ({reason}); retrying each batch for up to {:?}, further failures are not logged until it recovers",
+                self.retries.window
+            );
+            Outage {
+                since: Instant::now(),
+                lost: 0,
+            }
+        });
+        outage.lost += lost;
+    }
+
+    fn lock_outage(&self) -> MutexGuard<'_, Option<Outage>> {
+        // Nothing panics while holding it.
+        self.outage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,370 @@
+//! The reporter a service holds: [`AsyncReporter`], whatever carries its batches.
+//!
+//! A span handed to [`Report::report`] takes a place under the capacity, or is dropped and
+//! counted; it is pushed onto its thread's lane, and once a batch's worth is waiting the
+//! reporter's thread is woken to drain them. The name is Brave's: its `AsyncReporter`
+//! plays the same part in front of a `Sender`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use zipkin_tracing::{FinishedSpan, Report};
+
+use crate::config::{Destination, ReporterConfig, ReporterError};
+use crate::delivery::{Counters, Delivery, ReporterStats, Retries, Transport};
+use crate::drain::{Shared, Worker};
+use crate::http::{HttpTransport, parse_endpoint};
+use crate::lanes::Lanes;
+
+/// POSTs in flight at once, at most, each on a keep-alive connection of its own: while the
+/// collector reads one batch, the other senders encode and send the next ones. Brave's
+/// `OkHttpSender` allows 64; a few are enough to keep the senders busy. Brokers take one
+/// batch at a time over their one connection.
+const HTTP_IN_FLIGHT: usize = 4;
+
+/// Sends spans to Zipkin in the background, over the transport its [`Destination`] names.
+///
+/// The sending runs on a thread of its own, named `zipkin-reporter`, with its own tokio
+/// runtime: encoding and sending spans then never take a turn from the service's request
+/// handlers, as with Brave's `AsyncReporter` and OpenTelemetry's batch processor. A broker
+/// is connected to when the first batch is due, so starting never waits for one. Clones
+/// share the lanes spans wait in; the thread ends when the last clone is gone and every
+/// lane is empty.
+///
+/// ```no_run
+/// use zipkin_reporter::{AsyncReporter, Destination, ReporterConfig};
+/// use zipkin_tracing::Tracer;
+///
+/// # fn main() -> Result<(), zipkin_reporter::ReporterError> {
+/// let endpoint = "http://127.0.0.1:9411/api/v2/spans";
+/// let reporter = AsyncReporter::start(ReporterConfig::new(Destination::Http(endpoint.into())))?;
+/// let tracer = Tracer::builder("service1").reporter(reporter.clone()).build();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AsyncReporter {
+    handle: Arc<Handle>,
+}
+
+/// What every clone of an [`AsyncReporter`] holds; dropping the last one closes it.
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl AsyncReporter {
+    /// Checks `config` and starts the reporter's thread. It does not connect: an
+    /// unreachable collector or broker is an outage of the running reporter, not a
+    /// start-up error.
+    pub fn start(config: ReporterConfig) -> Result<Self, ReporterError> {
+        if config.queue_capacity == 0 {
+            return Err(ReporterError::Zero("queue capacity"));
+        }
+        if config.batch_size == 0 {
+            return Err(ReporterError::Zero("batch size"));
+        }
+        let bad = |reason: String| ReporterError::BadDestination {
+            destination: config.destination.to_string(),
+            reason,
+        };
+        let timeout = config.request_timeout;
+        match &config.destination {
+            Destination::Http(endpoint) => {
+                let url = parse_endpoint(endpoint).map_err(bad)?;
+                let transport = HttpTransport::new(url, timeout)?;
+                // Clones share one client, and so its pool of keep-alive connections.
+                start_with(&config, vec![transport; HTTP_IN_FLIGHT])
+            }
+            #[cfg(feature = "rabbitmq")]
+            Destination::RabbitMq { uri, queue } => {
+                use crate::rabbitmq::{RabbitMqTransport, parse_amqp_uri, parse_queue_name};
+                let uri = parse_amqp_uri(uri).map_err(bad)?;
+                let queue = parse_queue_name(queue).map_err(bad)?;
+                start_with(&config, vec![RabbitMqTransport::new(uri, queue, timeout)])
+            }
+            #[cfg(feature = "kafka")]
+            Destination::Kafka {
+                bootstrap_servers,
+                topic,
+            } => {
+                use crate::kafka::{KafkaTransport, parse_bootstrap_servers, parse_topic_name};
+                let servers = parse_bootstrap_servers(bootstrap_servers).map_err(bad)?;
+                let topic = parse_topic_name(topic).map_err(bad)?;
+                start_with(&config, vec![KafkaTransport::new(servers, topic, timeout)])
+            }
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ReporterStats {
+        let shared = &*self.handle.shared;
+        shared.counters.stats(shared.lanes.queued())
+    }
+
+    /// Sends what is queued now and waits until every span queued before this call has
+    /// been sent or given up, for at most `timeout`. Returns `false` on timeout.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let shared = &*self.handle.shared;
+        let target = shared.lanes.queued();
+        shared.wake.notify_one();
+        tokio::time::timeout(timeout, shared.counters.wait_done(target))
+            .await
+            .is_ok()
+    }
+}
+
+impl Report for AsyncReporter {
+    /// Puts `span` on this thread's lane without waiting; drops and counts it when
+    /// `queue_capacity` spans are already held.
+    fn report(&self, span: FinishedSpan) {
+        let shared = &*self.handle.shared;
+        let Some(held) = shared.counters.hold() else {
+            return;
+        };
+        shared.lanes.push(span);
+        // Wake the reporter's thread once a batch's worth is waiting; otherwise its timer
+        // fetches the spans. While it works it drains the lanes until they are empty.
+        if held + 1 == shared.batch_size as u64 {
+            shared.wake.notify_one();
+        }
+    }
+}
+
+/// Starts the reporter's thread for `config`, with `transports` at its end, one batch in
+/// flight on each.
+fn start_with<T: Transport>(
+    config: &ReporterConfig,
+    transports: Vec<T>,
+) -> Result<AsyncReporter, ReporterError> {
+    let destination = transports
+        .first()
+        .map(Transport::destination)
+        .unwrap_or_default();
+    let counters = Arc::new(Counters::new(config.queue_capacity));
+    let shared = Arc::new(Shared {
+        lanes: Lanes::new(),
+        counters: counters.clone(),
+        wake: Notify::new(),
+        closed: AtomicBool::new(false),
+        batch_size: config.batch_size,
+    });
+    let retries = Retries {
+        window: config.retry_window,
+        initial_backoff: config.initial_backoff,
+        max_backoff: config.max_backoff,
+    };
+    let worker = Worker {
+        shared: shared.clone(),
+        delivery: Arc::new(Delivery::new(retries, destination, counters)),
+        interval: config.batch_interval,
+        transports,
+        empty_vectors: Vec::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ReporterError::Thread)?;
+    std::thread::Builder::new()
+        .name("zipkin-reporter".to_owned())
+        .spawn(move || runtime.block_on(worker.run()))
+        .map_err(ReporterError::Thread)?;
+    Ok(AsyncReporter {
+        handle: Arc::new(Handle { shared }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    use bytes::Bytes;
+    use zipkin_tracing::{SamplingFlags, Span, TraceContext, Tracer};
+
+    use super::*;
+    use crate::delivery::Attempt;
+
+    /// Takes every batch and passes its spans on to the test.
+    struct Collecting(mpsc::Sender<Vec<Span>>);
+
+    impl Transport for Collecting {
+        fn destination(&self) -> String {
+            "the test".to_owned()
+        }
+
+        async fn send(&mut self, batch: Bytes) -> Attempt {
+            let spans = serde_json::from_slice(&batch).expect("a batch is a JSON list of spans");
+            let _ = self.0.send(spans);
+            Attempt::Sent
+        }
+    }
+
+    /// Never answers: each batch it takes stays in delivery. Counts the deliveries it has
+    /// started.
+    #[derive(Default)]
+    struct Stalled(Arc<AtomicUsize>);
+
+    impl Transport for Stalled {
+        fn destination(&self) -> String {
+            "nowhere".to_owned()
+        }
+
+        async fn send(&mut self, _batch: Bytes) -> Attempt {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            std::future::pending().await
+        }
+    }
+
+    /// A reporter holding at most `capacity` spans, in batches of at most `batch_size`,
+    /// sent only when a batch is full or a flush asks, over `transports`.
+    fn start<T: Transport>(
+        capacity: usize,
+        batch_size: usize,
+        transports: Vec<T>,
+    ) -> AsyncReporter {
+        let config = ReporterConfig {
+            queue_capacity: capacity,
+            batch_size,
+            batch_interval: Duration::from_secs(3600),
+            retry_window: Duration::from_secs(1),
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            ..ReporterConfig::new(Destination::Http("http://unused/api/v2/spans".into()))
+        };
+        start_with(&config, transports).expect("the reporter starts")
+    }
+
+    /// A finished span of a new trace, as a tracer reports it.
+    fn span() -> FinishedSpan {
+        let (sender, receiver) = mpsc::channel();
+        struct Keep(Mutex<mpsc::Sender<FinishedSpan>>);
+        impl Report for Keep {
+            fn report(&self, span: FinishedSpan) {
+                let _ = self.0.lock().expect("not poisoned").send(span);
+            }
+        }
+        let tracer = Tracer::builder("svc")
+            .reporter(Keep(Mutex::new(sender)))
+            .build();
+        let context = TraceContext::new_root(SamplingFlags::SAMPLED, true);
+        tracer.start(context, "work", None).finish();
+        receiver.recv().expect("a sampled span is reported")
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime starts")
+    }
+
+    #[test]
+    fn spans_from_many_threads_arrive_once_each_even_after_their_threads_end() {
+        let (sender, batches) = mpsc::channel();
+        let reporter = start(10_000, 7, vec![Collecting(sender)]);
+        let handed_off: Vec<Span> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let reporter = reporter.clone();
+                    scope.spawn(move || {
+                        (0..50)
+                            .map(|_| {
+                                let span = span();
+                                let model = span.clone().into_span();
+                                reporter.report(span);
+                                model
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        // Every thread has ended; its lane still holds whatever was not yet sent.
+        assert!(runtime().block_on(reporter.flush(Duration::from_secs(10))));
+        let mut arrived: Vec<Span> = batches.try_iter().flatten().collect();
+        assert!(batches.try_iter().next().is_none());
+        let key = |span: &Span| (span.trace_id, span.id);
+        arrived.sort_by_key(key);
+        let mut expected = handed_off;
+        expected.sort_by_key(key);
+        assert_eq!(arrived, expected);
+        let stats = reporter.stats();
+        assert_eq!((stats.queued, stats.sent, stats.dropped), (200, 200, 0));
+    }
+
+    #[test]
+    fn batches_hold_at_most_batch_size_spans() {
+        let (sender, batches) = mpsc::channel();
+        let reporter = start(10_000, 7, vec![Collecting(sender)]);
+        for _ in 0..30 {
+            reporter.report(span());
+        }
+        assert!(runtime().block_on(reporter.flush(Duration::from_secs(10))));
+        let sizes: Vec<usize> = batches.try_iter().map(|batch| batch.len()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 30);
+        assert!(sizes.iter().all(|&size| size <= 7), "{sizes:?}");
+    }
+
+    #[test]
+    fn the_capacity_bounds_the_spans_held_across_threads_and_the_rest_are_counted() {
+        let reporter = start(10, 3, vec![Stalled::default()]);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                let reporter = reporter.clone();
+                scope.spawn(move || {
+                    for _ in 0..25 {
+                        reporter.report(span());
+                    }
+                });
+            }
+        });
+        let stats = reporter.stats();
+        assert_eq!((stats.queued, stats.dropped, stats.sent), (10, 90, 0));
+    }
+
+    #[test]
+    fn one_batch_is_in_flight_per_transport_at_once() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let transports = (0..3).map(|_| Stalled(started.clone())).collect();
+        let reporter = start(100, 1, transports);
+        for _ in 0..10 {
+            reporter.report(span());
+        }
+        // The flush cannot finish (nothing is ever answered); its time limit is the
+        // window in which a fourth delivery could start, and must not.
+        assert!(!runtime().block_on(reporter.flush(Duration::from_millis(500))));
+        assert_eq!(started.load(Ordering::Relaxed), 3);
+        assert_eq!(reporter.stats().queued, 10);
+    }
+
+    #[test]
+    fn the_thread_ends_when_the_last_handle_is_gone_and_sends_what_is_left() {
+        let (sender, batches) = mpsc::channel();
+        let reporter = start(100, 50, vec![Collecting(sender)]);
+        for _ in 0..3 {
+            reporter.report(span());
+        }
+        let clone = reporter.clone();
+        drop(reporter);
+        clone.report(span());
+        drop(clone);
+        // The worker drops its transport, and with it the sender, when it ends.
+        let spans: usize = batches.iter().map(|batch| batch.len()).sum();
+        assert_eq!(spans, 4);
+    }
+}
