@@ -174,8 +174,10 @@ fn bench_ours(
     sampled: bool,
 ) {
     let sink = Backend::start(BackendKind::Sink, 0).expect("the sink starts on loopback");
-    let reporter = AsyncReporter::start(ReporterConfig::http(sink.endpoint()))
-        .expect("a loopback http endpoint is a valid reporter configuration");
+    let reporter = AsyncReporter::start(ReporterConfig::http(
+        sink.endpoint().parse().expect("the sink's endpoint parses"),
+    ))
+    .expect("a loopback http endpoint is a valid reporter configuration");
     let tracer = Tracer::builder("service1")
         .sampler(sampler)
         .reporter(reporter.clone())
@@ -193,10 +195,9 @@ fn bench_ours(
         .expect("loopback has a free port")
         .port();
     // It sends from a thread and runtime of its own.
-    let http = AsyncReporter::start(ReporterConfig::http(format!(
-        "http://127.0.0.1:{dead_port}/api/v2/spans"
-    )))
-    .expect("a loopback http endpoint is a valid reporter configuration");
+    let dead = format!("http://127.0.0.1:{dead_port}/api/v2/spans");
+    let http = AsyncReporter::start(ReporterConfig::http(dead.parse().expect("an endpoint")))
+        .expect("a loopback http endpoint is a valid reporter configuration");
     let tracer = Tracer::builder("service1").reporter(http.clone()).build();
     group.bench_function("ours_http_reporter_queue_full", |b| {
         b.iter(|| our_span(&tracer));
@@ -276,8 +277,10 @@ fn span_child(c: &mut Criterion) {
     let runtime = reporter_runtime();
     let mut group = c.benchmark_group("span_child");
     let sink = Backend::start(BackendKind::Sink, 0).expect("the sink starts on loopback");
-    let reporter = AsyncReporter::start(ReporterConfig::http(sink.endpoint()))
-        .expect("a loopback http endpoint is a valid reporter configuration");
+    let reporter = AsyncReporter::start(ReporterConfig::http(
+        sink.endpoint().parse().expect("the sink's endpoint parses"),
+    ))
+    .expect("a loopback http endpoint is a valid reporter configuration");
     let tracer = Tracer::builder("service2")
         .reporter(reporter.clone())
         .build();

@@ -89,7 +89,7 @@ async fn serve(server: plumbing::Server) -> anyhow::Result<(SocketAddr, oneshot:
 
 /// The services' shared settings for `variant`: no sleeps, reporting to `endpoint`.
 fn settings(variant: Variant, endpoint: &str) -> ServiceArgs {
-    let mut tracing = TracingArgs::new(endpoint);
+    let mut tracing = TracingArgs::new(endpoint.parse().expect("the backend's endpoint parses"));
     if let Variant::Traced(rate) = variant {
         tracing.sample_rate =
             zipkin_tracing::ProbabilitySampler::new(rate).expect("a variant's rate is from 0 to 1");

@@ -18,7 +18,7 @@ use plumbing::{ServiceArgs, TracingArgs};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zipkin_reporter::{AsyncReporter, ReporterConfig, ReporterError};
+use zipkin_reporter::{AsyncReporter, HttpEndpoint, ReporterConfig, ReporterError};
 
 use crate::config::Config;
 use crate::headers::HeaderLog;
@@ -126,8 +126,11 @@ impl Addresses {
     }
 
     /// Where the services POST their spans.
-    pub fn zipkin_endpoint(&self) -> String {
-        format!("http://{}/api/v2/spans", self.collector)
+    pub fn zipkin_endpoint(&self) -> HttpEndpoint {
+        let endpoint = format!("http://{}/api/v2/spans", self.collector);
+        endpoint
+            .parse()
+            .expect("a socket address and a path make an endpoint")
     }
 }
 

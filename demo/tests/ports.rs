@@ -39,7 +39,7 @@ async fn port_zero_picks_free_ports_and_reports_them() {
     assert!(ports.iter().all(|&p| p != 0), "{ports:?}");
     assert!(addresses.collector.ip().is_loopback());
     assert_eq!(
-        addresses.zipkin_endpoint(),
+        addresses.zipkin_endpoint().to_string(),
         format!("http://127.0.0.1:{}/api/v2/spans", ports[0])
     );
     stack.shutdown().await.unwrap();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use plumbing::{ServiceArgs, TracingArgs};
-use zipkin_reporter::{AsyncReporter, Destination, ReporterConfig};
+use zipkin_reporter::{AsyncReporter, Destination, HttpEndpoint, ReporterConfig};
 use zipkin_tracing::{Propagation, TraceId, TracingBridge};
 
 use crate::process::{build_binary, launch};
@@ -130,7 +130,7 @@ impl ChainOptions {
             TracingArgs {
                 sample_rate: zipkin_tracing::ProbabilitySampler::new(self.sample_rate)?,
                 propagation: self.propagation,
-                ..TracingArgs::new(&self.zipkin_endpoint)
+                ..TracingArgs::new(self.zipkin_endpoint.parse()?)
             },
             self.time_scale,
         );
@@ -211,16 +211,16 @@ fn transport_environment(destination: &Destination) -> Vec<(&'static str, String
         Destination::Http(_) => vec![("ZIPKIN_TRANSPORT", "http".to_owned())],
         Destination::RabbitMq { uri, queue } => vec![
             ("ZIPKIN_TRANSPORT", "rabbitmq".to_owned()),
-            ("RABBIT_URI", uri.clone()),
-            ("RABBIT_QUEUE", queue.clone()),
+            ("RABBIT_URI", uri.to_string()),
+            ("RABBIT_QUEUE", queue.to_string()),
         ],
         Destination::Kafka {
             bootstrap_servers,
             topic,
         } => vec![
             ("ZIPKIN_TRANSPORT", "kafka".to_owned()),
-            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap_servers.clone()),
-            ("KAFKA_TOPIC", topic.clone()),
+            ("KAFKA_BOOTSTRAP_SERVERS", bootstrap_servers.to_string()),
+            ("KAFKA_TOPIC", topic.to_string()),
         ],
     }
 }
@@ -252,9 +252,12 @@ impl Chain {
     /// `http://127.0.0.1:9411/api/v2/spans`, with every other setting at its default.
     pub fn options(zipkin_endpoint: impl Into<String>) -> ChainOptions {
         let zipkin_endpoint = zipkin_endpoint.into();
+        let endpoint: HttpEndpoint = zipkin_endpoint
+            .parse()
+            .expect("a chain's Zipkin endpoint is an http URL with a path");
         ChainOptions {
-            destination: Destination::Http(zipkin_endpoint.clone()),
-            reporter: ReporterConfig::http(zipkin_endpoint.clone()),
+            destination: Destination::Http(endpoint.clone()),
+            reporter: ReporterConfig::http(endpoint),
             zipkin_endpoint,
             tuned_reporter: false,
             time_scale: 0.0,

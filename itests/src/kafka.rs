@@ -175,8 +175,8 @@ impl Kafka {
     /// Where a reporter produces to the topic `zipkin` on this broker.
     pub fn destination(&self) -> Destination {
         Destination::Kafka {
-            bootstrap_servers: self.bootstrap_servers(),
-            topic: "zipkin".to_owned(),
+            bootstrap_servers: self.bootstrap_servers().parse().expect("host:port"),
+            topic: "zipkin".parse().expect("a legal topic name"),
         }
     }
 

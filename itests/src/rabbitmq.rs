@@ -125,8 +125,8 @@ impl RabbitMq {
     /// Where a reporter publishes to the queue `zipkin` on this node.
     pub fn destination(&self) -> Destination {
         Destination::RabbitMq {
-            uri: self.uri(),
-            queue: "zipkin".to_owned(),
+            uri: self.uri().parse().expect("a node's URI parses"),
+            queue: "zipkin".parse().expect("a legal queue name"),
         }
     }
 

@@ -59,7 +59,9 @@ impl TransportEngine {
     /// Where a reporter sends to this engine.
     pub fn destination(&self) -> Destination {
         match self {
-            TransportEngine::Http { endpoint, .. } => Destination::Http(endpoint.clone()),
+            TransportEngine::Http { endpoint, .. } => {
+                Destination::Http(endpoint.parse().expect("an http URL with a path"))
+            }
             TransportEngine::RabbitMq(broker) => broker.destination(),
             TransportEngine::Kafka(broker) => broker.destination(),
         }

@@ -36,7 +36,7 @@ fn quick_to_give_up(endpoint: String) -> ReporterConfig {
         retry_window: Duration::from_millis(200),
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(50),
-        ..ReporterConfig::http(endpoint)
+        ..ReporterConfig::http(endpoint.parse().unwrap())
     }
 }
 
@@ -296,7 +296,7 @@ async fn give_up_many_batches_with_logging() {
         retry_window: Duration::from_millis(100),
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(20),
-        ..ReporterConfig::http(down.endpoint())
+        ..ReporterConfig::http(down.endpoint().parse().unwrap())
     };
     let chain = Chain::options(down.endpoint())
         .reporter(config)

@@ -44,7 +44,7 @@ fn short_timeouts(endpoint: String) -> ReporterConfig {
         retry_window: Duration::from_secs(1),
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
-        ..ReporterConfig::http(endpoint)
+        ..ReporterConfig::http(endpoint.parse().unwrap())
     }
 }
 

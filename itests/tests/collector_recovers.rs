@@ -30,7 +30,7 @@ fn quick_retries(endpoint: String) -> ReporterConfig {
         retry_window: Duration::from_secs(20),
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(100),
-        ..ReporterConfig::http(endpoint)
+        ..ReporterConfig::http(endpoint.parse().unwrap())
     }
 }
 

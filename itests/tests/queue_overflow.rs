@@ -28,7 +28,7 @@ fn tiny_queue(endpoint: String) -> ReporterConfig {
         queue_capacity: QUEUE_CAPACITY,
         batch_size: BATCH_SIZE,
         request_timeout: Duration::from_secs(600),
-        ..ReporterConfig::http(endpoint)
+        ..ReporterConfig::http(endpoint.parse().unwrap())
     }
 }
 

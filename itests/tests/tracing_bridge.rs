@@ -115,7 +115,7 @@ async fn fetch_item(back_end: String, item: u32) -> String {
 /// A front end calling a back end, both traced, reporting to `endpoint`; the trace id of
 /// one request through them.
 async fn front_and_back(endpoint: &str) -> anyhow::Result<TraceId> {
-    let back_reporter = AsyncReporter::start(ReporterConfig::http(endpoint))?;
+    let back_reporter = AsyncReporter::start(ReporterConfig::http(endpoint.parse()?))?;
     let back_tracer = Tracer::builder("backend")
         .reporter(back_reporter.clone())
         .build();
@@ -125,7 +125,7 @@ async fn front_and_back(endpoint: &str) -> anyhow::Result<TraceId> {
     let back_server = plumbing::Server::traced("backend", back_app, back_reporter.clone());
     let mut back = Service::spawn("backend", back_server, back_reporter).await?;
 
-    let front_reporter = AsyncReporter::start(ReporterConfig::http(endpoint))?;
+    let front_reporter = AsyncReporter::start(ReporterConfig::http(endpoint.parse()?))?;
     let front_tracer = Tracer::builder("frontend")
         .reporter(front_reporter.clone())
         .build();

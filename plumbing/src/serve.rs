@@ -144,7 +144,7 @@ mod tests {
         // Batches wait a minute to fill: only the final flush can send the span in time.
         let reporter = AsyncReporter::start(ReporterConfig {
             batch_interval: Duration::from_secs(60),
-            ..ReporterConfig::http(endpoint)
+            ..ReporterConfig::http(endpoint.parse().unwrap())
         })
         .unwrap();
         let tracer = Tracer::builder("test").reporter(reporter.clone()).build();

@@ -205,7 +205,7 @@ fn bad_settings_are_rejected_with_their_name() {
     );
     assert_eq!(config.service2_url.as_str(), "http://127.0.0.1:6000/");
     assert_eq!(
-        config.service.tracing.zipkin_endpoint,
+        config.service.tracing.zipkin_endpoint.to_string(),
         "http://127.0.0.1:9411/api/v2/spans"
     );
     assert_eq!(config.service.tracing.sample_rate.rate(), 1.0);

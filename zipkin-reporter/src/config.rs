@@ -8,28 +8,34 @@
 
 use std::time::Duration;
 
-/// Where an [`AsyncReporter`](crate::AsyncReporter) delivers its batches, each a JSON list of v2 spans.
+use crate::destination::HttpEndpoint;
+#[cfg(feature = "rabbitmq")]
+use crate::destination::{AmqpUri, QueueName};
+#[cfg(feature = "kafka")]
+use crate::destination::{BootstrapServers, TopicName};
+
+/// Where an [`AsyncReporter`](crate::AsyncReporter) delivers its batches, each a JSON list
+/// of v2 spans. Its parts are parsed already, so starting a reporter parses nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// `POST` to a Zipkin server's `/api/v2/spans`, e.g. `http://127.0.0.1:9411/api/v2/spans`.
-    Http(String),
+    Http(HttpEndpoint),
     /// Publish one message per batch to a RabbitMQ queue, which Zipkin's RabbitMQ
     /// collector reads.
     #[cfg(feature = "rabbitmq")]
     RabbitMq {
-        /// The broker, `amqp://user:password@host:port/vhost` (`amqps://` is refused: the
-        /// crate is built without TLS).
-        uri: String,
+        /// The broker.
+        uri: AmqpUri,
         /// The queue, `zipkin` in Zipkin's defaults.
-        queue: String,
+        queue: QueueName,
     },
     /// Produce one record per batch to a Kafka topic, which Zipkin's Kafka collector reads.
     #[cfg(feature = "kafka")]
     Kafka {
-        /// The brokers to start from, `host:port[,host:port...]`.
-        bootstrap_servers: String,
+        /// The brokers to start from.
+        bootstrap_servers: BootstrapServers,
         /// The topic, `zipkin` in Zipkin's defaults.
-        topic: String,
+        topic: TopicName,
     },
 }
 
@@ -48,7 +54,8 @@ impl std::fmt::Display for Destination {
     }
 }
 
-/// Settings of an [`AsyncReporter`](crate::AsyncReporter). The defaults follow the project's reporter rules.
+/// Settings of an [`AsyncReporter`](crate::AsyncReporter); [`ReporterConfig::new`] gives the
+/// defaults.
 #[derive(Debug, Clone)]
 pub struct ReporterConfig {
     /// Where batches go.
@@ -88,23 +95,18 @@ impl ReporterConfig {
     }
 
     /// The default settings for POSTing to `endpoint`: `new(Destination::Http(endpoint))`.
-    pub fn http(endpoint: impl Into<String>) -> Self {
-        ReporterConfig::new(Destination::Http(endpoint.into()))
+    pub fn http(endpoint: HttpEndpoint) -> Self {
+        ReporterConfig::new(Destination::Http(endpoint))
     }
 }
 
 /// The reporter cannot start with this configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ReporterError {
-    /// The destination is malformed: not an `http://` URL, an `amqp://` URI, a
-    /// `host:port` list, or a legal queue or topic name.
-    #[error("invalid destination {destination:?}: {reason}")]
-    BadDestination {
-        /// The destination as given.
-        destination: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// A destination's text is malformed: not an `http://` URL with a path, an `amqp://`
+    /// URI, a `host:port` list, or a legal queue or topic name. Says what is wrong.
+    #[error("{0}")]
+    BadDestination(String),
     /// A size setting is zero.
     #[error("{0} must be at least 1")]
     Zero(&'static str),

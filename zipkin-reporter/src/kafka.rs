@@ -27,12 +27,13 @@ use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandl
 use rskafka::record::Record;
 
 use crate::delivery::{Attempt, Transport};
+use crate::destination::{BootstrapServers, TopicName};
 
 /// Produces batches to partition 0 of one topic; connects on first use and again after a
 /// failure.
 pub(crate) struct KafkaTransport {
-    servers: Vec<String>,
-    topic: String,
+    servers: BootstrapServers,
+    topic: TopicName,
     timeout: Duration,
     /// The partition's client, while it works. Dropped on any failure.
     partition: Option<PartitionClient>,
@@ -41,7 +42,7 @@ pub(crate) struct KafkaTransport {
 impl KafkaTransport {
     /// A transport to `topic` on the cluster that `servers` belong to; each attempt,
     /// connecting included, gives up after `timeout`.
-    pub(crate) fn new(servers: Vec<String>, topic: String, timeout: Duration) -> Self {
+    pub(crate) fn new(servers: BootstrapServers, topic: TopicName, timeout: Duration) -> Self {
         KafkaTransport {
             servers,
             topic,
@@ -58,7 +59,7 @@ impl KafkaTransport {
             deadline: Some(self.timeout.mul_f64(0.8)),
             ..BackoffConfig::default()
         };
-        let client = ClientBuilder::new(self.servers.clone())
+        let client = ClientBuilder::new(self.servers.0.clone())
             .client_id("zipkin-reporter")
             .backoff_config(backoff)
             .build()
@@ -66,7 +67,7 @@ impl KafkaTransport {
         // `Retry`: the first metadata request makes the broker create the topic, which
         // then takes a moment to have a leader.
         client
-            .partition_client(self.topic.clone(), 0, UnknownTopicHandling::Retry)
+            .partition_client(self.topic.0.clone(), 0, UnknownTopicHandling::Retry)
             .await
     }
 
@@ -103,7 +104,7 @@ fn now() -> rskafka::chrono::DateTime<rskafka::chrono::Utc> {
 
 impl Transport for KafkaTransport {
     fn destination(&self) -> String {
-        format!("kafka://{} topic {}", self.servers.join(","), self.topic)
+        format!("kafka://{} topic {}", self.servers, self.topic)
     }
 
     async fn send(&mut self, batch: Bytes) -> Attempt {
@@ -124,72 +125,6 @@ impl Transport for KafkaTransport {
                 ..
             } => Attempt::Rejected(error.to_string()),
             _ => Attempt::Failed(error.to_string()),
-        }
-    }
-}
-
-/// Parses a comma-separated list of Kafka brokers, `host:port[,host:port...]`, into its
-/// entries. Empty entries, a missing host or a port that is not a number are refused.
-pub(crate) fn parse_bootstrap_servers(text: &str) -> Result<Vec<String>, String> {
-    if text.trim().is_empty() {
-        return Err("no broker given: expected host:port[,host:port...]".into());
-    }
-    text.split(',')
-        .map(|server| {
-            let server = server.trim();
-            match server.rsplit_once(':') {
-                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-                    Ok(server.to_owned())
-                }
-                _ => Err(format!("expected host:port, got {server:?}")),
-            }
-        })
-        .collect()
-}
-
-/// Checks a Kafka topic name: 1 to 249 characters of `a-z A-Z 0-9 . _ -`, not `.` or `..`,
-/// as the broker requires.
-pub(crate) fn parse_topic_name(text: &str) -> Result<String, String> {
-    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if text.is_empty() || text == "." || text == ".." {
-        Err(format!("{text:?} is not a topic name"))
-    } else if text.len() > 249 {
-        Err(format!(
-            "the topic name is {} characters; at most 249",
-            text.len()
-        ))
-    } else if let Some(c) = text.chars().find(|&c| !legal(c)) {
-        Err(format!(
-            "{c:?} is not allowed in a topic name (only a-z A-Z 0-9 . _ -)"
-        ))
-    } else {
-        Ok(text.to_owned())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bootstrap_servers_are_host_port_pairs() {
-        assert_eq!(
-            parse_bootstrap_servers("k1:9092, k2:9093").unwrap(),
-            ["k1:9092", "k2:9093"]
-        );
-        for text in ["", " ", "k1", "k1:", ":9092", "k1:9092,", "k1:port"] {
-            assert!(parse_bootstrap_servers(text).is_err(), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn topic_names_follow_the_brokers_rules() {
-        assert_eq!(
-            parse_topic_name("zipkin.spans-v2_1").unwrap(),
-            "zipkin.spans-v2_1"
-        );
-        for text in ["", ".", "..", "zip kin", "zipkin/x", &"t".repeat(250)] {
-            assert!(parse_topic_name(text).is_err(), "{text:?}");
         }
     }
 }

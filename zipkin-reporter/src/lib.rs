@@ -9,6 +9,7 @@
 //! | module | step |
 //! |---|---|
 //! | `config` | the settings: [`ReporterConfig`], [`Destination`], [`ReporterError`] |
+//! | `destination` | where batches go, parsed: [`HttpEndpoint`], [`AmqpUri`] and [`QueueName`], [`BootstrapServers`] and [`TopicName`] |
 //! | `reporter` | the hand-off: [`AsyncReporter`] takes a place for the span, or drops and counts it |
 //! | `lanes` | where spans wait: a lane per recording thread (fastrace's design) |
 //! | `drain` | when the lanes are drained, and how spans are cut into batches |
@@ -33,8 +34,8 @@
 //! use zipkin_tracing::{Tracer, root_span};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), zipkin_reporter::ReporterError> {
-//! let endpoint = "http://127.0.0.1:9411/api/v2/spans".to_owned();
+//! # async fn main() -> anyhow::Result<()> {
+//! let endpoint = "http://127.0.0.1:9411/api/v2/spans".parse()?;
 //! let reporter = AsyncReporter::start(ReporterConfig::new(Destination::Http(endpoint)))?;
 //! let tracer = Tracer::builder("service1").reporter(reporter.clone()).build();
 //! root_span(&tracer, "index", async { /* work */ }).await;
@@ -44,6 +45,7 @@
 //! ```
 
 mod config;
+mod destination;
 
 mod reporter;
 
@@ -63,5 +65,6 @@ mod rabbitmq;
 
 pub use config::{Destination, ReporterConfig, ReporterError};
 pub use delivery::ReporterStats;
+pub use destination::{AmqpUri, BootstrapServers, HttpEndpoint, QueueName, TopicName};
 pub use json::encode_json;
 pub use reporter::AsyncReporter;

@@ -15,8 +15,12 @@ use zipkin_tracing::{FinishedSpan, Report};
 use crate::config::{Destination, ReporterConfig, ReporterError};
 use crate::delivery::{Counters, Delivery, ReporterStats, Retries, Transport};
 use crate::drain::{Shared, Worker};
-use crate::http::{HttpTransport, parse_endpoint};
+use crate::http::HttpTransport;
+#[cfg(feature = "kafka")]
+use crate::kafka::KafkaTransport;
 use crate::lanes::Lanes;
+#[cfg(feature = "rabbitmq")]
+use crate::rabbitmq::RabbitMqTransport;
 
 /// POSTs in flight at once, at most, each on a keep-alive connection of its own: while the
 /// collector reads one batch, the other senders encode and send the next ones. Brave's
@@ -37,9 +41,9 @@ const HTTP_IN_FLIGHT: usize = 4;
 /// use zipkin_reporter::{AsyncReporter, Destination, ReporterConfig};
 /// use zipkin_tracing::Tracer;
 ///
-/// # fn main() -> Result<(), zipkin_reporter::ReporterError> {
-/// let endpoint = "http://127.0.0.1:9411/api/v2/spans";
-/// let reporter = AsyncReporter::start(ReporterConfig::new(Destination::Http(endpoint.into())))?;
+/// # fn main() -> anyhow::Result<()> {
+/// let endpoint = "http://127.0.0.1:9411/api/v2/spans".parse()?;
+/// let reporter = AsyncReporter::start(ReporterConfig::new(Destination::Http(endpoint)))?;
 /// let tracer = Tracer::builder("service1").reporter(reporter.clone()).build();
 /// # Ok(()) }
 /// ```
@@ -62,7 +66,7 @@ impl Drop for Handle {
 }
 
 impl AsyncReporter {
-    /// Checks `config` and starts the reporter's thread. It does not connect: an
+    /// Checks `config`'s sizes and starts the reporter's thread. It does not connect: an
     /// unreachable collector or broker is an outage of the running reporter, not a
     /// start-up error.
     pub fn start(config: ReporterConfig) -> Result<Self, ReporterError> {
@@ -72,34 +76,26 @@ impl AsyncReporter {
         if config.batch_size == 0 {
             return Err(ReporterError::Zero("batch size"));
         }
-        let bad = |reason: String| ReporterError::BadDestination {
-            destination: config.destination.to_string(),
-            reason,
-        };
         let timeout = config.request_timeout;
         match &config.destination {
             Destination::Http(endpoint) => {
-                let url = parse_endpoint(endpoint).map_err(bad)?;
-                let transport = HttpTransport::new(url, timeout)?;
+                let transport = HttpTransport::new(endpoint.clone(), timeout)?;
                 // Clones share one client, and so its pool of keep-alive connections.
                 start_with(&config, vec![transport; HTTP_IN_FLIGHT])
             }
             #[cfg(feature = "rabbitmq")]
             Destination::RabbitMq { uri, queue } => {
-                use crate::rabbitmq::{RabbitMqTransport, parse_amqp_uri, parse_queue_name};
-                let uri = parse_amqp_uri(uri).map_err(bad)?;
-                let queue = parse_queue_name(queue).map_err(bad)?;
-                start_with(&config, vec![RabbitMqTransport::new(uri, queue, timeout)])
+                let transport = RabbitMqTransport::new(uri.clone(), queue.clone(), timeout);
+                start_with(&config, vec![transport])
             }
             #[cfg(feature = "kafka")]
             Destination::Kafka {
                 bootstrap_servers,
                 topic,
             } => {
-                use crate::kafka::{KafkaTransport, parse_bootstrap_servers, parse_topic_name};
-                let servers = parse_bootstrap_servers(bootstrap_servers).map_err(bad)?;
-                let topic = parse_topic_name(topic).map_err(bad)?;
-                start_with(&config, vec![KafkaTransport::new(servers, topic, timeout)])
+                let transport =
+                    KafkaTransport::new(bootstrap_servers.clone(), topic.clone(), timeout);
+                start_with(&config, vec![transport])
             }
         }
     }
@@ -240,7 +236,7 @@ mod tests {
             retry_window: Duration::from_secs(1),
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(10),
-            ..ReporterConfig::new(Destination::Http("http://unused/api/v2/spans".into()))
+            ..ReporterConfig::http("http://unused/api/v2/spans".parse().expect("an endpoint"))
         };
         start_with(&config, transports).expect("the reporter starts")
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-use zipkin_reporter::{AsyncReporter, ReporterConfig, ReporterError};
+use zipkin_reporter::{AsyncReporter, ReporterConfig};
 use zipkin_tracing::{FinishedSpan, Report, Span, Tracer};
 
 /// One span recorded by a tracer, as the request path hands it to a reporter.
@@ -31,7 +31,7 @@ fn span() -> FinishedSpan {
 fn config(server: &MockServer) -> ReporterConfig {
     ReporterConfig {
         initial_backoff: Duration::from_millis(10),
-        ..ReporterConfig::http(format!("{}/api/v2/spans", server.uri()))
+        ..ReporterConfig::http(format!("{}/api/v2/spans", server.uri()).parse().unwrap())
     }
 }
 
@@ -196,7 +196,7 @@ async fn when_the_collector_is_down_flush_gives_up_at_its_deadline() {
     let reporter = AsyncReporter::start(ReporterConfig {
         retry_window: Duration::from_millis(300),
         initial_backoff: Duration::from_millis(10),
-        ..ReporterConfig::http(format!("http://{closed}/api/v2/spans"))
+        ..ReporterConfig::http(format!("http://{closed}/api/v2/spans").parse().unwrap())
     })
     .unwrap();
     let started = std::time::Instant::now();
@@ -226,7 +226,7 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
         queue_capacity: 4,
         batch_interval: Duration::from_millis(1),
         request_timeout: Duration::from_secs(60),
-        ..ReporterConfig::http(format!("http://{address}/api/v2/spans"))
+        ..ReporterConfig::http(format!("http://{address}/api/v2/spans").parse().unwrap())
     })
     .unwrap();
     reporter.report(span());
@@ -248,38 +248,10 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
 }
 
 #[test]
-fn a_bad_endpoint_is_refused_at_start() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _guard = runtime.enter();
-    for endpoint in [
-        "zipkin:9411/api/v2/spans",
-        "ftp://zipkin/api/v2/spans",
-        "https://zipkin:9411/api/v2/spans",
-        "",
-    ] {
-        let error = AsyncReporter::start(ReporterConfig::http(endpoint)).unwrap_err();
-        assert!(
-            matches!(error, ReporterError::BadDestination { .. }),
-            "{endpoint}: {error}"
-        );
-    }
-    // A server's bare address would answer every batch with a 404: the error names the
-    // URL it should have been.
-    for endpoint in ["http://zipkin:9411", "http://zipkin:9411/"] {
-        let error = AsyncReporter::start(ReporterConfig::http(endpoint)).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("http://zipkin:9411/api/v2/spans"),
-            "{endpoint}: {error}"
-        );
-    }
+fn a_zero_size_is_refused_at_start() {
     let error = AsyncReporter::start(ReporterConfig {
         queue_capacity: 0,
-        ..ReporterConfig::http("http://127.0.0.1:9411/api/v2/spans")
+        ..ReporterConfig::http("http://127.0.0.1:9411/api/v2/spans".parse().unwrap())
     })
     .unwrap_err();
     assert_eq!(error.to_string(), "queue capacity must be at least 1");
@@ -288,8 +260,10 @@ fn a_bad_endpoint_is_refused_at_start() {
 #[test]
 fn the_reporter_starts_and_takes_spans_outside_any_tokio_runtime() {
     // Its sending thread brings its own runtime, so a plain thread can report.
-    let reporter =
-        AsyncReporter::start(ReporterConfig::http("http://127.0.0.1:9/api/v2/spans")).unwrap();
+    let reporter = AsyncReporter::start(ReporterConfig::http(
+        "http://127.0.0.1:9/api/v2/spans".parse().unwrap(),
+    ))
+    .unwrap();
     reporter.report(span());
     assert_eq!(reporter.stats().queued, 1);
     let runtime = tokio::runtime::Builder::new_current_thread()

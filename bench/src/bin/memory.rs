@@ -99,7 +99,7 @@ fn refused_endpoint() -> anyhow::Result<String> {
 
 async fn report_to_nowhere(args: &Args, endpoint: &str) -> anyhow::Result<Vec<Sample>> {
     let peer: SocketAddr = PEER.parse().expect("invariant: a valid socket address");
-    let mut config = ReporterConfig::http(endpoint);
+    let mut config = ReporterConfig::http(endpoint.parse()?);
     config.queue_capacity = args.queue_capacity as usize;
     config.retry_window = args.retry_window;
     let reporter = AsyncReporter::start(config)?;

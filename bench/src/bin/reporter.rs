@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<()> {
         );
         let Some(destination) = broker.destination() else {
             let backend = Backend::start(args.collector, args.spans as usize + 1)?;
-            let destination = Destination::Http(backend.endpoint().to_owned());
+            let destination = Destination::Http(backend.endpoint().parse()?);
             let (stats, wall, cpu, recording_cpu) =
                 runtime.block_on(report_spans(&args, destination, peer))?;
             let stored = backend.collector().map(collector::Collector::span_count);
