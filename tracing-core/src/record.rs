@@ -52,15 +52,6 @@ pub(crate) struct Recorded {
     pub(crate) tags: Tags,
 }
 
-impl Recorded {
-    /// Epoch microseconds at the start, and microseconds to the end, at least 1: see
-    /// [`FinishedSpan::timestamp_and_duration`].
-    pub(crate) fn timestamp_and_duration(&self) -> (u64, u64) {
-        let start = epoch_micros(self.start);
-        (start, epoch_micros(self.end).saturating_sub(start).max(1))
-    }
-}
-
 impl FinishedSpan {
     /// The span's ids and sampling flags (its `debug` flag is the span's `debug` field).
     pub fn context(&self) -> TraceContext {
@@ -89,7 +80,8 @@ impl FinishedSpan {
     /// its parent's after rounding to microseconds. Zipkin asks that "durations of less
     /// than one are rounded up".
     pub fn timestamp_and_duration(&self) -> (u64, u64) {
-        self.0.timestamp_and_duration()
+        let start = epoch_micros(self.0.start);
+        (start, epoch_micros(self.0.end).saturating_sub(start).max(1))
     }
 
     /// The service that recorded the span.
@@ -105,8 +97,7 @@ impl FinishedSpan {
     /// The annotations, in the order they were added: each an epoch-microsecond time and
     /// a value.
     pub fn annotations(&self) -> impl ExactSizeIterator<Item = (u64, &str)> {
-        let annotations = self.0.annotations.iter();
-        annotations.map(|(at, value)| (epoch_micros(*at), &**value))
+        (self.0.annotations.iter()).map(|(at, value)| (epoch_micros(*at), &**value))
     }
 
     /// The tags, in the order they were set, a key set twice appearing twice: the value
@@ -118,9 +109,9 @@ impl FinishedSpan {
     /// The span in Zipkin v2 form: epoch-microsecond timestamps, sorted tags, the value
     /// set last winning for a tag set twice.
     pub fn into_span(self) -> Span {
+        let (start, duration) = self.timestamp_and_duration();
         let recorded = *self.0;
         let context = recorded.context;
-        let (start, duration) = recorded.timestamp_and_duration();
         let mut span = Span::new(context.trace_id, context.span_id);
         span.parent_id = context.parent_id;
         span.kind = recorded.kind;

@@ -227,7 +227,7 @@ fn header_names_are_case_insensitive() {
     let value = traceparent("00", TRACE, PARENT, "01");
     let map = headers(&[("TraceParent", &value), ("TRACESTATE", "a=1")]);
     let extracted = extract_traceparent(&map).expect("a context");
-    assert_eq!(extracted.tracestate.unwrap().as_str(), "a=1");
+    assert_eq!(extracted.tracestate.unwrap().0.to_str().unwrap(), "a=1");
 }
 
 /// What the `tracestate` passed on should be, for a valid `traceparent`.
@@ -236,7 +236,9 @@ fn passed_on(tracestates: &[&str]) -> Option<String> {
     let mut pairs = vec![("traceparent", parent.as_str())];
     pairs.extend(tracestates.iter().map(|value| ("tracestate", *value)));
     let extracted = extract_traceparent(&headers(&pairs)).expect("a valid traceparent");
-    extracted.tracestate.map(|state| state.as_str().to_owned())
+    extracted
+        .tracestate
+        .map(|state| state.0.to_str().unwrap().to_owned())
 }
 
 #[test]
