@@ -68,7 +68,7 @@ const ZIPKIN_VARIABLES_WITHOUT_THE_JAR: &[&str] = &[
     "KAFKA_BOOTSTRAP_SERVERS",
 ];
 
-/// The profiles and what each is for; the README's "Scaling out" table lists the same.
+/// The profiles and what each is for; the "Scaling out" table of docs/operations.md lists them.
 const PROFILES: [&str; 5] = ["default", "elasticsearch", "kafka", "mysql", "rabbitmq"];
 
 /// What each profile's set-up must be: (profile, variable set on Zipkin, its value or
@@ -192,7 +192,7 @@ fn the_default_profile_is_the_plain_demo() {
     }
 }
 
-/// Each profile sets up what it is named for, and the README lists every one.
+/// Each profile sets up what it is named for, and docs/operations.md lists every one.
 #[test]
 fn each_profile_sets_up_what_it_is_named_for() {
     let compose = compose_file();
@@ -201,11 +201,11 @@ fn each_profile_sets_up_what_it_is_named_for() {
         PROFILES.map(String::from).into(),
         "the profiles"
     );
-    let readme = read::read(&repo_root().join("README.md"));
-    let scaling_out = readme
+    let operations = read::read(&repo_root().join("docs/operations.md"));
+    let scaling_out = operations
         .split("\n## ")
         .find(|section| section.starts_with("Scaling out"))
-        .expect("README.md has a \"Scaling out\" section");
+        .expect("docs/operations.md has a \"Scaling out\" section");
     let mut problems = Problems::default();
     for (profile, variable, value, expected_transport) in SET_UPS {
         let model = with_profile(&compose, profile);
@@ -252,7 +252,7 @@ fn each_profile_sets_up_what_it_is_named_for() {
         }
         problems.check(
             scaling_out.contains(&format!("docker compose --profile {profile} up")),
-            format!("README.md, Scaling out: no `docker compose --profile {profile} up`"),
+            format!("docs/operations.md, Scaling out: no `docker compose --profile {profile} up`"),
         );
     }
     problems.assert_none("what the profiles set up");

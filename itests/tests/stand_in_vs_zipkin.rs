@@ -4,8 +4,8 @@
 //!
 //! The spans are the article's chain as the services report it (run against the
 //! stand-in), plus generated sets of the shapes a collector could get wrong (see
-//! `span_sets`). Where the two may differ by design, `normalise` says why; the README's
-//! table "The stand-in beside the real Zipkin" lists the same differences.
+//! `span_sets`). Where the two may differ by design, `normalise` says why; the table "The
+//! stand-in beside the real Zipkin" in docs/operations.md lists the same differences.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers: a panic is the failure report"

@@ -1,5 +1,5 @@
 //! Putting the two collectors' answers side by side: the normalisations that hide the
-//! differences the README's table lists ("The stand-in beside the real Zipkin"), and a
+//! differences docs/operations.md's table lists ("The stand-in beside the real Zipkin"), and a
 //! comparison that names the field that differs.
 
 use std::collections::BTreeSet;
