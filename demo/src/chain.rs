@@ -53,6 +53,7 @@ pub struct ChainSettings {
     time_scale: f64,
     tracing: TracingArgs,
     traced: bool,
+    service1: bool,
     reporter: Option<ReporterConfig>,
     transport: Option<Destination>,
     service2_url: Option<String>,
@@ -70,6 +71,7 @@ impl ChainSettings {
             time_scale: 1.0,
             tracing: TracingArgs::new(String::new()),
             traced: true,
+            service1: true,
             reporter: None,
             transport: None,
             service2_url: None,
@@ -128,6 +130,13 @@ impl ChainSettings {
     /// handlers, no spans, no B3 headers. Benchmarks compare it with the traced chain.
     pub fn untraced(mut self) -> Self {
         self.traced = false;
+        self
+    }
+
+    /// Starts service2 alone, without service1 calling it: its `GET /service/` is the
+    /// chain's entry. Benchmarks load it alone.
+    pub fn without_service1(mut self) -> Self {
+        self.service1 = false;
         self
     }
 
@@ -227,7 +236,15 @@ impl ChainSettings {
             None => Some(bind(Server::Service2, self.service2_port).await?),
             Some(_) => None,
         };
-        let service1_listener = bind(Server::Service1, self.service1_port).await?;
+        let service1_listener = if self.service1 {
+            Some(bind(Server::Service1, self.service1_port).await?)
+        } else {
+            None
+        };
+        if service1_listener.is_none() && service2_listener.is_none() {
+            let reason = "without service1, service2 must start: there is no stand-in for it";
+            return Err(setup_error(Server::Service2, &reason));
+        }
 
         let mut collector = None;
         let endpoint = match (&self.spans, collector_listener) {
@@ -260,7 +277,12 @@ impl ChainSettings {
             (None, Some(url)) => url.clone(),
             (None, None) => unreachable!("service2 starts unless a stand-in replaces it"),
         };
-        let service1 = self.start_service1(service1_listener, service, &endpoint, &service2_url)?;
+        let service1 = match service1_listener {
+            Some(listener) => {
+                Some(self.start_service1(listener, service, &endpoint, &service2_url)?)
+            }
+            None => None,
+        };
         Ok(Chain {
             endpoint,
             headers: self.headers,
@@ -387,14 +409,28 @@ pub struct Chain {
     endpoint: String,
     headers: Option<HeaderLog>,
     collector: Option<(Collector, Served)>,
+    // At least one of the two: `ChainSettings::start` refuses a chain without services.
     service2: Option<Served>,
-    service1: Served,
+    service1: Option<Served>,
 }
 
 impl Chain {
-    /// service1's `GET /` URL, where a user's request starts.
+    /// The service a user's request starts at: service1, or service2 when it runs alone
+    /// ([`ChainSettings::without_service1`]).
+    pub fn entry(&self) -> &Served {
+        self.service1
+            .as_ref()
+            .or(self.service2.as_ref())
+            .expect("ChainSettings::start starts service1 or service2, or fails")
+    }
+
+    /// Where a user's request starts: service1's `GET /`, or service2's `GET /service/`
+    /// when it runs alone.
     pub fn entry_url(&self) -> String {
-        format!("{}/", self.service1.url())
+        match &self.service1 {
+            Some(service1) => format!("{}/", service1.url()),
+            None => format!("{}/service/", self.entry().url()),
+        }
     }
 
     /// Where the services POST their spans: the stand-in's or the given Zipkin's
@@ -419,9 +455,9 @@ impl Chain {
         self.collector.as_ref().map(|(_, served)| served.address())
     }
 
-    /// service1, the caller.
-    pub fn service1(&self) -> &Served {
-        &self.service1
+    /// service1, the caller; `None` when service2 runs alone.
+    pub fn service1(&self) -> Option<&Served> {
+        self.service1.as_ref()
     }
 
     /// service2, the callee; `None` when a stand-in replaces it.
@@ -429,17 +465,18 @@ impl Chain {
         self.service2.as_ref()
     }
 
-    /// The span reporters of service1 and service2 (none untraced), to flush them.
+    /// The span reporters of the services started (none untraced), to flush them.
     pub fn reporters(&self) -> Vec<AsyncReporter> {
-        std::iter::once(&self.service1)
+        self.service1
+            .iter()
             .chain(&self.service2)
             .filter_map(|served| served.reporter().cloned())
             .collect()
     }
 
-    /// The services, to stop them one by one: service1 and service2 (if started). The
+    /// The services started, to stop them one by one: service1 and service2. The
     /// collector, if any, stops when it is dropped.
-    pub fn into_services(self) -> (Served, Option<Served>) {
+    pub fn into_services(self) -> (Option<Served>, Option<Served>) {
         (self.service1, self.service2)
     }
 
@@ -448,7 +485,7 @@ impl Chain {
     /// [`STOP_DEADLINE`], before the next one stops. Returns the first failure, after
     /// stopping everything.
     pub async fn shutdown(self) -> Result<(), ChainError> {
-        let servers = [Some(self.service1), self.service2]
+        let servers = [self.service1, self.service2]
             .into_iter()
             .chain([self.collector.map(|(_, served)| served)])
             .flatten();

@@ -63,7 +63,7 @@ impl<W: Write> Printer<W> {
             ),
             (
                 "service1",
-                Some(chain.service1().address()),
+                chain.service1().map(|served| served.address()),
                 "GET /: service_1_do_stuff, which calls service2",
             ),
         ];

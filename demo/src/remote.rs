@@ -76,7 +76,7 @@ pub async fn run_with_zipkin<W: Write>(
     writeln!(
         out,
         "  service2  {service2}  service1  {}\n",
-        chain.service1().url()
+        chain.entry().url()
     )?;
     tokio::pin!(shutdown);
     let spans = tokio::select! {

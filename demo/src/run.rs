@@ -80,7 +80,7 @@ async fn follow<W: Write>(
         return Ok(());
     }
 
-    printer.serving(chain.service1().address())?;
+    printer.serving(chain.entry().address())?;
     loop {
         let trace_id = watcher.next_new_trace().await;
         let trace = watcher.collect(trace_id).await;

@@ -41,7 +41,7 @@ async fn port_zero_picks_free_ports_and_reports_them() {
     let ports = [
         collector.port(),
         chain.service2().unwrap().address().port(),
-        chain.service1().address().port(),
+        chain.service1().unwrap().address().port(),
     ];
     assert!(ports.iter().all(|&p| p != 0), "{ports:?}");
     assert!(collector.ip().is_loopback());

@@ -160,8 +160,14 @@ fn a_cycle_through_a_grouped_import_is_found_and_a_chain_is_not() {
     // A parent that re-exports its child's items, and the child using the parent's.
     let table_of_contents = crate_of(&[
         ("", "pub mod p;"),
-        ("p", "mod child; pub use self::child::Item; pub trait Trait {}"),
-        ("p::child", "pub struct Item; impl crate::p::Trait for Item {}"),
+        (
+            "p",
+            "mod child; pub use self::child::Item; pub trait Trait {}",
+        ),
+        (
+            "p::child",
+            "pub struct Item; impl crate::p::Trait for Item {}",
+        ),
     ]);
     assert!(Graph::of(&table_of_contents).cycles().is_empty());
 }
