@@ -4,8 +4,8 @@
 //!
 //! [`ChainSettings`] says what to start: where spans go, the ports (0 picks free ones),
 //! the time scale, the services' sampling and propagation settings, the reporters' queue
-//! and retry settings, a stand-in in place of service2. [`ChainSettings::start`] binds every
-//! port first, so a port in use fails before anything runs; then each service is built by
+//! and retry settings, a stand-in in place of service2. [`ChainSettings::start`], here,
+//! binds every port first, so a port in use fails before anything runs; then each service is built by
 //! its own `server` function and served as its binary serves it. [`Chain::shutdown`] stops
 //! them from the caller inwards, so every request in flight can still reach the servers it
 //! calls and every span still reaches the collector.
@@ -30,200 +30,12 @@ use zipkin_tracing::{AsyncReporter, Destination, ReporterConfig, Tracer};
 
 use crate::headers::HeaderLog;
 use crate::served::{ChainError, Served, Server, bind};
+use crate::settings::{ChainSettings, Spans};
 
 /// How long each server may take to stop: finish its requests and flush its spans.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(20);
 
-/// Where the services' spans go.
-#[derive(Debug, Clone, PartialEq)]
-enum Spans {
-    /// A stand-in collector the chain starts, on this port.
-    StandIn(u16),
-    /// A Zipkin (or compatible) server's `/api/v2/spans` that is already running.
-    Endpoint(String),
-}
-
-/// What to start; see the module documentation. Every setting has a default: the
-/// article's time scale (1.0), every trace sampled, B3 headers, free ports.
-#[derive(Debug, Clone)]
-pub struct ChainSettings {
-    spans: Spans,
-    service1_port: u16,
-    service2_port: u16,
-    time_scale: f64,
-    tracing: TracingArgs,
-    traced: bool,
-    service1: bool,
-    reporter: Option<ReporterConfig>,
-    transport: Option<Destination>,
-    service2_url: Option<String>,
-    client_timeout: Option<Duration>,
-    instrument: bool,
-    headers: Option<HeaderLog>,
-}
-
 impl ChainSettings {
-    fn new(spans: Spans) -> Self {
-        ChainSettings {
-            spans,
-            service1_port: 0,
-            service2_port: 0,
-            time_scale: 1.0,
-            tracing: TracingArgs::new(String::new()),
-            traced: true,
-            service1: true,
-            reporter: None,
-            transport: None,
-            service2_url: None,
-            client_timeout: None,
-            instrument: false,
-            headers: None,
-        }
-    }
-
-    /// A chain reporting to a stand-in collector it starts on a free port.
-    pub fn stand_in() -> Self {
-        ChainSettings::new(Spans::StandIn(0))
-    }
-
-    /// A chain reporting to a Zipkin already running at `zipkin_endpoint`, e.g.
-    /// `http://127.0.0.1:9411/api/v2/spans`: no stand-in collector starts.
-    pub fn reporting_to(zipkin_endpoint: impl Into<String>) -> Self {
-        ChainSettings::new(Spans::Endpoint(zipkin_endpoint.into()))
-    }
-
-    /// The stand-in collector's port (0 picks a free one); ignored by [`Self::reporting_to`].
-    pub fn collector_port(mut self, port: u16) -> Self {
-        if let Spans::StandIn(_) = self.spans {
-            self.spans = Spans::StandIn(port);
-        }
-        self
-    }
-
-    /// The services' ports (0 picks free ones).
-    pub fn ports(mut self, service1: u16, service2: u16) -> Self {
-        self.service1_port = service1;
-        self.service2_port = service2;
-        self
-    }
-
-    /// `TIME_SCALE`: multiplies the article's sleeps (0.01 turns 7 s into 70 ms).
-    pub fn time_scale(mut self, scale: f64) -> Self {
-        self.time_scale = scale;
-        self
-    }
-
-    /// The services' tracing settings (`SAMPLE_RATE`, `B3_FORMAT`, `PROPAGATION`,
-    /// `JOIN_SPANS`, ...); the chain sets their `ZIPKIN_ENDPOINT` itself.
-    pub fn tracing(mut self, tracing: TracingArgs) -> Self {
-        self.tracing = tracing;
-        self
-    }
-
-    /// `SAMPLE_RATE`: the fraction of new traces recorded, 0.0 to 1.0.
-    pub fn sample_rate(mut self, rate: f64) -> Self {
-        self.tracing.sample_rate = rate;
-        self
-    }
-
-    /// The services' routes without their tracing layer and without reporters: the same
-    /// handlers, no spans, no B3 headers. Benchmarks compare it with the traced chain.
-    pub fn untraced(mut self) -> Self {
-        self.traced = false;
-        self
-    }
-
-    /// Starts service2 alone, without service1 calling it: its `GET /service/` is the
-    /// chain's entry. Benchmarks load it alone.
-    pub fn without_service1(mut self) -> Self {
-        self.service1 = false;
-        self
-    }
-
-    /// Each service's reporter settings, such as a small queue or a short retry window;
-    /// their destination is replaced by where the chain's spans go.
-    pub fn reporter(mut self, config: ReporterConfig) -> Self {
-        self.reporter = Some(config);
-        self
-    }
-
-    /// Reports through `destination` (a RabbitMQ queue, a Kafka topic) instead of POSTing
-    /// to the collector, which stays the services' `ZIPKIN_ENDPOINT`.
-    pub fn transport(mut self, destination: Destination) -> Self {
-        self.transport = Some(destination);
-        self
-    }
-
-    /// Calls this base URL (a stand-in the caller runs) instead of starting service2.
-    pub fn service2_url(mut self, url: impl Into<String>) -> Self {
-        self.service2_url = Some(url.into());
-        self
-    }
-
-    /// `CLIENT_TIMEOUT_SECS`: how long service1 waits for service2. By default 10 s plus
-    /// twice service2's article time at this time scale.
-    pub fn client_timeout(mut self, timeout: Duration) -> Self {
-        self.client_timeout = Some(timeout);
-        self
-    }
-
-    /// `INSTRUMENT=true` for service2: db_search is timed by `#[instrument]`, which only the
-    /// tracing bridge records; the caller installs the bridge as its global subscriber.
-    pub fn instrument(mut self, instrument: bool) -> Self {
-        self.instrument = instrument;
-        self
-    }
-
-    /// Records the trace headers service2 receives into `log`.
-    pub fn capture_headers(mut self, log: HeaderLog) -> Self {
-        self.headers = Some(log);
-        self
-    }
-
-    /// The time scale.
-    pub fn scale(&self) -> f64 {
-        self.time_scale
-    }
-
-    /// The services' tracing settings (their endpoint is set when the chain starts).
-    pub fn tracing_settings(&self) -> &TracingArgs {
-        &self.tracing
-    }
-
-    /// The destination given by [`Self::transport`], if any.
-    pub fn transport_destination(&self) -> Option<&Destination> {
-        self.transport.as_ref()
-    }
-
-    /// The base URL given by [`Self::service2_url`], if any.
-    pub fn service2_stand_in(&self) -> Option<&str> {
-        self.service2_url.as_deref()
-    }
-
-    /// Whether reporter settings other than the destination were given.
-    pub fn tunes_reporter(&self) -> bool {
-        self.reporter.is_some()
-    }
-
-    /// Whether service2 times db_search with `#[instrument]`.
-    pub fn instruments(&self) -> bool {
-        self.instrument
-    }
-
-    /// How long service1 waits for service2.
-    pub fn client_timeout_or_default(&self) -> Duration {
-        self.client_timeout
-            .unwrap_or_else(|| Duration::from_secs_f64(10.0 + 8.0 * self.time_scale))
-    }
-
-    /// The services' `ZIPKIN_ENDPOINT`, or `None` for a stand-in not started yet.
-    pub fn zipkin_endpoint(&self) -> Option<&str> {
-        match &self.spans {
-            Spans::Endpoint(endpoint) => Some(endpoint),
-            Spans::StandIn(_) => None,
-        }
-    }
-
     /// Binds every port on 127.0.0.1, then starts the collector (unless spans go to a
     /// running Zipkin), service2 (unless a stand-in replaces it) and service1. Call inside
     /// a tokio runtime.
@@ -292,7 +104,14 @@ impl ChainSettings {
         })
     }
 
-    /// A reporter for `server`'s spans, to the transport or the endpoint; none untraced.
+    /// Where the services' spans go: the transport, or the endpoint.
+    fn destination(&self, endpoint: &str) -> Destination {
+        self.transport
+            .clone()
+            .unwrap_or_else(|| Destination::Http(endpoint.to_owned()))
+    }
+
+    /// A reporter for `server`'s spans, to [`Self::destination`]; none untraced.
     fn reporter_for(
         &self,
         server: Server,
@@ -301,12 +120,8 @@ impl ChainSettings {
         if !self.traced {
             return Ok(None);
         }
-        let destination = self
-            .transport
-            .clone()
-            .unwrap_or_else(|| Destination::Http(endpoint.to_owned()));
         let config = ReporterConfig {
-            destination,
+            destination: self.destination(endpoint),
             ..self
                 .reporter
                 .clone()
@@ -330,7 +145,8 @@ impl ChainSettings {
             instrument: self.instrument,
         };
         let server = match &reporter {
-            Some(reporter) => service2::server(&config, reporter.clone()),
+            Some(reporter) => service2::server(&config, reporter.clone())
+                .reporting_to(&self.destination(endpoint)),
             None => {
                 let state = service2::AppState {
                     tracer: Tracer::builder(service2::SERVICE_NAME).build(),
@@ -368,9 +184,9 @@ impl ChainSettings {
             service,
         };
         let server = match &reporter {
-            Some(reporter) => {
-                service1::server(&config, reporter.clone()).map_err(|e| setup(&format!("{e:#}")))?
-            }
+            Some(reporter) => service1::server(&config, reporter.clone())
+                .map_err(|e| setup(&format!("{e:#}")))?
+                .reporting_to(&self.destination(endpoint)),
             None => {
                 let state = service1::AppState::new(
                     Tracer::builder(service1::SERVICE_NAME).build(),

@@ -8,9 +8,9 @@
 use clap::Parser;
 use plumbing::{TracingArgs, parse_time_scale};
 
-use crate::chain::ChainSettings;
 use crate::flags::TracingFlags;
 use crate::headers::HeaderLog;
+use crate::settings::ChainSettings;
 
 /// The article's request lasts this many seconds at time scale 1: 2 s in service1, 4 s
 /// in service2, then 1 s more in service1.

@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`headers`] | a layer recording the B3 headers service2 receives |
 //! | [`served`] | one server on a task, its port, stopping it; the start-up errors |
+//! | [`settings`] | what the chain starts: where spans go, ports, time scale, sampling |
 //! | [`chain`] | starting and stopping the collector and both services, for every caller |
 //! | [`flags`] | the services' sampling and B3 flags, read by the demo as they are |
 //! | [`config`] | the command line (`--once`, `--time-scale`, the ports, `--zipkin`) |
@@ -23,7 +24,7 @@
 //! | [`run`] | the demo from start to finish |
 //! | [`remote`] | `--zipkin URL`: the demo against a running Zipkin, read back through its API |
 //!
-//! Modules are listed, and declared, in the order they build on each other: each uses only
+//! The table lists the modules in the order they build on each other: each uses only
 //! modules above it.
 //!
 //! The whole demo at a hundredth of the article's time, on free ports, printing to a
@@ -56,9 +57,10 @@ pub mod remote;
 pub mod request;
 pub mod run;
 pub mod served;
+pub mod settings;
 pub mod watch;
 
-pub use chain::{Chain, ChainSettings, STOP_DEADLINE};
+pub use chain::{Chain, STOP_DEADLINE};
 pub use config::Config;
 pub use error::DemoError;
 pub use flags::TracingFlags;
@@ -67,4 +69,5 @@ pub use output::Printer;
 pub use remote::{RemoteError, run_with_zipkin};
 pub use run::{run, run_on};
 pub use served::{ChainError, Served, Server};
+pub use settings::ChainSettings;
 pub use watch::{ARTICLE_SPANS, CollectedTrace, TraceWatcher};

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use collector::waterfall::{WaterfallOptions, render};
 use zipkin_tracing::{Span, TraceId};
 
-use crate::chain::{Chain, ChainSettings};
+use crate::chain::Chain;
 use crate::config::Config;
 use crate::error::DemoError;
 use crate::output::Printer;
 use crate::request::{article_request, request_timeout};
+use crate::settings::ChainSettings;
 use crate::watch::ARTICLE_SPANS;
 
 /// How long to wait for the trace to show up in Zipkin: the reporters' one-second

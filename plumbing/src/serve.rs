@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use zipkin_tracing::AsyncReporter;
+use zipkin_tracing::{AsyncReporter, Destination};
 
 /// How long shutdown waits for queued spans to reach the collector.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +41,7 @@ pub struct Server {
     name: &'static str,
     app: Router,
     reporter: Option<AsyncReporter>,
+    destination: Option<String>,
 }
 
 impl Server {
@@ -50,6 +51,7 @@ impl Server {
             name,
             app,
             reporter: Some(reporter),
+            destination: None,
         }
     }
 
@@ -60,6 +62,7 @@ impl Server {
             name,
             app,
             reporter: None,
+            destination: None,
         }
     }
 
@@ -67,6 +70,14 @@ impl Server {
     /// every request before the service's own tracing layer does.
     pub fn map_app(mut self, wrap: impl FnOnce(Router) -> Router) -> Self {
         self.app = wrap(self.app);
+        self
+    }
+
+    /// The same server, saying in its start-up log line that its spans go to
+    /// `destination` (the endpoint, queue or topic its reporter sends to; a password in
+    /// a broker's URI is not shown).
+    pub fn reporting_to(mut self, destination: &Destination) -> Self {
+        self.destination = Some(without_password(&destination.to_string()));
         self
     }
 
@@ -79,7 +90,14 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let name = self.name;
-        tracing::info!(address = %listener.local_addr()?, "{name} listening");
+        let address = listener.local_addr()?;
+        match (&self.reporter, &self.destination) {
+            (Some(_), Some(spans)) => {
+                tracing::info!(%address, %spans, "{name} listening; spans go to {spans}");
+            }
+            (Some(_), None) => tracing::info!(%address, "{name} listening"),
+            (None, _) => tracing::info!(%address, "{name} listening, untraced"),
+        }
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
@@ -96,6 +114,29 @@ impl Server {
             );
         }
         Ok(())
+    }
+}
+
+/// `text` with the password of any `scheme://user:password@host` in it replaced by `***`.
+fn without_password(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_owned();
+    };
+    let authority_start = scheme_end + "://".len();
+    let rest = &text[authority_start..];
+    let authority_len = rest.find(['/', ' ']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    match authority.rfind('@').and_then(|at| {
+        let user_info = &authority[..at];
+        user_info.find(':').map(|colon| (colon, at))
+    }) {
+        Some((colon, at)) => format!(
+            "{}{}:***{}",
+            &text[..authority_start],
+            &authority[..colon],
+            &text[authority_start + at..]
+        ),
+        None => text.to_owned(),
     }
 }
 
@@ -117,6 +158,30 @@ mod tests {
         let error = bind(address).await.unwrap_err().to_string();
         for expected in [address.to_string().as_str(), "--bind/BIND", "--port/PORT"] {
             assert!(error.contains(expected), "{expected}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_destination_in_the_log_line_hides_a_password() {
+        for (text, shown) in [
+            (
+                "http://127.0.0.1:9411/api/v2/spans",
+                "http://127.0.0.1:9411/api/v2/spans",
+            ),
+            (
+                "queue zipkin at amqp://guest:secret@127.0.0.1:5672/traces",
+                "queue zipkin at amqp://guest:***@127.0.0.1:5672/traces",
+            ),
+            (
+                "queue zipkin at amqp://guest@rabbit",
+                "queue zipkin at amqp://guest@rabbit",
+            ),
+            (
+                "topic zipkin at k1:9092,k2:9092",
+                "topic zipkin at k1:9092,k2:9092",
+            ),
+        ] {
+            assert_eq!(without_password(text), shown, "{text}");
         }
     }
 
