@@ -1,18 +1,17 @@
 //! The services as the load tool serves them: one route in three variants, untraced,
-//! traced at `SAMPLE_RATE=1.0` and traced at `0.0`, each on its own loopback port.
+//! traced at `SAMPLE_RATE=1.0` and traced at `0.0`, each chain on its own loopback ports.
 //!
-//! Untraced is the services' `routes()` (the same handlers, without the `ZipkinLayer`);
-//! traced is the service as its binary serves it (`service1::server`, `service2::server`),
-//! from the same settings with another sample rate. The chain is service1 calling service2,
-//! both in the same variant.
+//! Each variant is the article's chain as the demo and the tests start it
+//! ([`demo::ChainSettings`]): service1 calling service2, reporting to the load tool's
+//! backend, with no sleeps. Untraced is the services' `routes()` (the same handlers,
+//! without the `ZipkinLayer`); traced is each service as its binary serves it, from the
+//! same settings with another sample rate.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use plumbing::{ServiceArgs, TracingArgs};
-use tokio::sync::oneshot;
+use demo::{Chain, ChainSettings};
 use zipkin_reporter::{AsyncReporter, ReporterStats};
-use zipkin_tracing::Tracer;
+use zipkin_tracing::ProbabilitySampler;
 
 /// The route under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,6 +56,20 @@ impl Variant {
             Variant::Traced(rate) => format!("traced, SAMPLE_RATE={rate:.1}"),
         }
     }
+
+    /// The chain of this variant, reporting to `endpoint`, with no sleeps.
+    fn settings(self, endpoint: &str) -> ChainSettings {
+        let endpoint = endpoint
+            .parse()
+            .expect("the backend's endpoint is an http URL");
+        let settings = ChainSettings::reporting_to(endpoint).time_scale(0.0);
+        match self {
+            Variant::Untraced => settings.untraced(),
+            Variant::Traced(rate) => settings.sampler(
+                ProbabilitySampler::new(rate).expect("a variant's rate is from 0.0 to 1.0"),
+            ),
+        }
+    }
 }
 
 /// A variant deployed on the services' runtime.
@@ -67,115 +80,22 @@ pub struct Deployment {
     pub address: SocketAddr,
     /// The traced variants' reporters (none when untraced).
     pub reporters: Vec<AsyncReporter>,
-    /// Dropping these stops the servers.
-    _stop: Vec<oneshot::Sender<()>>,
+    /// Dropping the chain stops its servers.
+    _chain: Chain,
 }
 
-/// Serves `server` on an ephemeral loopback port until the returned sender is dropped.
-async fn serve(server: plumbing::Server) -> anyhow::Result<(SocketAddr, oneshot::Sender<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let stopped = async move {
-            let _ = stopped.await;
-        };
-        if let Err(error) = server.run(listener, stopped).await {
-            eprintln!("a service stopped with an error: {error}");
-        }
-    });
-    Ok((address, stop))
-}
-
-/// The services' shared settings for `variant`: no sleeps, reporting to `endpoint`.
-fn settings(variant: Variant, endpoint: &str) -> ServiceArgs {
-    let mut tracing = TracingArgs::new(endpoint.parse().expect("the backend's endpoint parses"));
-    if let Variant::Traced(rate) = variant {
-        tracing.sample_rate =
-            zipkin_tracing::ProbabilitySampler::new(rate).expect("a variant's rate is from 0 to 1");
-    }
-    ServiceArgs::new(tracing, 0.0)
-}
-
-/// service2 in `variant`, and its reporter when traced.
-fn service2(
-    variant: Variant,
-    service: ServiceArgs,
-) -> anyhow::Result<(plumbing::Server, Option<AsyncReporter>)> {
-    if variant == Variant::Untraced {
-        let state = service2::AppState {
-            tracer: Tracer::builder(service2::SERVICE_NAME).build(),
-            time_scale: service.time_scale,
-            instrument: false,
-        };
-        let routes = service2::routes().with_state(state);
-        return Ok((
-            plumbing::Server::untraced(service2::SERVICE_NAME, routes),
-            None,
-        ));
-    }
-    let reporter = service.tracing.start_reporter()?;
-    let config = service2::Config {
-        port: 0,
-        service,
-        instrument: false,
-    };
-    Ok((service2::server(&config, reporter.clone()), Some(reporter)))
-}
-
-/// service1 in `variant` calling service2 at `service2`, and its reporter when traced.
-fn service1(
-    variant: Variant,
-    service: ServiceArgs,
-    service2: SocketAddr,
-) -> anyhow::Result<(plumbing::Server, Option<AsyncReporter>)> {
-    let config = service1::Config {
-        port: 0,
-        service2_url: format!("http://{service2}").parse()?,
-        client_timeout_secs: 10.0,
-        service,
-    };
-    if variant == Variant::Untraced {
-        let state = service1::AppState::new(
-            Tracer::builder(service1::SERVICE_NAME).build(),
-            &config.service2_url,
-            Duration::from_secs_f64(config.client_timeout_secs),
-            config.service.time_scale,
-        )?;
-        let routes = service1::routes().with_state(state);
-        return Ok((
-            plumbing::Server::untraced(service1::SERVICE_NAME, routes),
-            None,
-        ));
-    }
-    let reporter = config.service.tracing.start_reporter()?;
-    Ok((service1::server(&config, reporter.clone())?, Some(reporter)))
-}
-
-/// Starts `variant` of `route` on the current runtime.
+/// Starts `variant` of `route` on the current runtime: service2 alone, or the whole chain.
 pub async fn deploy(variant: Variant, route: Route, endpoint: &str) -> anyhow::Result<Deployment> {
-    let mut reporters = Vec::new();
-    let mut stop = Vec::new();
-
-    let (server2, reporter2) = service2(variant, settings(variant, endpoint))?;
-    reporters.extend(reporter2);
-    let (address2, stop2) = serve(server2).await?;
-    stop.push(stop2);
-    let address = match route {
-        Route::Service2 => address2,
-        Route::Chain => {
-            let (server1, reporter1) = service1(variant, settings(variant, endpoint), address2)?;
-            reporters.extend(reporter1);
-            let (address1, stop1) = serve(server1).await?;
-            stop.push(stop1);
-            address1
-        }
+    let settings = match route {
+        Route::Service2 => variant.settings(endpoint).without_service1(),
+        Route::Chain => variant.settings(endpoint),
     };
+    let chain = settings.start().await?;
     Ok(Deployment {
         variant,
-        address,
-        reporters,
-        _stop: stop,
+        address: chain.entry().address(),
+        reporters: chain.reporters(),
+        _chain: chain,
     })
 }
 
@@ -204,6 +124,8 @@ pub fn difference(after: ReporterStats, before: ReporterStats) -> ReporterStats 
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::backend::{Backend, BackendKind};
 

@@ -45,6 +45,9 @@ pub struct CapturedRequest {
     /// specification's order: `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-ParentSpanId`,
     /// `X-B3-Sampled`, `X-B3-Flags`, `b3`.
     pub headers: Vec<(String, String)>,
+    /// The caller's sampling decision: `Some(false)` when it sent "do not record"
+    /// (`X-B3-Sampled: 0`), `None` when it left the decision to the callee.
+    pub sampled: Option<bool>,
 }
 
 impl CapturedRequest {
@@ -56,7 +59,7 @@ impl CapturedRequest {
             .map(|(_, value)| value.as_str())
     }
 
-    fn of(method: String, path: String, headers: &HeaderMap) -> Self {
+    fn of(method: String, path: String, headers: &HeaderMap, sampled: Option<bool>) -> Self {
         let mut found = Vec::new();
         for (stored, spelled) in B3_HEADERS {
             for value in headers.get_all(stored) {
@@ -69,6 +72,7 @@ impl CapturedRequest {
             method,
             path,
             headers: found,
+            sampled,
         }
     }
 }
@@ -96,6 +100,13 @@ impl HeaderLog {
         self.lock().remove(trace_id).unwrap_or_default()
     }
 
+    /// The sampling decision the first request of `trace_id` carried, if it was recorded
+    /// and carried one.
+    pub fn sampled(&self, trace_id: &TraceId) -> Option<bool> {
+        let requests = self.lock();
+        requests.get(trace_id)?.first()?.sampled
+    }
+
     /// Records `request` if its headers carry a valid trace context; requests without one
     /// have no trace to file them under (the service starts a new trace for them).
     fn record<B>(&self, request: &Request<B>) {
@@ -106,6 +117,12 @@ impl HeaderLog {
             request.method().to_string(),
             request.uri().path().to_owned(),
             request.headers(),
+            // Debug implies sampled.
+            if context.flags.debug {
+                Some(true)
+            } else {
+                context.flags.sampled
+            },
         );
         self.lock()
             .entry(context.trace_id)
@@ -220,7 +237,22 @@ mod tests {
             ]
         );
         assert_eq!(request.header("x-b3-spanid"), Some("a2fb4a1d1a96d312"));
+        assert_eq!(request.sampled, Some(true));
         assert!(log.take(&trace_id).is_empty(), "take removes the entry");
+        assert_eq!(log.sampled(&trace_id), None);
+    }
+
+    #[tokio::test]
+    async fn the_callers_sampling_decision_is_kept_with_the_request() {
+        let log = HeaderLog::new();
+        let unsampled = format!("{TRACE}-a2fb4a1d1a96d312-0");
+        send(&log, &[("b3", &unsampled)]).await;
+        let trace_id: TraceId = TRACE.parse().unwrap();
+        assert_eq!(log.sampled(&trace_id), Some(false));
+        assert_eq!(log.take(&trace_id)[0].sampled, Some(false));
+        let deferred = format!("{TRACE}-a2fb4a1d1a96d312");
+        send(&log, &[("b3", &deferred)]).await;
+        assert_eq!(log.sampled(&trace_id), None);
     }
 
     #[tokio::test]

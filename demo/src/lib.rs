@@ -6,15 +6,26 @@
 //! B3 headers service1 sent to service2. Then it keeps serving, printing the trace of each
 //! further request, until Ctrl-C (or SIGTERM) stops everything cleanly.
 //!
+//! The chain it starts is the one the integration tests and the benchmarks start too:
+//! [`ChainSettings`] says what to start, [`Chain`] is what runs.
+//!
 //! | module | what |
 //! |---|---|
-//! | [`config`] | the command line (`--once`, `--time-scale`, the ports) |
-//! | [`stack`] | starting and stopping the collector and both services |
 //! | [`headers`] | a layer recording the B3 headers service2 receives |
+//! | [`served`] | one server on a task, its port, stopping it; the start-up errors |
+//! | [`settings`] | what the chain starts: where spans go, ports, time scale, sampling |
+//! | [`chain`] | starting and stopping the collector and both services, for every caller |
+//! | [`flags`] | the services' sampling and B3 flags, read by the demo as they are |
+//! | [`config`] | the command line (`--once`, `--time-scale`, the ports, `--zipkin`) |
+//! | [`error`] | why the demo failed |
+//! | [`request`] | the article's request, as a user sends it |
 //! | [`watch`] | noticing finished traces and gathering their spans |
 //! | [`output`] | the printed text: intro, waterfall, headers |
 //! | [`run`] | the demo from start to finish |
 //! | [`remote`] | `--zipkin URL`: the demo against a running Zipkin, read back through its API |
+//!
+//! The table lists the modules in the order they build on each other: each uses only
+//! modules above it.
 //!
 //! The whole demo at a hundredth of the article's time, on free ports, printing to a
 //! buffer:
@@ -36,18 +47,27 @@
 //! # }
 //! ```
 
+pub mod chain;
 pub mod config;
+pub mod error;
+pub mod flags;
 pub mod headers;
 pub mod output;
 pub mod remote;
+pub mod request;
 pub mod run;
-pub mod stack;
+pub mod served;
+pub mod settings;
 pub mod watch;
 
+pub use chain::{Chain, STOP_DEADLINE};
 pub use config::Config;
+pub use error::DemoError;
+pub use flags::TracingFlags;
 pub use headers::{CaptureB3Layer, CapturedRequest, HeaderLog};
 pub use output::Printer;
 pub use remote::{RemoteError, run_with_zipkin};
-pub use run::{DemoError, run, run_on};
-pub use stack::{Addresses, Server, Stack, StackError};
+pub use run::{run, run_on};
+pub use served::{ChainError, Served, Server};
+pub use settings::ChainSettings;
 pub use watch::{ARTICLE_SPANS, CollectedTrace, TraceWatcher};

@@ -6,12 +6,13 @@
 //! error.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use collector::waterfall::{WaterfallOptions, render};
 
+use crate::chain::Chain;
 use crate::headers::CapturedRequest;
-use crate::stack::Addresses;
 use crate::watch::{ARTICLE_SPANS, CollectedTrace, SPAN_DEADLINE};
 
 /// What each B3 header means in the article's trace, printed next to its value.
@@ -42,8 +43,8 @@ impl<W: Write> Printer<W> {
         self.out
     }
 
-    /// What runs where.
-    pub fn intro(&mut self, addresses: &Addresses, time_scale: f64) -> io::Result<()> {
+    /// What runs where: the chain's collector (if it started one) and services.
+    pub fn intro(&mut self, chain: &Chain, time_scale: f64) -> io::Result<()> {
         let out = &mut self.out;
         writeln!(
             out,
@@ -52,21 +53,24 @@ impl<W: Write> Printer<W> {
         let rows = [
             (
                 "collector",
-                addresses.collector,
+                chain.collector_address(),
                 "stand-in Zipkin: POST /api/v2/spans, GET /api/v2/trace/{id}",
             ),
             (
                 "service2",
-                addresses.service2,
+                chain.service2().map(|served| served.address()),
                 "GET /service/: service_2_do_stuff, then db_search",
             ),
             (
                 "service1",
-                addresses.service1,
+                chain.service1().map(|served| served.address()),
                 "GET /: service_1_do_stuff, which calls service2",
             ),
         ];
-        let urls = rows.map(|(name, address, what)| (name, format!("http://{address}"), what));
+        let urls: Vec<_> = rows
+            .into_iter()
+            .filter_map(|(name, address, what)| Some((name, format!("http://{}", address?), what)))
+            .collect();
         let width = urls.iter().map(|(_, url, _)| url.len()).max().unwrap_or(0);
         for (name, url, what) in urls {
             writeln!(out, "  {name:<9}  {url:<width$}  {what}")?;
@@ -102,10 +106,17 @@ impl<W: Write> Printer<W> {
         self.out.flush()
     }
 
-    /// A trace: a warning if spans are missing, the waterfall, the B3 headers, and where
-    /// to fetch its JSON.
-    pub fn trace(&mut self, trace: &CollectedTrace, addresses: &Addresses) -> io::Result<()> {
-        if !trace.complete {
+    /// A trace: a warning if spans are missing (or none, if it was not sampled), the
+    /// waterfall, the B3 headers, and where to fetch its JSON while `collector` serves;
+    /// `None` once the demo stops its collector on exit (`--once`).
+    pub fn trace(
+        &mut self,
+        trace: &CollectedTrace,
+        collector: Option<SocketAddr>,
+    ) -> io::Result<()> {
+        if !trace.sampled {
+            self.not_sampled(&trace.trace_id.to_string())?;
+        } else if !trace.complete {
             writeln!(
                 self.out,
                 "Incomplete: {} of the article's {ARTICLE_SPANS} spans arrived within {} s; \
@@ -114,8 +125,10 @@ impl<W: Write> Printer<W> {
                 SPAN_DEADLINE.as_secs()
             )?;
         }
-        self.out
-            .write_all(render(&trace.spans, &self.waterfall).as_bytes())?;
+        if trace.sampled {
+            self.out
+                .write_all(render(&trace.spans, &self.waterfall).as_bytes())?;
+        }
         writeln!(self.out)?;
         if trace.headers.is_empty() {
             writeln!(self.out, "(service2 received no B3 headers in this trace)")?;
@@ -123,13 +136,31 @@ impl<W: Write> Printer<W> {
         for request in &trace.headers {
             self.headers(request)?;
         }
-        writeln!(
-            self.out,
-            "As JSON: curl http://{}/api/v2/trace/{}",
-            addresses.collector, trace.trace_id
-        )?;
+        match (collector, trace.sampled) {
+            (Some(collector), true) => writeln!(
+                self.out,
+                "As JSON: curl http://{collector}/api/v2/trace/{}",
+                trace.trace_id
+            )?,
+            (_, false) => {}
+            (None, true) => writeln!(
+                self.out,
+                "The stand-in collector stops with the demo; to fetch traces as JSON, run \
+                 the demo without --once."
+            )?,
+        }
         writeln!(self.out)?;
         self.out.flush()
+    }
+
+    /// A trace service1 decided not to record: there is nothing to wait for or show.
+    pub fn not_sampled(&mut self, trace_id: &str) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "Trace {trace_id} was not sampled (--sample-rate/SAMPLE_RATE): service1 and \
+             service2 passed its ids along but recorded no span of it, so there is no \
+             waterfall to show."
+        )
     }
 
     fn headers(&mut self, request: &CapturedRequest) -> io::Result<()> {
@@ -154,11 +185,11 @@ impl<W: Write> Printer<W> {
     }
 
     /// The demo keeps serving.
-    pub fn serving(&mut self, addresses: &Addresses) -> io::Result<()> {
+    pub fn serving(&mut self, service1: SocketAddr) -> io::Result<()> {
         writeln!(
             self.out,
             "Serving: curl localhost:{} to see another trace, Ctrl-C to stop.",
-            addresses.service1.port()
+            service1.port()
         )?;
         writeln!(self.out)?;
         self.out.flush()
@@ -212,6 +243,7 @@ mod tests {
                 ("X-B3-TraceId".into(), "463ac35c9f6413ad".into()),
                 ("X-B3-Sampled".into(), "1".into()),
             ],
+            sampled: Some(true),
         };
         printer.headers(&request).unwrap();
         let text = String::from_utf8(printer.into_inner()).unwrap();

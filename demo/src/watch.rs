@@ -3,7 +3,8 @@
 //! A trace is done when service1's SERVER span, the last to finish, reaches the collector.
 //! [`TraceWatcher::next_new_trace`] wakes on each batch the collector ingests (never on a
 //! timer) and looks for such a trace it has not shown yet; [`TraceWatcher::collect`] then
-//! flushes both reporters and waits, with a deadline, for the article's six spans.
+//! flushes both reporters and waits, with a deadline, for the article's six spans, unless
+//! service1 decided not to sample the trace: then no span of it will ever come.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,7 +15,6 @@ use zipkin_reporter::AsyncReporter;
 use zipkin_tracing::{Kind, Span, TraceId};
 
 use crate::headers::{CapturedRequest, HeaderLog};
-use crate::stack::Stack;
 
 /// The spans of the article's trace: three in service1, three in service2.
 pub const ARTICLE_SPANS: usize = 6;
@@ -32,6 +32,9 @@ pub struct CollectedTrace {
     pub spans: Vec<Span>,
     /// Whether all [`ARTICLE_SPANS`] arrived before the deadline.
     pub complete: bool,
+    /// Whether the trace was sampled: `false` when service1 decided not to record it
+    /// (`SAMPLE_RATE`), so that no span of it exists.
+    pub sampled: bool,
     /// The requests that carried this trace's B3 headers into service2.
     pub headers: Vec<CapturedRequest>,
 }
@@ -47,23 +50,33 @@ pub struct TraceWatcher {
 }
 
 impl TraceWatcher {
-    /// A watcher of `stack`'s collector. Traces already stored count as new.
-    pub fn new(stack: &Stack) -> Self {
-        let collector = stack.collector().clone();
+    /// A watcher of `collector`, where `reporters` send their spans, with the trace
+    /// headers service2 received in `headers`. Traces already stored count as new.
+    pub fn new(collector: Collector, reporters: Vec<AsyncReporter>, headers: HeaderLog) -> Self {
         TraceWatcher {
             changes: collector.subscribe(),
             collector,
-            reporters: stack.reporters().to_vec(),
-            headers: stack.headers().clone(),
+            reporters,
+            headers,
             shown: HashSet::new(),
         }
     }
 
     /// Sends every span the services have queued, waits until `trace_id` has
-    /// [`ARTICLE_SPANS`] spans or [`SPAN_DEADLINE`] passes, and returns what arrived. The
+    /// [`ARTICLE_SPANS`] spans or [`SPAN_DEADLINE`] passes, and returns what arrived. A
+    /// trace that service2 was told not to sample is returned at once, without spans. The
     /// trace no longer counts as new.
     pub async fn collect(&mut self, trace_id: TraceId) -> CollectedTrace {
         self.shown.insert(trace_id);
+        if self.headers.sampled(&trace_id) == Some(false) {
+            return CollectedTrace {
+                trace_id,
+                spans: Vec::new(),
+                complete: false,
+                sampled: false,
+                headers: self.headers.take(&trace_id),
+            };
+        }
         // service2's spans were queued before service1's response; service1's root span
         // when the response was produced. Flushing both delivers them all now, instead of
         // after the reporters' one-second batching.
@@ -83,6 +96,7 @@ impl TraceWatcher {
             trace_id,
             spans,
             complete,
+            sampled: true,
             headers: self.headers.take(&trace_id),
         }
     }

@@ -1,6 +1,6 @@
 //! The real `demo` binary, run as a user would: `--once` prints the article's trace and
-//! exits 0; a port in use exits non-zero naming the port and flag; SIGINT and SIGTERM stop
-//! a serving demo with exit code 0.
+//! exits 0; a port in use exits 1 naming the port and flag, without a stack trace; a bad
+//! setting exits naming it; SIGINT and SIGTERM stop a serving demo with exit code 0.
 
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -42,6 +42,11 @@ fn demo(args: &[&str]) -> Command {
         .env_remove("SERVICE1_PORT")
         .env_remove("SERVICE2_PORT")
         .env_remove("COLLECTOR_PORT")
+        .env_remove("ZIPKIN_URL")
+        .env_remove("SAMPLE_RATE")
+        .env_remove("B3_FORMAT")
+        .env_remove("PROPAGATION")
+        .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -121,6 +126,43 @@ async fn a_port_in_use_exits_non_zero_naming_port_and_flag() {
     );
     assert!(stderr.contains("--service2-port"), "{stderr}");
     drop(taken);
+}
+
+#[tokio::test]
+async fn a_start_up_error_is_its_message_without_a_stack_trace_even_with_rust_backtrace() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut command = demo(&["--once", "--collector-port", &port]);
+    command.env("RUST_BACKTRACE", "1");
+    let output = finish(command.spawn().unwrap()).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: port {port} is already in use")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--zipkin"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    drop(taken);
+}
+
+#[tokio::test]
+async fn a_bad_service_setting_in_the_environment_stops_the_demo_naming_it() {
+    for (variable, value, flag) in [
+        ("SAMPLE_RATE", "5", "--sample-rate"),
+        ("B3_FORMAT", "both", "--b3-format"),
+        ("PROPAGATION", "tracecontext", "--propagation"),
+    ] {
+        let mut command = demo(&["--once"]);
+        command.env(variable, value);
+        let output = finish(command.spawn().unwrap()).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{variable}={value}: {stderr}");
+        assert!(stderr.contains(flag), "{variable}={value}: {stderr}");
+        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+        assert!(output.stdout.is_empty(), "nothing ran");
+    }
 }
 
 /// Runs the serving demo until it prints `Serving:`, sends `signal`, and returns how it

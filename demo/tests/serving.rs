@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use collector::waterfall::WaterfallOptions;
-use demo::{Config, Printer, Stack, run_on};
+use demo::{Config, Printer, run_on};
 use tokio::sync::{oneshot, watch};
 use zipkin_tracing::TraceId;
 
@@ -96,8 +96,8 @@ async fn further_requests_are_printed_until_shutdown() {
         once: false,
         ..Config::ephemeral(0.01)
     };
-    let stack = Stack::start(&config).await.unwrap();
-    let url = stack.addresses().service1_url();
+    let chain = config.chain().start().await.unwrap();
+    let url = chain.entry_url();
     let buffer = SharedBuffer::new();
     let (stop, stopped) = oneshot::channel::<()>();
     let mut printer = Printer::new(buffer.clone(), OPTIONS);
@@ -105,7 +105,7 @@ async fn further_requests_are_printed_until_shutdown() {
         let shutdown = async {
             let _ = stopped.await;
         };
-        run_on(stack, &config, &mut printer, shutdown).await
+        run_on(chain, &config, &mut printer, shutdown).await
     });
 
     buffer.wait_for("Serving: curl localhost:").await;
@@ -148,13 +148,13 @@ async fn shutdown_during_the_first_request_stops_cleanly() {
     // The article's request takes ~1.4 s at this scale; shutdown comes as soon as it is
     // sent, so the services stop with it in flight.
     let config = Config::ephemeral(0.2);
-    let stack = Stack::start(&config).await.unwrap();
+    let chain = config.chain().start().await.unwrap();
     let buffer = SharedBuffer::new();
     let mut printer = Printer::new(buffer.clone(), OPTIONS);
     let shutdown = async {
         buffer.wait_for("(takes ~1.4 s at time scale 0.2)").await;
     };
-    let run = run_on(stack, &config, &mut printer, shutdown);
+    let run = run_on(chain, &config, &mut printer, shutdown);
     let traces = tokio::time::timeout(DEADLINE, run)
         .await
         .expect("the demo stops")

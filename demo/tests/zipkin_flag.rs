@@ -144,3 +144,58 @@ async fn a_bad_zipkin_url_stops_the_demo_with_a_message_naming_the_flag() {
     );
     assert!(out.is_empty(), "nothing started, nothing printed");
 }
+
+#[tokio::test]
+async fn a_url_that_is_not_zipkins_base_names_the_shape_zipkin_takes() {
+    // A server answering 404 everywhere, as a Zipkin does under a wrong path prefix.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/zipkin-prefix", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, axum::Router::new()).await });
+    let config = Config {
+        zipkin: Some(url.clone()),
+        ..Config::ephemeral(0.01)
+    };
+    let mut out = Vec::new();
+    let error = run_with_zipkin(&config, &url, &mut out, OPTIONS, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with(&format!("--zipkin {url}: ")), "{error}");
+    assert!(error.contains("404"), "{error}");
+    assert!(
+        error.contains("base URL, e.g. http://127.0.0.1:9411"),
+        "{error}"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_unsampled_trace_is_not_looked_up_in_zipkin() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let store = Collector::new(CollectorConfig::default());
+    let server = tokio::spawn(collector::serve(
+        listener,
+        store.clone(),
+        std::future::pending(),
+    ));
+    let mut config = Config {
+        zipkin: Some(url.clone()),
+        ..Config::ephemeral(0.01)
+    };
+    config.tracing.sample_rate = zipkin_tracing::ProbabilitySampler::never();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let spans = run_with_zipkin(&config, &url, &mut out, OPTIONS, std::future::pending())
+        .await
+        .expect("an unsampled trace is not an error");
+    let text = String::from_utf8(out).unwrap();
+    assert!(spans.is_empty(), "{text}");
+    assert!(text.contains("was not sampled"), "{text}");
+    assert!(!text.contains("Incomplete"), "{text}");
+    assert!(!text.contains("curl"), "nothing to fetch: {text}");
+    // Reading back would poll for 15 s before giving up.
+    assert!(started.elapsed() < demo::remote::ZIPKIN_DEADLINE, "{text}");
+    assert_eq!(store.span_count(), 0, "nothing was reported");
+    server.abort();
+}

@@ -1,52 +1,46 @@
-//! The article's chain, started one way for every test: service2, then service1 calling it.
+//! The article's chain for the tests: the demo's own starter, plus the real binaries.
 //!
 //! [`Chain::options`] starts from where spans go; each option then says what the test
-//! needs: another transport (RabbitMQ, Kafka) instead of HTTP, a time scale, a sample rate, the reporters' queue and retry settings, a stand-in
-//! in place of service2, or the real binaries (configured only by environment variables,
-//! as a user runs them) instead of the services in-process. In-process, each service is
-//! built by its own `server` function and served by `plumbing::Server::run`, as its binary
-//! does.
+//! needs: another transport (RabbitMQ, Kafka) instead of HTTP, a time scale, a sample rate,
+//! the reporters' queue and retry settings, a stand-in in place of service2, or the real
+//! binaries (configured only by environment variables, as a user runs them) instead of the
+//! services in-process. The options are the demo's [`ChainSettings`], which also start
+//! the services in-process (`cargo run` starts its chain the same way); the binaries get
+//! the same settings as environment variables.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use plumbing::{ServiceArgs, TracingArgs};
-use zipkin_reporter::{AsyncReporter, Destination, HttpEndpoint, ReporterConfig};
-use zipkin_tracing::{Propagation, TraceId, TracingBridge};
+use demo::ChainSettings;
+use zipkin_reporter::{Destination, HttpEndpoint, ReporterConfig};
+use zipkin_tracing::{ProbabilitySampler, Propagation, TraceId, TracingBridge};
 
 use crate::process::{build_binary, launch};
 use crate::service::Service;
 
 /// How long a service may take to stop: finish its requests and flush its spans.
-pub const STOP_DEADLINE: Duration = Duration::from_secs(20);
+pub const STOP_DEADLINE: Duration = demo::STOP_DEADLINE;
 
 /// What to start; see [`Chain::options`].
 #[derive(Debug, Clone)]
 pub struct ChainOptions {
-    zipkin_endpoint: String,
-    destination: Destination,
-    reporter: ReporterConfig,
-    tuned_reporter: bool,
-    time_scale: f64,
-    sample_rate: f64,
-    service2_url: Option<String>,
-    client_timeout: Duration,
+    zipkin_endpoint: HttpEndpoint,
+    settings: ChainSettings,
     binaries: bool,
     rust_log: String,
-    propagation: Propagation,
-    instrument: bool,
 }
 
 impl ChainOptions {
     /// `TIME_SCALE`: multiplies the article's sleeps (0.01 turns 7 s into 70 ms). Default 0.
     pub fn time_scale(mut self, scale: f64) -> Self {
-        self.time_scale = scale;
+        self.settings = self.settings.time_scale(scale);
         self
     }
 
     /// `SAMPLE_RATE`: the fraction of new traces recorded, 0.0 to 1.0. Default 1.0.
     pub fn sample_rate(mut self, rate: f64) -> Self {
-        self.sample_rate = rate;
+        let sampler = ProbabilitySampler::new(rate).expect("a sample rate from 0.0 to 1.0");
+        self.settings = self.settings.sampler(sampler);
         self
     }
 
@@ -54,7 +48,7 @@ impl ChainOptions {
     /// to the endpoint given to [`Chain::options`], which stays the services'
     /// `ZIPKIN_ENDPOINT`: a closed port there proves it is not used.
     pub fn transport(mut self, destination: Destination) -> Self {
-        self.destination = destination;
+        self.settings = self.settings.transport(destination);
         self
     }
 
@@ -62,20 +56,19 @@ impl ChainOptions {
     /// their destination is ignored (see [`Chain::options`] and [`Self::transport`]).
     /// In-process only: a binary takes only the destination.
     pub fn reporter(mut self, config: ReporterConfig) -> Self {
-        self.reporter = config;
-        self.tuned_reporter = true;
+        self.settings = self.settings.reporter(config);
         self
     }
 
     /// Calls this base URL (a stand-in the test runs) instead of starting service2.
     pub fn service2_url(mut self, url: impl Into<String>) -> Self {
-        self.service2_url = Some(url.into());
+        self.settings = self.settings.service2_url(url);
         self
     }
 
     /// `CLIENT_TIMEOUT_SECS`: how long service1 waits for service2. Default 10 s.
     pub fn client_timeout(mut self, timeout: Duration) -> Self {
-        self.client_timeout = timeout;
+        self.settings = self.settings.client_timeout(timeout);
         self
     }
 
@@ -94,7 +87,11 @@ impl ChainOptions {
     /// `PROPAGATION` of both services: the trace header formats read and written, in
     /// order. Default B3 only.
     pub fn propagation(mut self, propagation: Propagation) -> Self {
-        self.propagation = propagation;
+        let tracing = self.settings.tracing_settings().clone();
+        self.settings = self.settings.tracing(plumbing::TracingArgs {
+            propagation,
+            ..tracing
+        });
         self
     }
 
@@ -102,7 +99,7 @@ impl ChainOptions {
     /// the tracing bridge. In-process, this installs the bridge as the test process's
     /// global subscriber, so it only works in a test binary that installs no other first.
     pub fn instrument(mut self) -> Self {
-        self.instrument = true;
+        self.settings = self.settings.instrument(true);
         self
     }
 
@@ -126,68 +123,43 @@ impl ChainOptions {
     }
 
     async fn start_in_process(self) -> anyhow::Result<Chain> {
-        let service = ServiceArgs::new(
-            TracingArgs {
-                sample_rate: zipkin_tracing::ProbabilitySampler::new(self.sample_rate)?,
-                propagation: self.propagation,
-                ..TracingArgs::new(self.zipkin_endpoint.parse()?)
-            },
-            self.time_scale,
-        );
-        let reporter_config = ReporterConfig {
-            destination: self.destination.clone(),
-            ..self.reporter.clone()
-        };
-        let (service2, service2_url) = match self.service2_url.clone() {
-            Some(url) => (None, url),
-            None => {
-                let reporter =
-                    AsyncReporter::start(reporter_config.clone()).context("service2's reporter")?;
-                if self.instrument {
-                    plumbing::init_logging("warn", Some(TracingBridge::new()))?;
-                }
-                let config = service2::Config {
-                    port: 0,
-                    service: service.clone(),
-                    instrument: self.instrument,
-                };
-                let server = service2::server(&config, reporter.clone());
-                let started = Service::spawn(service2::SERVICE_NAME, server, reporter).await?;
-                let url = started.url();
-                (Some(started), url)
-            }
-        };
-        let config = service1::Config {
-            port: 0,
-            service2_url: service2_url.parse().context("service2's URL")?,
-            client_timeout_secs: self.client_timeout.as_secs_f64(),
-            service,
-        };
-        let reporter = AsyncReporter::start(reporter_config).context("service1's reporter")?;
-        let server = service1::server(&config, reporter.clone())?;
-        let service1 = Service::spawn(service1::SERVICE_NAME, server, reporter).await?;
-        Ok(Chain { service1, service2 })
+        let settings = self.settings;
+        if settings.instruments() && settings.service2_stand_in().is_none() {
+            plumbing::init_logging("warn", Some(TracingBridge::new()))?;
+        }
+        let (service1, service2) = settings.start().await?.into_services();
+        let service1 = service1.context("the chain starts service1")?;
+        Ok(Chain {
+            service1: Service::in_process(service1),
+            service2: service2.map(Service::in_process),
+        })
     }
 
     async fn start_binaries(self) -> anyhow::Result<Chain> {
+        let settings = &self.settings;
         anyhow::ensure!(
-            !self.tuned_reporter,
+            !settings.tunes_reporter(),
             "the binaries take only the reporter's destination, not its other settings"
         );
-        let mut environment = transport_environment(&self.destination);
+        let destination = settings
+            .transport_destination()
+            .cloned()
+            .unwrap_or_else(|| Destination::Http(self.zipkin_endpoint.clone()));
+        let tracing = settings.tracing_settings();
+        let mut environment = transport_environment(&destination);
         environment.extend([
-            ("ZIPKIN_ENDPOINT", self.zipkin_endpoint.clone()),
-            ("TIME_SCALE", self.time_scale.to_string()),
-            ("SAMPLE_RATE", self.sample_rate.to_string()),
+            ("ZIPKIN_ENDPOINT", self.zipkin_endpoint.to_string()),
+            ("TIME_SCALE", settings.scale().to_string()),
+            ("SAMPLE_RATE", tracing.sample_rate.rate().to_string()),
             ("RUST_LOG", self.rust_log.clone()),
-            ("PROPAGATION", self.propagation.to_string()),
+            ("PROPAGATION", tracing.propagation.to_string()),
         ]);
         let mut service2 = None;
-        let service2_url = match self.service2_url {
-            Some(url) => url,
+        let service2_url = match settings.service2_stand_in() {
+            Some(url) => url.to_owned(),
             None => {
                 let mut env2 = environment.clone();
-                env2.push(("INSTRUMENT", self.instrument.to_string()));
+                env2.push(("INSTRUMENT", settings.instruments().to_string()));
                 let started = start_binary(service2::SERVICE_NAME, &env2).await?;
                 let url = started.url();
                 service2 = Some(started);
@@ -198,7 +170,10 @@ impl ChainOptions {
         env1.push(("SERVICE2_URL", service2_url));
         env1.push((
             "CLIENT_TIMEOUT_SECS",
-            self.client_timeout.as_secs_f64().to_string(),
+            settings
+                .client_timeout_or_default()
+                .as_secs_f64()
+                .to_string(),
         ));
         let service1 = start_binary(service1::SERVICE_NAME, &env1).await?;
         Ok(Chain { service1, service2 })
@@ -250,24 +225,16 @@ pub struct Chain {
 impl Chain {
     /// Options for a chain reporting to `zipkin_endpoint`, e.g.
     /// `http://127.0.0.1:9411/api/v2/spans`, with every other setting at its default.
-    pub fn options(zipkin_endpoint: impl Into<String>) -> ChainOptions {
-        let zipkin_endpoint = zipkin_endpoint.into();
-        let endpoint: HttpEndpoint = zipkin_endpoint
-            .parse()
+    pub fn options(zipkin_endpoint: impl AsRef<str>) -> ChainOptions {
+        let zipkin_endpoint: HttpEndpoint = (zipkin_endpoint.as_ref().parse())
             .expect("a chain's Zipkin endpoint is an http URL with a path");
         ChainOptions {
-            destination: Destination::Http(endpoint.clone()),
-            reporter: ReporterConfig::http(endpoint),
+            settings: ChainSettings::reporting_to(zipkin_endpoint.clone())
+                .time_scale(0.0)
+                .client_timeout(Duration::from_secs(10)),
             zipkin_endpoint,
-            tuned_reporter: false,
-            time_scale: 0.0,
-            sample_rate: 1.0,
-            service2_url: None,
-            client_timeout: Duration::from_secs(10),
             binaries: false,
             rust_log: "info".to_owned(),
-            propagation: Propagation::default(),
-            instrument: false,
         }
     }
 

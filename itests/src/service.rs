@@ -1,5 +1,5 @@
-//! One service of a [`Chain`](crate::Chain): served in-process on a tokio task, or run as
-//! its real binary in a child process.
+//! One service of a [`Chain`](crate::Chain): served in-process on a tokio task (the demo's
+//! [`Served`]), or run as its real binary in a child process.
 //!
 //! Either way a test reaches it at [`Service::url`] and stops it the same way: stop
 //! accepting, finish requests in flight, flush spans, end. In-process, the test can also
@@ -9,9 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use demo::Served;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use zipkin_reporter::{AsyncReporter, ReporterStats};
 
 use crate::process::ServiceProcess;
@@ -20,11 +19,7 @@ use crate::process::ServiceProcess;
 #[derive(Debug)]
 enum Runner {
     /// `plumbing::Server::run` on a task of the test's runtime.
-    InProcess {
-        reporter: AsyncReporter,
-        stop: Option<oneshot::Sender<()>>,
-        task: Option<JoinHandle<std::io::Result<()>>>,
-    },
+    InProcess(Served),
     /// The service's binary, stopped with SIGTERM.
     Binary(ServiceProcess),
 }
@@ -47,21 +42,17 @@ impl Service {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("cannot bind 127.0.0.1:0")?;
-        let address = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(listener, async {
-            let _ = stopped.await;
-        }));
-        let runner = Runner::InProcess {
-            reporter,
-            stop: Some(stop),
-            task: Some(task),
-        };
-        Ok(Service {
-            name,
-            address,
-            runner,
-        })
+        let served = Served::service(name, listener, server, Some(reporter))?;
+        Ok(Service::in_process(served))
+    }
+
+    /// A service the demo's chain started in-process.
+    pub(crate) fn in_process(served: Served) -> Self {
+        Service {
+            name: served.name(),
+            address: served.address(),
+            runner: Runner::InProcess(served),
+        }
     }
 
     /// A binary already answering on `address`.
@@ -95,7 +86,9 @@ impl Service {
     /// If the service is a binary: its reporter lives in another process.
     pub fn reporter(&self) -> &AsyncReporter {
         match &self.runner {
-            Runner::InProcess { reporter, .. } => reporter,
+            Runner::InProcess(served) => served
+                .reporter()
+                .unwrap_or_else(|| panic!("{} is untraced: it has no reporter", self.name)),
             Runner::Binary(_) => panic!("{} is a binary: its reporter is not here", self.name),
         }
     }
@@ -110,7 +103,7 @@ impl Service {
     /// to the test's own output.
     pub fn output(&self) -> String {
         match &self.runner {
-            Runner::InProcess { .. } => String::new(),
+            Runner::InProcess(_) => String::new(),
             Runner::Binary(process) => process.output(),
         }
     }
@@ -118,11 +111,8 @@ impl Service {
     /// Asks the service to stop (SIGTERM for a binary) without waiting.
     pub fn terminate(&mut self) -> anyhow::Result<()> {
         match &mut self.runner {
-            Runner::InProcess { stop, .. } => {
-                // An error means the task already ended; waiting for it tells why.
-                if let Some(stop) = stop.take() {
-                    let _ = stop.send(());
-                }
+            Runner::InProcess(served) => {
+                served.terminate();
                 Ok(())
             }
             Runner::Binary(process) => process.terminate(),
@@ -135,14 +125,7 @@ impl Service {
     pub async fn wait_stopped(&mut self, deadline: Duration) -> anyhow::Result<()> {
         let name = self.name;
         match &mut self.runner {
-            Runner::InProcess { task, .. } => {
-                let task = task.take().context("the service was already stopped")?;
-                tokio::time::timeout(deadline, task)
-                    .await
-                    .with_context(|| format!("{name} did not stop within {deadline:?}"))?
-                    .with_context(|| format!("{name} panicked"))?
-                    .with_context(|| format!("{name} failed"))
-            }
+            Runner::InProcess(served) => Ok(served.wait_stopped(deadline).await?),
             Runner::Binary(process) => {
                 let status = process.wait_exit(deadline).await?;
                 anyhow::ensure!(
@@ -159,18 +142,5 @@ impl Service {
     pub async fn stop(&mut self, deadline: Duration) -> anyhow::Result<()> {
         self.terminate()?;
         self.wait_stopped(deadline).await
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        // A test that fails or ends before `stop` still stops its services: in-process, the
-        // final flush runs on in the background and ends with the test's runtime, so a
-        // faulty collector cannot hold a test up; a binary is killed by its own drop.
-        if let Runner::InProcess { stop, .. } = &mut self.runner
-            && let Some(stop) = stop.take()
-        {
-            let _ = stop.send(());
-        }
     }
 }

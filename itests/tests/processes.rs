@@ -1,7 +1,8 @@
 //! The real binaries, as a user runs them: two processes configured only through
 //! environment variables, on free ports, reporting to a mock Zipkin. SIGTERM right after
 //! a response stops both with exit code 0, and the spans still queued in their reporters
-//! (which batch for a second) reach the collector on the way out.
+//! (which batch for a second) reach the collector on the way out. Each binary's start-up
+//! line says where its spans go.
 
 use std::time::Duration;
 
@@ -33,6 +34,18 @@ async fn sigterm_after_a_request_exits_cleanly_and_flushes_every_span() {
         "all spans arrived before SIGTERM ({before}); this run cannot show the flush"
     );
     chain.stop().await.unwrap();
+    for service in chain.services() {
+        let line = format!(
+            "{} listening; spans go to {}",
+            service.name(),
+            collector.endpoint()
+        );
+        assert!(
+            service.output().contains(&line),
+            "{line}:\n{}",
+            service.output()
+        );
+    }
 
     // Both processes have exited 0, so every span they will ever send has arrived.
     let spans = collector.spans().await.unwrap();

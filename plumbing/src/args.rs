@@ -170,6 +170,14 @@ pub enum ReporterStartError {
     },
 }
 
+impl Default for TracingArgs {
+    /// The flags' defaults, reporting to `http://127.0.0.1:9411/api/v2/spans`.
+    fn default() -> Self {
+        let endpoint = "http://127.0.0.1:9411/api/v2/spans".parse();
+        TracingArgs::new(endpoint.expect("the default endpoint parses"))
+    }
+}
+
 impl TracingArgs {
     /// The flags' defaults, reporting to `zipkin_endpoint`: every new trace sampled, the
     /// multi-header B3 form, the caller's span joined. For programs that start a service

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use zipkin_reporter::AsyncReporter;
+use zipkin_reporter::{AsyncReporter, Destination};
 
 /// How long shutdown waits for queued spans to reach the collector.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +41,7 @@ pub struct Server {
     name: &'static str,
     app: Router,
     reporter: Option<AsyncReporter>,
+    destination: Option<String>,
 }
 
 impl Server {
@@ -50,6 +51,7 @@ impl Server {
             name,
             app,
             reporter: Some(reporter),
+            destination: None,
         }
     }
 
@@ -60,6 +62,7 @@ impl Server {
             name,
             app,
             reporter: None,
+            destination: None,
         }
     }
 
@@ -67,6 +70,14 @@ impl Server {
     /// every request before the service's own tracing layer does.
     pub fn map_app(mut self, wrap: impl FnOnce(Router) -> Router) -> Self {
         self.app = wrap(self.app);
+        self
+    }
+
+    /// The same server, saying in its start-up log line that its spans go to
+    /// `destination` (the endpoint, queue or topic its reporter sends to; a broker's URI
+    /// is shown without its password).
+    pub fn reporting_to(mut self, destination: &Destination) -> Self {
+        self.destination = Some(destination.to_string());
         self
     }
 
@@ -79,7 +90,14 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let name = self.name;
-        tracing::info!(address = %listener.local_addr()?, "{name} listening");
+        let address = listener.local_addr()?;
+        match (&self.reporter, &self.destination) {
+            (Some(_), Some(spans)) => {
+                tracing::info!(%address, %spans, "{name} listening; spans go to {spans}");
+            }
+            (Some(_), None) => tracing::info!(%address, "{name} listening"),
+            (None, _) => tracing::info!(%address, "{name} listening, untraced"),
+        }
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
@@ -110,6 +128,24 @@ mod tests {
     use zipkin_tracing::Tracer;
 
     use super::*;
+
+    #[cfg(feature = "rabbitmq")]
+    #[test]
+    fn the_destination_in_the_log_line_hides_a_password() {
+        let destination = Destination::RabbitMq {
+            uri: "amqp://zipkin:secret@rabbit:5672".parse().unwrap(),
+            queue: "zipkin".parse().unwrap(),
+        };
+        let server = Server::untraced("svc", Router::new()).reporting_to(&destination);
+        let shown = server.destination.unwrap();
+        assert_eq!(shown, "queue zipkin at amqp://zipkin@rabbit:5672/");
+        let endpoint = Destination::Http("http://127.0.0.1:9411/api/v2/spans".parse().unwrap());
+        let server = Server::untraced("svc", Router::new()).reporting_to(&endpoint);
+        assert_eq!(
+            server.destination.unwrap(),
+            "http://127.0.0.1:9411/api/v2/spans"
+        );
+    }
 
     #[tokio::test]
     async fn a_bind_error_names_the_address_and_the_settings() {

@@ -192,7 +192,12 @@ pub fn server(config: &Config, reporter: AsyncReporter) -> anyhow::Result<plumbi
         config.service.time_scale,
     )?;
     tracing::info!(service2 = %state.service2, "service1 calls service2");
-    Ok(plumbing::Server::traced(SERVICE_NAME, app(state), reporter))
+    let server = plumbing::Server::traced(SERVICE_NAME, app(state), reporter);
+    // A transport built without is refused when the reporter starts, before this.
+    Ok(match config.service.tracing.destination() {
+        Ok(destination) => server.reporting_to(&destination),
+        Err(_) => server,
+    })
 }
 
 #[cfg(test)]

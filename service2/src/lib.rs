@@ -96,7 +96,12 @@ pub fn server(config: &Config, reporter: AsyncReporter) -> plumbing::Server {
         time_scale: config.service.time_scale,
         instrument: config.instrument,
     };
-    plumbing::Server::traced(SERVICE_NAME, app(state), reporter)
+    let server = plumbing::Server::traced(SERVICE_NAME, app(state), reporter);
+    // A transport built without is refused when the reporter starts, before this.
+    match config.service.tracing.destination() {
+        Ok(destination) => server.reporting_to(&destination),
+        Err(_) => server,
+    }
 }
 
 #[cfg(test)]
