@@ -113,7 +113,7 @@ pub enum ReporterError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
-    /// The sending thread or its runtime could not be started.
+    /// The reporter's thread or its runtime could not be started.
     #[error("cannot start the reporter's thread: {0}")]
     Thread(#[source] std::io::Error),
 }

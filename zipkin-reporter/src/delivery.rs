@@ -20,11 +20,11 @@ use tokio::time::Instant;
 /// What happened to the spans handed to a reporter so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReporterStats {
-    /// Spans taken into the queue.
+    /// Spans handed to the reporter and taken in (not dropped).
     pub queued: u64,
     /// Spans the collector acknowledged.
     pub sent: u64,
-    /// Spans dropped because the queue was full, never sent.
+    /// Spans dropped because `queue_capacity` spans were already held, never sent.
     pub dropped: u64,
     /// Spans given up: rejected by the collector or undeliverable within the retry window.
     pub failed: u64,
