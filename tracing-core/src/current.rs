@@ -54,6 +54,16 @@ pub(crate) fn scoped() -> Option<Current> {
 /// The context of the span the calling code runs in, if it runs inside a traced request,
 /// a [`local_span`](crate::local_span) or a bridged `tracing` span: for example, to show
 /// the trace id to a user.
+///
+/// ```
+/// use zipkin_tracing::{Tracer, current_context, root_span};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(current_context(), None); // outside any span
+/// let tracer = Tracer::builder("svc").build();
+/// let trace_id = root_span(&tracer, "job", async { current_context().map(|c| c.trace_id) });
+/// assert!(trace_id.await.is_some_and(|id| id.is_128()));
+/// # }
+/// ```
 pub fn current_context() -> Option<TraceContext> {
     current().map(|current| current.context)
 }

@@ -6,9 +6,9 @@
 //!
 //! | module | concept | py_zipkin counterpart |
 //! |---|---|---|
-//! | `id` | trace and span ids ([`TraceId`], [`SpanId`]) | `generate_random_64bit_string` |
+//! | `id` | trace and span ids ([`TraceId`], [`SpanId`]) | `generate_random_64bit_string`, `generate_random_128bit_string` |
 //! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
-//! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span` |
+//! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span`; its Flask example parses them by hand |
 //! | `sample` | sampling decisions ([`ProbabilitySampler`]) | `sample_rate` |
 //! | `w3c` | W3C Trace Context, OpenTelemetry's headers: `traceparent` and `tracestate` | — |
 //! | `propagation` | which formats a service reads and writes ([`Propagation`]: `b3`, `w3c`, `b3,w3c`) | — |
@@ -34,51 +34,28 @@
 //! ```
 //!
 //! What happens after `Report::report` (lanes, batches, JSON, retries, senders) is the
-//! `zipkin-reporter` crate's: its `AsyncReporter` is the [`Report`] a service uses.
-//!
-//! ```
-//! use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let reporter = InMemoryReporter::new();
-//! let tracer = Tracer::builder("service1").reporter(reporter.clone()).build();
-//! root_span(&tracer, "index", async {
-//!     local_span("service_1_do_stuff", async { /* work */ }).await;
-//! }).await;
-//! assert_eq!(reporter.spans().len(), 2);
-//! # }
-//! ```
-
-mod id;
-
-mod context;
+//! `zipkin-reporter` crate's: its `AsyncReporter` is the [`Report`] a service uses. Every
+//! item's documentation has an example; [`InMemoryReporter`]'s records a small trace.
 
 mod b3;
-mod sample;
-
-mod w3c;
-
-mod propagation;
-
-mod clock;
-mod model;
-mod record;
-
-mod report;
-
-mod span;
-mod tracer;
-
-mod current;
-mod local;
-
 #[cfg(feature = "tracing-bridge")]
 mod bridge;
-
-mod http_tags;
-
 mod client;
+mod clock;
+mod context;
+mod current;
+mod http_tags;
+mod id;
+mod local;
+mod model;
+mod propagation;
+mod record;
+mod report;
+mod sample;
 mod server;
+mod span;
+mod tracer;
+mod w3c;
 
 pub use b3::{B3Format, Extracted, extract, inject};
 #[cfg(feature = "tracing-bridge")]

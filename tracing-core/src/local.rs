@@ -1,10 +1,8 @@
 //! Local spans: timing a piece of in-process work as a child of the current span.
 //!
 //! A local span has no kind and no remote side; it shows where time went inside one
-//! service, such as the article's `service_1_do_stuff` and `db_search`. [`local_span`] is
-//! py_zipkin's `with zipkin_span(service_name=..., span_name=...)` used inside a request:
-//! the block runs as a named child of the current span, which it becomes current for.
-//! [`root_span`] starts a trace for work no request started, such as a scheduled job.
+//! service, such as the article's `service_1_do_stuff` and `db_search`. [`root_span`]
+//! starts a trace for work no request started, such as a scheduled job.
 
 use std::future::Future;
 
@@ -12,18 +10,14 @@ use crate::current::{self, Current};
 use crate::record::Text;
 use crate::tracer::Tracer;
 
-/// Runs `future` inside a new local span named `name`, a child of the current span. With
-/// no current span (untraced code) the future just runs.
+/// Runs `future` inside a new local span named `name`, a child of the current span and the
+/// current span inside `future`. With no current span (untraced code) the future just runs.
 ///
 /// ```
 /// use zipkin_tracing::local_span;
-///
-/// # async fn example() {
-/// let rows = local_span("db_search", async {
-///     // ... query the database ...
-///     42
-/// })
-/// .await;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rows = local_span("db_search", async { /* query the database */ 42 }).await;
+/// assert_eq!(rows, 42); // no current span here: the future just ran, untraced
 /// # }
 /// ```
 pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Output {
@@ -41,7 +35,6 @@ pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Outpu
 ///
 /// ```
 /// use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
-///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let reporter = InMemoryReporter::new();
 /// let tracer = Tracer::builder("batch-job").reporter(reporter.clone()).build();

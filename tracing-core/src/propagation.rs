@@ -34,6 +34,13 @@ impl PropagationFormat {
 
 /// The formats a service reads and writes, in order: `b3` (the default), `w3c`, or both
 /// (`b3,w3c` or `w3c,b3`).
+///
+/// ```
+/// use zipkin_tracing::{Propagation, Tracer};
+/// let propagation: Propagation = "w3c,b3".parse().unwrap(); // read W3C first, then B3
+/// assert!("b3,jaeger".parse::<Propagation>().is_err());
+/// let tracer = Tracer::builder("gateway").propagation(propagation).build();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Propagation {
     first: PropagationFormat,
@@ -107,10 +114,9 @@ impl Propagation {
         std::iter::once(self.first).chain(self.second)
     }
 
-    /// Reads the first listed format the request carries validly. Formats are tried in
-    /// order, and one whose headers are absent or invalid gives way to the next, as
-    /// Brave's composite propagation does; so when both are present and disagree, the
-    /// first listed wins.
+    /// Reads the first listed format the request carries validly: one absent or invalid
+    /// gives way to the next, as in Brave's composite propagation, so when both formats
+    /// come and disagree, the first listed wins.
     pub(crate) fn extract(&self, headers: &HeaderMap) -> Incoming {
         for format in self.formats() {
             match format {

@@ -1,11 +1,9 @@
 //! Reporting: handing finished spans to whatever stores them.
 //!
 //! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
-//! so a reporter must return at once. This module holds the trait and two small reporters:
-//! [`NopReporter`] (ids propagate, nothing is stored) and [`InMemoryReporter`] (for tests
-//! and examples). The reporter that sends spans to Zipkin in batches, in the background,
-//! is `AsyncReporter` in the `zipkin-reporter` crate. Together they are py_zipkin's
-//! `transport_handler` and its `ZipkinBatchSender`.
+//! so a reporter must return at once. Here are the trait, [`NopReporter`] and
+//! [`InMemoryReporter`]; `AsyncReporter`, in the `zipkin-reporter` crate, sends spans to
+//! Zipkin in batches, in the background, as py_zipkin's `ZipkinBatchSender` does.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,6 +14,19 @@ use crate::model::Span;
 use crate::record::FinishedSpan;
 
 /// Receives finished spans. Implementations must not block: this runs on the request path.
+///
+/// ```
+/// # use std::sync::mpsc::{Sender, channel};
+/// use zipkin_tracing::{FinishedSpan, Report, Tracer};
+/// struct ToChannel(Sender<FinishedSpan>); // returns at once; a worker reads the channel
+/// impl Report for ToChannel {
+///     fn report(&self, span: FinishedSpan) { let _ = self.0.send(span); }
+/// }
+/// let (sender, finished) = channel();
+/// let tracer = Tracer::builder("svc").reporter(ToChannel(sender)).build();
+/// tracer.start(tracer.new_trace(), "work", None).finish();
+/// assert_eq!(finished.recv().unwrap().name(), "work");
+/// ```
 pub trait Report: Send + Sync + 'static {
     /// Takes one finished span. [`FinishedSpan::into_span`] gives its Zipkin v2 form;
     /// calling it here, rather than on a background thread, puts its cost on the request.
@@ -23,6 +34,13 @@ pub trait Report: Send + Sync + 'static {
 }
 
 /// Discards every span: tracing ids still propagate, nothing is stored.
+///
+/// ```
+/// use zipkin_tracing::{NopReporter, Tracer};
+/// let tracer = Tracer::builder("svc").reporter(NopReporter).build(); // the default
+/// let span = tracer.start(tracer.new_trace(), "work", None);
+/// assert!(span.context().is_sampled()); // ids and decision still go to the next service
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NopReporter;
 
@@ -38,6 +56,17 @@ impl<R: Report + ?Sized> Report for Arc<R> {
 
 /// Collects reported spans in memory so that tests can assert on them. Clones share the
 /// same store.
+///
+/// ```
+/// use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let reporter = InMemoryReporter::new();
+/// let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+/// root_span(&tracer, "job", local_span("step", async {})).await;
+/// let names: Vec<_> = reporter.take().into_iter().filter_map(|span| span.name).collect();
+/// assert_eq!(names, ["step", "job"]); // in the order they finished
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryReporter {
     inner: Arc<Inner>,

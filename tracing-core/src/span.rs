@@ -2,9 +2,8 @@
 //!
 //! [`Tracer::start`](crate::Tracer::start) opens one; tags, annotations and the remote
 //! endpoint are added while the work runs; finishing or dropping it hands the
-//! [`FinishedSpan`] to the tracer's reporter. A span of an unsampled trace records nothing
-//! and allocates nothing. This is the body of py_zipkin's `zipkin_span` (`start`, `stop`,
-//! `update_binary_annotations`, `add_annotation`, `add_remote_endpoint`).
+//! [`FinishedSpan`] to the tracer's reporter. Its methods are py_zipkin's `zipkin_span`
+//! ones: `start`, `stop`, `update_binary_annotations`, `add_annotation`, `add_remote_endpoint`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +14,17 @@ use crate::record::{FinishedSpan, Recorded, Tags, Text};
 use crate::report::Report;
 
 /// A span being recorded. Unsampled spans record nothing: every method is then a no-op.
+///
+/// ```
+/// use zipkin_tracing::{InMemoryReporter, Kind, Tracer};
+/// # let reporter = InMemoryReporter::new();
+/// # let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+/// let mut span = tracer.start(tracer.new_trace(), "publish", Some(Kind::Producer));
+/// span.tag("queue", "orders");
+/// span.annotate("retry");
+/// span.finish();
+/// assert_eq!(reporter.spans()[0].tag("queue"), Some("orders"));
+/// ```
 #[must_use = "a span is reported when finished or dropped; dropping it at once records nothing useful"]
 pub struct OpenSpan {
     context: TraceContext,
@@ -84,10 +94,9 @@ impl OpenSpan {
         }
     }
 
-    /// Sets the tag `key` to `value`, replacing an earlier value.
-    ///
-    /// A `&'static str` or a `String` is taken as it is, never copied. A value that costs
-    /// something to compute is best computed only when [`OpenSpan::is_recording`].
+    /// Sets the tag `key` to `value`, replacing an earlier value. A `&'static str` or a
+    /// `String` is taken as it is, never copied; a value that costs something to compute is
+    /// best computed only when [`OpenSpan::is_recording`].
     pub fn tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
         if let Some(span) = self.span_mut() {
             // Kept in order; the reporter lets the last value of a key win.

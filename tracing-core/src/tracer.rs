@@ -1,9 +1,7 @@
 //! The tracer: the one object a service configures to create, sample and report spans.
 //!
-//! A `Tracer` knows the service's name, its sampler, its reporter and its propagation
-//! settings; every span the service records starts here. It is py_zipkin's configuration
-//! of `zipkin_span` (`service_name`, `sample_rate`, `transport_handler`) gathered in one
-//! cheaply cloned value, instead of being repeated at each call site.
+//! It holds the service's name, sampler, reporter and propagation settings in one cheaply
+//! cloned value, where py_zipkin repeats them at each `zipkin_span` call.
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,6 +19,17 @@ use crate::span::OpenSpan;
 use crate::w3c::TraceState;
 
 /// Creates spans for one service. Cloning is cheap (one reference count).
+///
+/// ```
+/// use zipkin_tracing::{ProbabilitySampler, Tracer};
+/// let tracer = Tracer::builder("service1") // a TracerBuilder
+///     .sampler(ProbabilitySampler::new(0.25).unwrap())
+///     .join_spans(false) // a child of the caller's span, as OpenTelemetry expects
+///     .build();
+/// let trace = tracer.new_trace();
+/// let span = tracer.start(tracer.child(&trace), "load", None);
+/// assert_eq!(span.context().parent_id, Some(trace.span_id));
+/// ```
 #[derive(Clone)]
 pub struct Tracer {
     inner: Arc<Inner>,
@@ -49,7 +58,7 @@ impl fmt::Debug for Tracer {
     }
 }
 
-/// Builds a [`Tracer`]; see [`Tracer::builder`].
+/// Builds a [`Tracer`]; see [`Tracer::builder`], and [`Tracer`]'s example.
 pub struct TracerBuilder {
     inner: Inner,
 }
@@ -102,8 +111,8 @@ impl TracerBuilder {
 }
 
 impl Tracer {
-    /// A builder for a tracer of the service `service_name`, with the defaults: sample
-    /// everything, report nowhere, join spans, 128-bit trace ids, multi-header B3.
+    /// A builder for a tracer of the service `service_name`; each setting's method names
+    /// its default.
     pub fn builder(service_name: &str) -> TracerBuilder {
         crate::clock::init();
         TracerBuilder {
