@@ -1,5 +1,4 @@
-//! The `tracing` bridge: spans from `#[tracing::instrument]` (py_zipkin's `@zipkin_span`
-//! decorator) recorded as Zipkin spans.
+//! The `tracing` bridge: spans from `#[tracing::instrument]` recorded as Zipkin spans.
 //!
 //! Each is a local span, a child of the current span, named after the `tracing` span, with
 //! its fields as tags; [`local_span`](crate::local_span) and traced calls inside it are its
@@ -22,10 +21,9 @@ const MAX_TAGS: usize = 16;
 /// Longer field values are cut to this many bytes (at a character boundary) and marked.
 const MAX_TAG_LEN: usize = 256;
 
-/// A `tracing-subscriber` layer (feature `tracing-bridge`) that records `tracing` spans opened
-/// inside traced requests as Zipkin spans. Spans outside a traced request, of unsampled
-/// traces or below the minimum level (default `INFO`, the level of `#[instrument]`) are not
-/// recorded, and events are left to the other layers.
+/// A `tracing-subscriber` layer (feature `tracing-bridge`). Spans outside a traced request,
+/// of unsampled traces or below the minimum level (default `INFO`, `#[instrument]`'s) are
+/// not recorded; events are left to the other layers.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;

@@ -3,7 +3,7 @@
 //! The span is a child of the current span; its context goes into the request's headers
 //! (B3, and W3C if the tracer's `Propagation` lists it), and it finishes when the response
 //! head arrives or the call fails, with the status, the server's address and any error.
-//! The server then joins it. py_zipkin sends the headers but leaves this span to the caller.
+//! The server then joins it.
 
 use std::future::Future;
 use std::net::SocketAddr;

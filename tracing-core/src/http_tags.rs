@@ -10,13 +10,9 @@ use http::{Method, StatusCode};
 use crate::record::Text;
 use crate::span::OpenSpan;
 
-/// The method tag: `GET`, `POST`, ...
 pub(crate) const METHOD: &str = "http.method";
-/// The path tag: the request path without its query string.
 pub(crate) const PATH: &str = "http.path";
-/// The status tag, set when the status is not 2xx.
 pub(crate) const STATUS_CODE: &str = "http.status_code";
-/// The error tag: a status of 400 or more, or a description of the failure.
 pub(crate) const ERROR: &str = "error";
 
 /// Tags what is known when a request starts.

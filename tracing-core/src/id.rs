@@ -98,12 +98,10 @@ impl Hex {
         hex
     }
 
-    /// The digits as bytes.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.digits[..self.len]
     }
 
-    /// The digits as text.
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(self.as_bytes()).expect("hex digits are ASCII")
     }

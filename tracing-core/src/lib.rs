@@ -34,8 +34,7 @@
 //! ```
 //!
 //! What happens after `Report::report` (lanes, batches, JSON, retries, senders) is the
-//! `zipkin-reporter` crate's: its `AsyncReporter` is the [`Report`] a service uses. Every
-//! item's documentation has an example; [`InMemoryReporter`]'s records a small trace.
+//! `zipkin-reporter` crate's: its `AsyncReporter` is the [`Report`] a service uses.
 
 mod b3;
 #[cfg(feature = "tracing-bridge")]

@@ -1,9 +1,8 @@
 //! Reporting: handing finished spans to whatever stores them.
 //!
 //! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
-//! so a reporter must return at once. Here are the trait, [`NopReporter`] and
-//! [`InMemoryReporter`]; `AsyncReporter`, in the `zipkin-reporter` crate, sends spans to
-//! Zipkin in batches, in the background, as py_zipkin's `ZipkinBatchSender` does.
+//! so a reporter must return at once. `AsyncReporter`, in the `zipkin-reporter` crate,
+//! sends spans to Zipkin in batches, in the background.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -1,8 +1,7 @@
 //! Sampling: deciding, once per trace, whether its spans are reported.
 //!
 //! Recording every request is rarely affordable, so the first service of a trace decides
-//! and every later one follows through B3. py_zipkin's `sample_rate` is a percentage; the
-//! rate here is a probability, from 0.0 to 1.0.
+//! and every later one follows through B3.
 
 use crate::id::TraceId;
 

@@ -3,7 +3,7 @@
 //! For each request, [`ZipkinLayer`] reads the caller's headers (B3, or as the tracer's
 //! `Propagation` says), joins the caller's span (or starts a trace), records a SERVER span
 //! named `"{METHOD} {route}"`, current while the handler runs, and finishes it when the
-//! response head is ready: what py_zipkin's Flask example does by hand around each view.
+//! response head is ready.
 //!
 //! Why at the head, and not when the body has been sent, as tower-http's trace layer
 //! does: the CLIENT span on the other side ends when that head arrives (reqwest hands the

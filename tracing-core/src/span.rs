@@ -2,8 +2,7 @@
 //!
 //! [`Tracer::start`](crate::Tracer::start) opens one; tags, annotations and the remote
 //! endpoint are added while the work runs; finishing or dropping it hands the
-//! [`FinishedSpan`] to the tracer's reporter. Its methods are py_zipkin's `zipkin_span`
-//! ones: `start`, `stop`, `update_binary_annotations`, `add_annotation`, `add_remote_endpoint`.
+//! [`FinishedSpan`] to the tracer's reporter.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -112,7 +111,7 @@ impl OpenSpan {
         }
     }
 
-    /// Records the other side of a remote call.
+    /// Records the other side of a remote call (py_zipkin's `add_remote_endpoint`).
     pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) {
         if let Some(span) = self.span_mut() {
             span.remote_endpoint = Some(endpoint);

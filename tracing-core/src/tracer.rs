@@ -1,7 +1,6 @@
 //! The tracer: the one object a service configures to create, sample and report spans.
 //!
-//! It holds the service's name, sampler, reporter and propagation settings in one cheaply
-//! cloned value, where py_zipkin repeats them at each `zipkin_span` call.
+//! It holds the service's name, sampler, reporter and propagation settings in one value.
 
 use std::fmt;
 use std::sync::Arc;
