@@ -1,25 +1,18 @@
 //! B3 propagation: the HTTP headers that carry a trace context from one service to the next.
-//!
 //! The caller writes its CLIENT span's context into the request ([`inject`]), as several
 //! `X-B3-*` headers or one `b3` header; the callee reads it ([`extract`]) and continues the
-//! same trace. Anything invalid simply means "no incoming context": a new trace starts.
+//! same trace.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::context::{SamplingFlags, TraceContext};
 use crate::id::{IdParseError, SpanId, TraceId};
 
-/// `X-B3-TraceId`: 16 or 32 lower-hex characters.
 const TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
-/// `X-B3-SpanId`: 16 lower-hex characters.
 const SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
-/// `X-B3-ParentSpanId`: 16 lower-hex characters; absent on a root span.
 const PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
-/// `X-B3-Sampled`: `1` or `0` (legacy `true`/`false` accepted on input).
 const SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
-/// `X-B3-Flags`: `1` means debug.
 const FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
-/// `b3`: the single-header form, `{traceid}-{spanid}[-{1|0|d}[-{parentspanid}]]`.
 pub(crate) const SINGLE: HeaderName = HeaderName::from_static("b3");
 
 /// Which header form [`inject`] writes; [`inject`]'s example writes both.

@@ -1,8 +1,7 @@
-//! The `tracing` bridge: spans from `#[tracing::instrument]` recorded as Zipkin spans.
-//!
-//! Each is a local span, a child of the current span, named after the `tracing` span, with
-//! its fields as tags; [`local_span`](crate::local_span) and traced calls inside it are its
-//! children, so the tree is the same however the code was instrumented.
+//! The `tracing` bridge: spans from `#[tracing::instrument]` recorded as local Zipkin spans,
+//! children of the current span, named after the `tracing` span, with its fields as tags.
+//! [`local_span`](crate::local_span) and traced calls inside one are its children, so the
+//! tree is the same however the code was instrumented.
 
 use std::fmt::{self, Write as _};
 

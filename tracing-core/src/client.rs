@@ -1,9 +1,7 @@
-//! Client side: tracing an outgoing reqwest call as a CLIENT span.
-//!
-//! The span is a child of the current span; its context goes into the request's headers
-//! (B3, and W3C if the tracer's `Propagation` lists it), and it finishes when the response
-//! head arrives or the call fails, with the status, the server's address and any error.
-//! The server then joins it.
+//! Client side: an outgoing reqwest call as a CLIENT span, a child of the current span. Its
+//! context goes into the request's headers (B3, and W3C if the tracer's `Propagation` lists
+//! it), the server joins it, and it finishes when the response head arrives or the call
+//! fails, with the status, the server's address and any error.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,7 +1,6 @@
-//! The propagated trace context: what one span tells its children and the next service.
-//!
-//! A span's ids (trace, span, parent) plus the sampling decision every span of the trace
-//! shares: what B3 headers carry. It is small and `Copy`, so passing it around costs nothing.
+//! The propagated trace context: what one span tells its children and the next service, and
+//! what B3 headers carry. A span's ids (trace, span, parent) plus the sampling decision every
+//! span of the trace shares; small and `Copy`, so passing it around costs nothing.
 
 use crate::id::{SpanId, TraceId};
 
@@ -9,8 +8,7 @@ use crate::id::{SpanId, TraceId};
 /// [`TraceContext`]'s example uses them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SamplingFlags {
-    /// `Some(true)`: report; `Some(false)`: do not; `None`: deferred, the next
-    /// tracer's sampler decides.
+    /// `Some(true)`: report; `Some(false)`: do not; `None`: the next tracer's sampler decides.
     pub sampled: Option<bool>,
     /// Debug (`X-B3-Flags: 1`, `b3: d`): report whatever the sampler says.
     pub debug: bool,

@@ -1,10 +1,9 @@
 //! The current span: which span new work belongs to, without passing it by hand.
 //!
-//! py_zipkin keeps a thread-local stack of spans. That breaks under async Rust: a task
-//! moves between threads at each `.await`, and one thread interleaves many requests, so a
-//! thread-local would hand one request's span to another. Here the current span lives in
-//! a tokio task-local, set for the duration of a future ([`scope`]): it follows the future
-//! across `.await` and threads and is never seen by a concurrent request.
+//! py_zipkin keeps a thread-local stack of spans, which breaks under async Rust: a task
+//! moves between threads at each `.await`, and one thread interleaves many requests. Here
+//! the current span is a tokio task-local set for the duration of a future ([`scope`]): it
+//! follows the future across threads and is never seen by a concurrent request.
 
 use std::future::Future;
 

@@ -1,7 +1,6 @@
-//! Trace and span ids: a trace id names one whole request tree, a span id one operation in it.
-//!
-//! Both travel as lower-case hex (16 characters for 64 bits, 32 for a 128-bit trace id) and
-//! are small `Copy` types that cannot hold the invalid zero value.
+//! Trace and span ids: a trace id names one whole request tree, a span id one operation in
+//! it. Both travel as lower-case hex (16 characters for 64 bits, 32 for a 128-bit trace id)
+//! and are small `Copy` types that cannot hold the invalid zero value.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -12,7 +11,7 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Why a string is not a valid trace or span id; [`SpanId`]'s example meets one.
+/// Why a string is not a valid trace or span id; [`TraceId`]'s example meets one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdParseError {
     /// The id has a length other than the ones allowed (16, or 32 for trace ids).
@@ -131,14 +130,8 @@ where
     IDS.with_borrow_mut(|rng| rng.random())
 }
 
-/// A 64-bit span id, never zero. Displays as 16 lower-case hex characters.
-///
-/// ```
-/// use zipkin_tracing::{IdParseError, SpanId};
-/// let id: SpanId = "00f067aa0ba902b7".parse().unwrap();
-/// assert_eq!((id.get(), id.to_string()), (0xf067aa0ba902b7, "00f067aa0ba902b7".into()));
-/// assert_eq!("00F067AA0BA902B7".parse::<SpanId>(), Err(IdParseError::NotLowerHex));
-/// ```
+/// A 64-bit span id, never zero. Displays as 16 lower-case hex characters; [`TraceId`]'s
+/// example parses one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpanId(NonZeroU64);
 
@@ -189,10 +182,12 @@ impl FromStr for SpanId {
 /// was read. Displays as 16 or 32 lower-case hex characters.
 ///
 /// ```
-/// use zipkin_tracing::TraceId;
+/// use zipkin_tracing::{IdParseError, SpanId, TraceId};
 /// let id: TraceId = "463ac35c9f6413ad48485a3953bb6124".parse().unwrap();
-/// assert!(id.is_128() && id.low() == 0x48485a3953bb6124);
-/// assert_eq!(id.to_string(), "463ac35c9f6413ad48485a3953bb6124");
+/// assert!(id.is_128() && id.to_string() == "463ac35c9f6413ad48485a3953bb6124");
+/// let span_id: SpanId = "00f067aa0ba902b7".parse().unwrap();
+/// assert_eq!(span_id.get(), 0xf067aa0ba902b7);
+/// assert_eq!("00F067AA0BA902B7".parse::<SpanId>(), Err(IdParseError::NotLowerHex));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TraceId {

@@ -24,7 +24,8 @@
 //! | `server` | SERVER spans for axum ([`ZipkinLayer`]) | `zipkin_span` around a Flask view |
 //! | `client` | CLIENT spans for reqwest ([`TracedRequest`]) | the headers passed to `requests.get` |
 //!
-//! The path of one span, from a request to the collector:
+//! The path of one span, from a request to a reporter (`zipkin-reporter`'s `AsyncReporter`
+//! then batches, encodes and sends it to the collector):
 //!
 //! ```text
 //!  request ──► server: b3::extract ──► Tracer::start ──► OpenSpan (tags, annotations)
@@ -32,9 +33,6 @@
 //!                                                            ▼
 //!                                                   Report::report ◄── FinishedSpan
 //! ```
-//!
-//! What happens after `Report::report` (lanes, batches, JSON, retries, senders) is the
-//! `zipkin-reporter` crate's: its `AsyncReporter` is the [`Report`] a service uses.
 
 mod b3;
 #[cfg(feature = "tracing-bridge")]

@@ -139,8 +139,7 @@ pub struct Span {
     /// The host that recorded the span; always set by this library.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub local_endpoint: Option<Endpoint>,
-    /// The other side of a remote call: the client of a server span, the server of a
-    /// client span.
+    /// The other side of a remote call: a server span's client, a client span's server.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub remote_endpoint: Option<Endpoint>,
     /// Timestamped events.

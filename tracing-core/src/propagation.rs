@@ -33,14 +33,7 @@ impl PropagationFormat {
 }
 
 /// The formats a service reads and writes, in order: `b3` (the default), `w3c`, or both
-/// (`b3,w3c` or `w3c,b3`).
-///
-/// ```
-/// use zipkin_tracing::{Propagation, Tracer};
-/// let propagation: Propagation = "w3c,b3".parse().unwrap(); // read W3C first, then B3
-/// assert!("b3,jaeger".parse::<Propagation>().is_err());
-/// let tracer = Tracer::builder("gateway").propagation(propagation).build();
-/// ```
+/// (`b3,w3c` or `w3c,b3`). [`Tracer`](crate::Tracer)'s example sets one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Propagation {
     first: PropagationFormat,

@@ -1,11 +1,9 @@
 //! A finished span, as the request path records it and hands it to a reporter.
 //!
 //! Recording must cost next to nothing, so a span is kept in the cheapest form that loses
-//! nothing: monotonic instants, not epoch microseconds; static or moved strings, not
-//! copies; tags in the order set, not a sorted map. Off the request path, a reporter reads
-//! it through [`FinishedSpan`]'s accessors (`zipkin-reporter` writes its JSON from them) or
-//! builds the [`Span`] model ([`FinishedSpan::into_span`]). Brave splits the work the same
-//! way, between its `MutableSpan` and its span handlers.
+//! nothing: monotonic instants, static or moved strings, tags in the order set. Off the
+//! request path, a reporter reads it through [`FinishedSpan`]'s accessors or builds the
+//! [`Span`] model ([`FinishedSpan::into_span`]), as Brave's span handlers read its `MutableSpan`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -46,7 +44,6 @@ pub(crate) struct Recorded {
     pub(crate) local_endpoint: Arc<Endpoint>,
     pub(crate) remote_endpoint: Option<Endpoint>,
     pub(crate) annotations: Vec<(Instant, Text)>,
-    /// In the order set; a later value for the same key replaces an earlier one.
     pub(crate) tags: Tags,
 }
 
@@ -89,8 +86,7 @@ impl FinishedSpan {
         self.0.remote_endpoint.as_ref()
     }
 
-    /// The annotations, in the order they were added: each an epoch-microsecond time and
-    /// a value.
+    /// The annotations in the order added, each an epoch-microsecond time and a value.
     pub fn annotations(&self) -> impl ExactSizeIterator<Item = (u64, &str)> {
         (self.0.annotations.iter()).map(|(at, value)| (epoch_micros(*at), &**value))
     }

@@ -1,8 +1,6 @@
-//! Reporting: handing finished spans to whatever stores them.
-//!
-//! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
-//! so a reporter must return at once. `AsyncReporter`, in the `zipkin-reporter` crate,
-//! sends spans to Zipkin in batches, in the background.
+//! Reporting: handing finished spans to whatever stores them. A tracer calls
+//! [`Report::report`] once per finished, sampled span, on the request path, so a reporter
+//! must return at once; `zipkin-reporter`'s `AsyncReporter` sends batches in the background.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -15,13 +13,12 @@ use crate::record::FinishedSpan;
 /// Receives finished spans. Implementations must not block: this runs on the request path.
 ///
 /// ```
-/// # use std::sync::mpsc::{Sender, channel};
 /// use zipkin_tracing::{FinishedSpan, Report, Tracer};
-/// struct ToChannel(Sender<FinishedSpan>); // returns at once; a worker reads the channel
+/// struct ToChannel(std::sync::mpsc::Sender<FinishedSpan>); // a worker reads the channel
 /// impl Report for ToChannel {
-///     fn report(&self, span: FinishedSpan) { let _ = self.0.send(span); }
+///     fn report(&self, span: FinishedSpan) { let _ = self.0.send(span); } // returns at once
 /// }
-/// let (sender, finished) = channel();
+/// let (sender, finished) = std::sync::mpsc::channel();
 /// let tracer = Tracer::builder("svc").reporter(ToChannel(sender)).build();
 /// tracer.start(tracer.new_trace(), "work", None).finish();
 /// assert_eq!(finished.recv().unwrap().name(), "work");
@@ -32,14 +29,10 @@ pub trait Report: Send + Sync + 'static {
     fn report(&self, span: FinishedSpan);
 }
 
-/// Discards every span: tracing ids still propagate, nothing is stored.
+/// Discards every span: tracing ids still propagate, nothing is stored. A [`Tracer`]'s
+/// default reporter; its example sets it.
 ///
-/// ```
-/// use zipkin_tracing::{NopReporter, Tracer};
-/// let tracer = Tracer::builder("svc").reporter(NopReporter).build(); // the default
-/// let span = tracer.start(tracer.new_trace(), "work", None);
-/// assert!(span.context().is_sampled()); // ids and decision still go to the next service
-/// ```
+/// [`Tracer`]: crate::Tracer
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NopReporter;
 
@@ -54,18 +47,7 @@ impl<R: Report + ?Sized> Report for Arc<R> {
 }
 
 /// Collects reported spans in memory so that tests can assert on them. Clones share the
-/// same store.
-///
-/// ```
-/// use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let reporter = InMemoryReporter::new();
-/// let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
-/// root_span(&tracer, "job", local_span("step", async {})).await;
-/// let names: Vec<_> = reporter.take().into_iter().filter_map(|span| span.name).collect();
-/// assert_eq!(names, ["step", "job"]); // in the order they finished
-/// # }
-/// ```
+/// same store. [`root_span`](crate::root_span)'s example reads one.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryReporter {
     inner: Arc<Inner>,

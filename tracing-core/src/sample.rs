@@ -1,7 +1,5 @@
-//! Sampling: deciding, once per trace, whether its spans are reported.
-//!
-//! Recording every request is rarely affordable, so the first service of a trace decides
-//! and every later one follows through B3.
+//! Sampling: deciding, once per trace, whether its spans are reported. Recording every
+//! request is rarely affordable, so the first service decides and the later ones follow it.
 
 use crate::id::TraceId;
 

@@ -1,5 +1,4 @@
 //! An open span: the handle that records one span from start to finish.
-//!
 //! [`Tracer::start`](crate::Tracer::start) opens one; tags, annotations and the remote
 //! endpoint are added while the work runs; finishing or dropping it hands the
 //! [`FinishedSpan`] to the tracer's reporter.
@@ -98,7 +97,6 @@ impl OpenSpan {
     /// best computed only when [`OpenSpan::is_recording`].
     pub fn tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
         if let Some(span) = self.span_mut() {
-            // Kept in order; the reporter lets the last value of a key win.
             span.tags.push((key.into(), value.into()));
         }
     }

@@ -1,6 +1,5 @@
-//! The tracer: the one object a service configures to create, sample and report spans.
-//!
-//! It holds the service's name, sampler, reporter and propagation settings in one value.
+//! The tracer: the one object a service configures to create, sample and report spans. It
+//! holds the service's name, sampler, reporter and propagation settings in one value.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,14 +19,14 @@ use crate::w3c::TraceState;
 /// Creates spans for one service. Cloning is cheap (one reference count).
 ///
 /// ```
-/// use zipkin_tracing::{ProbabilitySampler, Tracer};
+/// use zipkin_tracing::{NopReporter, ProbabilitySampler, Tracer};
 /// let tracer = Tracer::builder("service1") // a TracerBuilder
 ///     .sampler(ProbabilitySampler::new(0.25).unwrap())
-///     .join_spans(false) // a child of the caller's span, as OpenTelemetry expects
+///     .reporter(NopReporter) // the default: ids still propagate, nothing is stored
+///     .propagation("b3,w3c".parse().unwrap()) // a Propagation: read B3, then W3C
 ///     .build();
 /// let trace = tracer.new_trace();
-/// let span = tracer.start(tracer.child(&trace), "load", None);
-/// assert_eq!(span.context().parent_id, Some(trace.span_id));
+/// assert_eq!(tracer.child(&trace).parent_id, Some(trace.span_id));
 /// ```
 #[derive(Clone)]
 pub struct Tracer {
@@ -110,8 +109,7 @@ impl TracerBuilder {
 }
 
 impl Tracer {
-    /// A builder for a tracer of the service `service_name`; each setting's method names
-    /// its default.
+    /// A builder for the service `service_name`; each setting's method names its default.
     pub fn builder(service_name: &str) -> TracerBuilder {
         crate::clock::init();
         TracerBuilder {
@@ -141,8 +139,7 @@ impl Tracer {
         self.inner.propagation.extract(headers)
     }
 
-    /// Writes `context` (and a W3C caller's `tracestate`) into an outgoing call's headers,
-    /// in every configured format.
+    /// Writes `context` (and a W3C caller's `tracestate`) in every configured format.
     pub(crate) fn inject(
         &self,
         context: &TraceContext,

@@ -11,14 +11,11 @@ use crate::b3::quote;
 use crate::context::{SamplingFlags, TraceContext};
 use crate::id::{SpanId, TraceId};
 
-/// `traceparent`: version, trace id, parent (the caller's span) id and flags.
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-/// `tracestate`: vendors' entries, passed on with the `traceparent` they came with.
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The length of a version-00 `traceparent`, and the prefix every later version shares.
 const TRACEPARENT_LEN: usize = 2 + 1 + 32 + 1 + 16 + 1 + 2;
-/// Bit 0 of the trace flags: the caller sampled (recorded) its span.
 const SAMPLED_FLAG: u8 = 0x01;
 
 /// `tracestate` limits: at most 32 entries; a tracer must pass on at least 512 characters
