@@ -1,5 +1,4 @@
 //! The clock: epoch microseconds for Zipkin, measured with a monotonic clock.
-//!
 //! A duration read from the wall clock breaks when the clock is adjusted mid-span. So, like
 //! Brave, we read the wall clock once, as an anchor, and derive every timestamp from the
 //! monotonic clock: one read per event, and a child's interval always lies inside its parent's.

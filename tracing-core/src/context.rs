@@ -36,8 +36,7 @@ impl SamplingFlags {
         debug: true,
     };
 
-    /// Whether spans under these flags are reported. Debug implies sampled; a deferred
-    /// decision counts as "not yet", so `false`.
+    /// Whether spans under these flags are reported: debug implies sampled; deferred is not.
     pub fn is_sampled(self) -> bool {
         self.debug || self.sampled == Some(true)
     }

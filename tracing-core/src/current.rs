@@ -1,5 +1,4 @@
 //! The current span: which span new work belongs to, without passing it by hand.
-//!
 //! py_zipkin keeps a thread-local stack of spans, which breaks under async Rust: a task
 //! moves between threads at each `.await`, and one thread interleaves many requests. Here
 //! the current span is a tokio task-local set for the duration of a future ([`scope`]): it
@@ -102,10 +101,9 @@ pub(crate) mod bridged {
         pub(crate) tags: usize,
     }
 
-    /// The innermost of the task's scoped span and a bridged span around it. While the
-    /// scope is still the one the bridged span opened under, no scope began inside the
-    /// bridged span, so the bridged span is the innermost; otherwise a `local_span` or a
-    /// request started inside it, and that scope is.
+    /// The innermost of the task's scoped span and a bridged span around it: the bridged one
+    /// while the scope is still the one it opened under (no scope began inside it); else the
+    /// scope, a `local_span` or a request started inside it.
     pub(crate) fn innermost_of(scoped: Option<Current>, bridged: Option<Place>) -> Option<Current> {
         match bridged {
             Some(bridged) if bridged.opened_under == scoped.as_ref().map(|s| s.context) => {

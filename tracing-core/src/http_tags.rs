@@ -1,5 +1,4 @@
 //! The HTTP tags every client and server span carries, as Brave sets them.
-//!
 //! `http.method` and `http.path` (without the query string) on every span;
 //! `http.status_code` only when the status is not 2xx, since success is the common case;
 //! and `error` when the status is 400 or more (its value is the code) or the call failed

@@ -146,8 +146,7 @@ impl SpanId {
         self.0.get()
     }
 
-    /// The 16 hex digits, on the stack: what `Display` writes, for an encoder that
-    /// writes many ids and allocates nothing per id.
+    /// The 16 hex digits, on the stack: what `Display` writes, with no allocation per id.
     pub fn hex(self) -> impl AsRef<str> + Copy {
         Hex::of_u64(self.0.get())
     }

@@ -1,5 +1,4 @@
 //! The Zipkin v2 span model: the `Span` schema of Zipkin's `/api/v2/spans`, as Rust types.
-//!
 //! A span is one host's view of one operation: when it started, how long it took, where it
 //! sits in the tree and what kind of work it was. These types encode that schema and decode
 //! it strictly, for the stand-in collector and for tests; the reporter writes the same JSON
@@ -132,8 +131,7 @@ pub struct Span {
     /// Set when the trace was forced through sampling (`X-B3-Flags: 1`).
     #[serde(skip_serializing_if = "is_false", default)]
     pub debug: bool,
-    /// Set when this host is contributing to a span started by another host (a server
-    /// that joined its client's span).
+    /// Set when this host shares a span another host started (a server joining its client's).
     #[serde(skip_serializing_if = "is_false", default)]
     pub shared: bool,
     /// The host that recorded the span; always set by this library.

@@ -1,5 +1,4 @@
 //! Propagation formats: which headers a service reads a trace context from and writes it to.
-//!
 //! Zipkin services speak B3; OpenTelemetry services speak W3C Trace Context by default.
 //! A service between the two lists both (`PROPAGATION=b3,w3c`): it reads the first format
 //! that a request carries, in the order listed, and writes every listed format on its
@@ -53,8 +52,7 @@ impl Default for Propagation {
 impl FromStr for Propagation {
     type Err = String;
 
-    /// A comma-separated list of `b3` and `w3c`, each at most once; the error says what is
-    /// expected.
+    /// A comma-separated list of `b3` and `w3c`, each at most once; errors say what is expected.
     fn from_str(text: &str) -> Result<Self, String> {
         let expected = "expected b3, w3c, or both in the order to read them (b3,w3c or w3c,b3)";
         let mut formats = Vec::new();

@@ -1,5 +1,4 @@
 //! A finished span, as the request path records it and hands it to a reporter.
-//!
 //! Recording must cost next to nothing, so a span is kept in the cheapest form that loses
 //! nothing: monotonic instants, static or moved strings, tags in the order set. Off the
 //! request path, a reporter reads it through [`FinishedSpan`]'s accessors or builds the

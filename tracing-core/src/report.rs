@@ -29,10 +29,8 @@ pub trait Report: Send + Sync + 'static {
     fn report(&self, span: FinishedSpan);
 }
 
-/// Discards every span: tracing ids still propagate, nothing is stored. A [`Tracer`]'s
-/// default reporter; its example sets it.
-///
-/// [`Tracer`]: crate::Tracer
+/// Discards every span: tracing ids still propagate, nothing is stored. The default of a
+/// [`Tracer`](crate::Tracer), whose example sets it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NopReporter;
 

@@ -1,5 +1,4 @@
 //! Server side: a tower layer that traces every request an axum router handles.
-//!
 //! For each request, [`ZipkinLayer`] reads the caller's headers (B3, or as the tracer's
 //! `Propagation` says), joins the caller's span (or starts a trace), records a SERVER span
 //! named `"{METHOD} {route}"`, current while the handler runs, and finishes it with the

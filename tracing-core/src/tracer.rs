@@ -74,9 +74,8 @@ impl TracerBuilder {
         self
     }
 
-    /// Whether a server joins its caller's span (same id, `shared: true`; the default, as
-    /// in Zipkin's B3 model) or records a child of it (as systems with single-host spans
-    /// such as OpenTelemetry do).
+    /// Whether a server joins its caller's span (same id, `shared: true`; the default, as in
+    /// Zipkin's B3 model) or records a child of it, as OpenTelemetry's single-host spans do.
     pub fn join_spans(mut self, join: bool) -> Self {
         self.inner.join_spans = join;
         self
@@ -165,8 +164,7 @@ impl Tracer {
         self.new_trace_with(SamplingFlags::DEFERRED)
     }
 
-    /// The root of a new trace that keeps the given sampling decision (a deferred one is
-    /// settled by this tracer's sampler).
+    /// The root of a new trace keeping `flags` (a deferred decision is settled by the sampler).
     pub fn new_trace_with(&self, flags: SamplingFlags) -> TraceContext {
         self.decide(TraceContext::new_root(flags, self.inner.trace_id_128))
     }

@@ -1,5 +1,4 @@
 //! W3C Trace Context: the `traceparent` and `tracestate` headers OpenTelemetry sends.
-//!
 //! `traceparent: 00-{trace id, 32 hex}-{caller's span id, 16 hex}-{flags, 2 hex}` carries
 //! what B3 carries, less the parent id and the deferred decision: bit 0 of the flags says
 //! whether the caller sampled. `tracestate` holds vendors' `key=value` entries, passed on
