@@ -34,25 +34,32 @@
 //!                                                   Report::report ◄── FinishedSpan
 //! ```
 
-mod b3;
-#[cfg(feature = "tracing-bridge")]
-mod bridge;
-mod client;
-mod clock;
-mod context;
-mod current;
-mod http_tags;
 mod id;
-mod local;
-mod model;
+
+mod context;
+
+mod b3;
+mod sample;
+mod w3c;
+
 mod propagation;
+
+mod clock;
+mod model;
 mod record;
 mod report;
-mod sample;
-mod server;
 mod span;
 mod tracer;
-mod w3c;
+
+mod current;
+mod local;
+
+#[cfg(feature = "tracing-bridge")]
+mod bridge;
+mod http_tags;
+
+mod client;
+mod server;
 
 pub use b3::{B3Format, Extracted, extract, inject};
 #[cfg(feature = "tracing-bridge")]
