@@ -20,9 +20,9 @@ const MAX_TAGS: usize = 16;
 /// Longer field values are cut to this many bytes (at a character boundary) and marked.
 const MAX_TAG_LEN: usize = 256;
 
-/// A `tracing-subscriber` layer (feature `tracing-bridge`). Spans outside a traced request,
-/// of unsampled traces or below the minimum level (default `INFO`, `#[instrument]`'s) are
-/// not recorded; events are left to the other layers.
+/// Records `tracing` spans opened inside traced requests as Zipkin spans (feature
+/// `tracing-bridge`); not those outside a traced request, of unsampled traces or below the
+/// minimum level (default `INFO`, `#[instrument]`'s). Events are left to the other layers.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;

@@ -42,8 +42,8 @@ pub fn describe_error(error: &reqwest::Error) -> String {
 }
 
 /// Sends `request` inside a CLIENT span that is a child of `parent` (or the root of a new
-/// trace when `parent` is `None`), with the B3 headers of that span. [`TracedRequest`]'s
-/// example calls it.
+/// trace when `parent` is `None`), with that span's headers. [`TracedRequest`]'s example
+/// calls it.
 pub async fn send_with(
     tracer: &Tracer,
     parent: Option<&TraceContext>,

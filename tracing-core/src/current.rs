@@ -58,8 +58,8 @@ pub(crate) fn scoped() -> Option<Current> {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// assert_eq!(current_context(), None); // outside any span
 /// let tracer = Tracer::builder("svc").build();
-/// let trace_id = root_span(&tracer, "job", async { current_context().map(|c| c.trace_id) });
-/// assert!(trace_id.await.is_some_and(|id| id.is_128()));
+/// let inside = root_span(&tracer, "job", async { current_context().map(|c| c.trace_id) });
+/// assert!(inside.await.is_some_and(|trace_id| trace_id.is_128())); // to show a user, say
 /// # }
 /// ```
 pub fn current_context() -> Option<TraceContext> {

@@ -24,8 +24,8 @@
 //! | `server` | SERVER spans for axum ([`ZipkinLayer`]) | `zipkin_span` around a Flask view |
 //! | `client` | CLIENT spans for reqwest ([`TracedRequest`]) | the headers passed to `requests.get` |
 //!
-//! The path of one span, from a request to a reporter (`zipkin-reporter`'s `AsyncReporter`
-//! then batches, encodes and sends it to the collector):
+//! The path of one span, from a request to the [`Report`] a service uses (`zipkin-reporter`'s
+//! `AsyncReporter`, whose lanes, batches, JSON, retries and senders take it to the collector):
 //!
 //! ```text
 //!  request ──► server: b3::extract ──► Tracer::start ──► OpenSpan (tags, annotations)

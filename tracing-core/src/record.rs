@@ -68,7 +68,7 @@ impl FinishedSpan {
     }
 
     /// Zipkin's `timestamp` (epoch microseconds at the start) and `duration` (microseconds,
-    /// at least 1: Zipkin rounds up). Both ends go through one conversion, so that a child's
+    /// at least 1, as Zipkin asks). Both ends go through one conversion, so that a child's
     /// interval stays inside its parent's after rounding to microseconds.
     pub fn timestamp_and_duration(&self) -> (u64, u64) {
         let start = epoch_micros(self.0.start);

@@ -84,7 +84,7 @@ impl OpenSpan {
         self.recording.as_mut().map(|r| &mut *r.span)
     }
 
-    /// Marks the span as shared: started by another host (a server joining its client's span).
+    /// Marks the span as shared, one another host started (a server joining its client's span).
     pub fn set_shared(&mut self, shared: bool) {
         if let Some(span) = self.span_mut() {
             span.shared = shared;

@@ -1,8 +1,8 @@
-//! W3C Trace Context: the `traceparent` and `tracestate` headers OpenTelemetry sends.
+//! W3C Trace Context (Level 1): the `traceparent` and `tracestate` headers OpenTelemetry sends.
 //! `traceparent: 00-{trace id, 32 hex}-{caller's span id, 16 hex}-{flags, 2 hex}` carries
 //! what B3 carries, less the parent id and the deferred decision: bit 0 of the flags says
 //! whether the caller sampled. `tracestate` holds vendors' `key=value` entries, passed on
-//! unchanged. This follows <https://www.w3.org/TR/trace-context/> (Level 1).
+//! unchanged. This follows the W3C recommendation <https://www.w3.org/TR/trace-context/>.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
