@@ -287,6 +287,7 @@ fn hex_value(text: &[u8]) -> HeaderValue {
 const SINGLE_MAX: usize = 32 + 1 + 16 + 1 + 1 + 1 + 16;
 
 /// Writes `context` into outgoing request headers, replacing any B3 headers already there.
+///
 /// The multi form sends `X-B3-Flags` on every request (`1` for debug, else `0`) because
 /// py_zipkin does and code written against it reads the header unconditionally. A debug
 /// context sends `X-B3-Flags: 1` and no `X-B3-Sampled`, as the B3 specification says.

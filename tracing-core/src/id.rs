@@ -130,8 +130,7 @@ where
     IDS.with_borrow_mut(|rng| rng.random())
 }
 
-/// A 64-bit span id, never zero. Displays as 16 lower-case hex characters; [`TraceId`]'s
-/// example parses one.
+/// A 64-bit span id, never zero: 16 lower-case hex characters. [`TraceId`]'s example parses one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpanId(NonZeroU64);
 

@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{SpanId, TraceId};
 
-/// The role of a span in a remote call; absent for local (in-process) spans. [`Span`]'s
-/// example reads one.
+/// A span's role in a remote call, absent for in-process spans; [`Span`]'s example reads one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Kind {

@@ -19,8 +19,7 @@ use crate::model::{Annotation, Endpoint, Kind, Span};
 /// an owned `String` is moved in, so recording never copies a string.
 pub(crate) type Text = Cow<'static, str>;
 
-/// A finished, sampled span on its way to a reporter: what [`Report`](crate::Report)
-/// receives; its example reads one.
+/// A finished, sampled span: what a [`Report`](crate::Report) receives; its example reads one.
 #[derive(Debug, Clone)]
 // Boxed: a recorded span is about 450 bytes (the inline tags are most of it), and the box,
 // allocated once when the span starts, makes each move from start to finish to the

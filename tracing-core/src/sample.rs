@@ -24,9 +24,11 @@ pub trait Sample: Send + Sync + 'static {
 #[error("sample rate must be a number from 0.0 to 1.0, got {0}")]
 pub struct SampleRateError(pub f64);
 
-/// Samples a fixed fraction of traces, deciding by the trace id (its low 64 bits below a
-/// threshold), like Brave's `BoundarySampler`: ids are random, so the fraction holds, and two
-/// services with the same rate make the same decision for a trace without shared state.
+/// Samples a fixed fraction of traces.
+///
+/// The decision is a function of the trace id (its low 64 bits below a threshold), like
+/// Brave's `BoundarySampler`: ids are random, so the fraction holds, and two services with
+/// the same rate make the same decision for the same trace without any shared state.
 ///
 /// ```
 /// use zipkin_tracing::{ProbabilitySampler, Sample, SampleRateError, Tracer};

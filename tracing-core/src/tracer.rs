@@ -19,11 +19,11 @@ use crate::w3c::TraceState;
 /// Creates spans for one service. Cloning is cheap (one reference count).
 ///
 /// ```
-/// use zipkin_tracing::{NopReporter, ProbabilitySampler, Tracer};
+/// use zipkin_tracing::{NopReporter, ProbabilitySampler, Propagation, Tracer};
 /// let tracer = Tracer::builder("service1") // a TracerBuilder
 ///     .sampler(ProbabilitySampler::new(0.25).unwrap())
 ///     .reporter(NopReporter) // the default: ids still propagate, nothing is stored
-///     .propagation("b3,w3c".parse().unwrap()) // a Propagation: read B3, then W3C
+///     .propagation("b3,w3c".parse::<Propagation>().unwrap()) // read B3, then W3C
 ///     .build();
 /// let trace = tracer.new_trace();
 /// assert_eq!(tracer.child(&trace).parent_id, Some(trace.span_id));
