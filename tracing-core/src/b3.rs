@@ -1,31 +1,21 @@
 //! B3 propagation: the HTTP headers that carry a trace context from one service to the next.
-//!
-//! The caller writes its client span's context into the request ([`inject`]); the callee
-//! reads it ([`extract`]) and continues the same trace. Two forms exist: several
-//! `X-B3-*` headers, or one `b3` header. This is py_zipkin's
-//! `create_http_headers_for_new_span` (inject) and the header parsing its Flask example
-//! does by hand (extract). Extraction never fails a request: anything invalid simply means
-//! "no incoming context", and the receiver starts a new trace.
+//! The caller writes its CLIENT span's context into the request ([`inject`]), as several
+//! `X-B3-*` headers or one `b3` header; the callee reads it ([`extract`]) and continues the
+//! same trace.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::context::{SamplingFlags, TraceContext};
 use crate::id::{IdParseError, SpanId, TraceId};
 
-/// `X-B3-TraceId`: 16 or 32 lower-hex characters.
 const TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
-/// `X-B3-SpanId`: 16 lower-hex characters.
 const SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
-/// `X-B3-ParentSpanId`: 16 lower-hex characters; absent on a root span.
 const PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
-/// `X-B3-Sampled`: `1` or `0` (legacy `true`/`false` accepted on input).
 const SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
-/// `X-B3-Flags`: `1` means debug.
 const FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
-/// `b3`: the single-header form, `{traceid}-{spanid}[-{1|0|d}[-{parentspanid}]]`.
 pub(crate) const SINGLE: HeaderName = HeaderName::from_static("b3");
 
-/// Which header form [`inject`] writes.
+/// Which header form [`inject`] writes; [`inject`]'s example writes both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum B3Format {
     /// `X-B3-TraceId`, `X-B3-SpanId`, ...: the form py_zipkin and most servers expect.
@@ -50,7 +40,7 @@ impl std::str::FromStr for B3Format {
     }
 }
 
-/// What a request's B3 headers said.
+/// What a request's B3 headers said; [`extract`]'s example reads two kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extracted {
     /// A full context: the caller's span, to join or to be a child of.
@@ -61,46 +51,26 @@ pub enum Extracted {
     Empty,
 }
 
-/// Why incoming B3 headers were ignored, for the debug log. Values are quoted with escapes
-/// and shortened, so that logging an error never writes raw client bytes.
+/// Why incoming B3 headers were ignored, for the debug log; each message says it. A
+/// `header` names a header or a `b3` field; a `value` went through [`quote`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 enum B3Error {
-    /// A header value is not visible ASCII.
     #[error("{header} is not visible ASCII")]
-    NotAscii {
-        /// The header's name.
-        header: &'static str,
-    },
-    /// An id did not parse.
+    NotAscii { header: &'static str },
     #[error("{header} {value} is invalid: {source}")]
     BadId {
-        /// The header (or `b3` field) holding the id.
         header: &'static str,
-        /// The value, quoted and shortened.
         value: String,
-        /// Why the id is invalid.
         source: IdParseError,
     },
-    /// A trace id came without a span id, or the reverse.
     #[error("X-B3-TraceId and X-B3-SpanId must come together")]
     HalfContext,
-    /// A parent id came without the ids it would be the parent in.
     #[error("X-B3-ParentSpanId without X-B3-TraceId and X-B3-SpanId")]
     OrphanParent,
-    /// A sampled value other than the ones B3 defines.
     #[error("{header} {value} is not a sampling state")]
-    BadSampled {
-        /// The header holding it.
-        header: &'static str,
-        /// The value, quoted and shortened.
-        value: String,
-    },
-    /// A `b3` header with the wrong number of fields.
+    BadSampled { header: &'static str, value: String },
     #[error("b3 {value} does not have the form traceid-spanid[-sampled[-parentspanid]]")]
-    BadSingleForm {
-        /// The value, quoted and shortened.
-        value: String,
-    },
+    BadSingleForm { value: String },
 }
 
 /// Quotes a client-supplied value for an error message: escaped and at most 40 characters,
@@ -187,6 +157,16 @@ fn parse_id<T: std::str::FromStr<Err = IdParseError>>(
 
 /// Reads the B3 headers of a request. Never fails: invalid headers give
 /// [`Extracted::Empty`] and a debug-level log line saying why.
+///
+/// ```
+/// use zipkin_tracing::{Extracted, extract};
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".parse().unwrap());
+/// let Extracted::Context(caller) = extract(&headers) else { panic!("no context") };
+/// assert_eq!(caller.span_id.to_string(), "e457b5a2e4d86bd1");
+/// headers.insert("b3", "not-ids".parse().unwrap());
+/// assert_eq!(extract(&headers), Extracted::Empty); // a new trace starts; no error
+/// ```
 pub fn extract(headers: &HeaderMap) -> Extracted {
     match try_extract(headers) {
         Ok(extracted) => extracted,
@@ -197,10 +177,8 @@ pub fn extract(headers: &HeaderMap) -> Extracted {
     }
 }
 
-/// Reads the B3 headers of a request, saying why they are invalid if they are.
-///
-/// The `b3` single header wins over the multi headers; if it is malformed, the multi
-/// headers are used instead, as Brave does.
+/// [`extract`], saying why invalid headers are. The `b3` single header wins over the multi
+/// headers; if it is malformed, the multi headers are used instead, as Brave does.
 fn try_extract(headers: &HeaderMap) -> Result<Extracted, B3Error> {
     let found = Found::scan(headers);
     if let Some(single) = found.single {
@@ -305,8 +283,7 @@ fn hex_value(text: &[u8]) -> HeaderValue {
     HeaderValue::from_bytes(text).expect("lower-case hex is a valid header value")
 }
 
-/// The longest single-form value: a 128-bit trace id, a span id, a sampling state and a
-/// parent id, with their dashes.
+/// The longest `b3` value: a 128-bit trace id, span id, sampling state, parent id, dashes.
 const SINGLE_MAX: usize = 32 + 1 + 16 + 1 + 1 + 1 + 16;
 
 /// Writes `context` into outgoing request headers, replacing any B3 headers already there.
@@ -314,6 +291,17 @@ const SINGLE_MAX: usize = 32 + 1 + 16 + 1 + 1 + 1 + 16;
 /// The multi form sends `X-B3-Flags` on every request (`1` for debug, else `0`) because
 /// py_zipkin does and code written against it reads the header unconditionally. A debug
 /// context sends `X-B3-Flags: 1` and no `X-B3-Sampled`, as the B3 specification says.
+///
+/// ```
+/// use zipkin_tracing::{B3Format, SamplingFlags, TraceContext, inject};
+/// let context = TraceContext::new_root(SamplingFlags::SAMPLED, true);
+/// let mut headers = http::HeaderMap::new();
+/// inject(&context, B3Format::Multi, &mut headers);
+/// assert_eq!(headers["x-b3-traceid"], context.trace_id.to_string());
+/// let single: B3Format = "single".parse().unwrap(); // as a setting spells it
+/// inject(&context, single, &mut headers); // replaces the X-B3-* headers
+/// assert_eq!(headers["b3"], format!("{}-{}-1", context.trace_id, context.span_id));
+/// ```
 pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap) {
     // Usually there is nothing to remove: one pass finds out, instead of six removals
     // (measured 112 ns cheaper per inject).

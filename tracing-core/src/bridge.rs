@@ -1,32 +1,7 @@
-//! The `tracing` bridge: spans from `#[tracing::instrument]` recorded as Zipkin spans.
-//!
-//! Rust code is instrumented with the `tracing` crate, whose `#[instrument]` is the
-//! counterpart of py_zipkin's `@zipkin_span` decorator. [`TracingBridge`] is a
-//! `tracing-subscriber` layer that records each `tracing` span opened inside a traced
-//! request as a local Zipkin span, a child of the current span, named after the `tracing`
-//! span, with its fields as tags. Inside it, [`local_span`](crate::local_span) and traced
-//! calls are its children, so the tree is the same however the code was instrumented.
-//! Enabled by the `tracing-bridge` cargo feature.
-//!
-//! ```
-//! use tracing_subscriber::layer::SubscriberExt;
-//! use zipkin_tracing::{InMemoryReporter, Tracer, TracingBridge, local_span, root_span};
-//!
-//! #[tracing::instrument]
-//! async fn db_search(table: &str) {
-//!     local_span("query", async {}).await;
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let subscriber = tracing_subscriber::registry().with(TracingBridge::new().layer());
-//! let _installed = tracing::subscriber::set_default(subscriber);
-//! let reporter = InMemoryReporter::new();
-//! let tracer = Tracer::builder("service2").reporter(reporter.clone()).build();
-//! root_span(&tracer, "request", db_search("items")).await;
-//! let names: Vec<_> = reporter.spans().into_iter().filter_map(|s| s.name).collect();
-//! assert_eq!(names, ["query", "db_search", "request"]);
-//! # }
-//! ```
+//! The `tracing` bridge: spans from `#[tracing::instrument]` recorded as local Zipkin spans,
+//! children of the current span, named after the `tracing` span, with its fields as tags.
+//! [`local_span`](crate::local_span) and traced calls inside one are its children, so the
+//! tree is the same however the code was instrumented.
 
 use std::fmt::{self, Write as _};
 
@@ -45,10 +20,27 @@ const MAX_TAGS: usize = 16;
 /// Longer field values are cut to this many bytes (at a character boundary) and marked.
 const MAX_TAG_LEN: usize = 256;
 
-/// Records `tracing` spans opened inside traced requests as Zipkin spans. Spans outside a
-/// traced request, spans of unsampled traces and spans below the minimum level (default
-/// `INFO`, the level of `#[instrument]`) are not recorded, and events are left to the
-/// other layers.
+/// Records `tracing` spans opened inside traced requests as Zipkin spans (feature
+/// `tracing-bridge`); not those outside a traced request, of unsampled traces or below the
+/// minimum level (default `INFO`, `#[instrument]`'s). Events are left to the other layers.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use zipkin_tracing::{InMemoryReporter, Tracer, TracingBridge, local_span, root_span};
+/// #[tracing::instrument]
+/// async fn db_search(table: &str) {
+///     local_span("query", async {}).await;
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let subscriber = tracing_subscriber::registry().with(TracingBridge::new().layer());
+/// let _installed = tracing::subscriber::set_default(subscriber);
+/// # let reporter = InMemoryReporter::new();
+/// let tracer = Tracer::builder("service2").reporter(reporter.clone()).build();
+/// root_span(&tracer, "request", db_search("items")).await;
+/// let names: Vec<_> = reporter.spans().into_iter().filter_map(|s| s.name).collect();
+/// assert_eq!(names, ["query", "db_search", "request"]);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct TracingBridge {
     min_level: Level,

@@ -1,18 +1,7 @@
-//! Client side: tracing an outgoing reqwest call as a CLIENT span.
-//!
-//! A CLIENT span starts as a child of the current span, its context goes into the
-//! request's B3 headers (and W3C ones, as the tracer's [`Propagation`](crate::Propagation) says), and it finishes when the response head arrives or the call
-//! fails, recording the status, the server's address and any error. The server then joins
-//! this span. It is py_zipkin's `create_http_headers_for_new_span` plus the client span
-//! that py_zipkin leaves to the caller.
-//!
-//! ```no_run
-//! use zipkin_tracing::TracedRequest;
-//!
-//! # async fn example(client: reqwest::Client) -> reqwest::Result<()> {
-//! let response = client.get("http://127.0.0.1:6000/service/").send_traced().await?;
-//! # Ok(()) }
-//! ```
+//! Client side: an outgoing reqwest call as a CLIENT span, a child of the current span. Its
+//! context goes into the request's headers (B3, and W3C if the tracer's `Propagation` lists
+//! it), the server joins it, and it finishes when the response head arrives or the call
+//! fails, with the status, the server's address and any error.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +19,15 @@ use crate::w3c::TraceState;
 /// Describes a failed call by its root cause (`"Connection refused (os error 111)"`,
 /// `"operation timed out"`) rather than reqwest's generic outer message: what a CLIENT
 /// span's `error` tag says, and what a caller can show for a failed call.
+///
+/// ```
+/// use zipkin_tracing::describe_error;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+/// let error = reqwest::get(format!("http://{closed}/")).await.unwrap_err();
+/// assert!(describe_error(&error).starts_with("Connection refused"), "{error}");
+/// # }
+/// ```
 pub fn describe_error(error: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = error;
     while let Some(source) = cause.source() {
@@ -44,7 +42,8 @@ pub fn describe_error(error: &reqwest::Error) -> String {
 }
 
 /// Sends `request` inside a CLIENT span that is a child of `parent` (or the root of a new
-/// trace when `parent` is `None`), with the B3 headers of that span.
+/// trace when `parent` is `None`), with that span's headers. [`TracedRequest`]'s example
+/// calls it.
 pub async fn send_with(
     tracer: &Tracer,
     parent: Option<&TraceContext>,
@@ -101,8 +100,7 @@ async fn send_in(
     result
 }
 
-/// Sends `request` inside a CLIENT span that is a child of the current span. With no
-/// current span the request is sent as is.
+/// [`TracedRequest::send_traced`].
 async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
     match current::current() {
         Some(current) => {
@@ -113,9 +111,20 @@ async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
     }
 }
 
-/// `.send_traced()` on a reqwest `RequestBuilder`: [`send`] as a method.
+/// `.send_traced()` on a reqwest `RequestBuilder`.
+///
+/// ```no_run
+/// use zipkin_tracing::{TracedRequest, Tracer, send_with};
+/// # async fn handler(client: reqwest::Client, tracer: Tracer) -> reqwest::Result<()> {
+/// // In a handler behind `ZipkinLayer`: a CLIENT span, a child of the SERVER span.
+/// client.get("http://127.0.0.1:6000/service/").send_traced().await?;
+/// // Outside any request: with no parent, the CLIENT span starts a new trace.
+/// send_with(&tracer, None, client.get("http://127.0.0.1:6000/service/")).await?;
+/// # Ok(()) }
+/// ```
 pub trait TracedRequest {
-    /// Sends the request inside a CLIENT span, a child of the current span.
+    /// Sends the request inside a CLIENT span, a child of the current span; with no current
+    /// span, sends it as is.
     fn send_traced(self) -> impl Future<Output = reqwest::Result<Response>> + Send;
 }
 

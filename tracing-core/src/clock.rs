@@ -1,10 +1,7 @@
 //! The clock: epoch microseconds for Zipkin, measured with a monotonic clock.
-//!
-//! Zipkin wants a span's start as epoch microseconds, but a duration taken from the wall
-//! clock breaks when the clock is adjusted mid-span (negative or inflated durations). So,
-//! like Brave, we read the wall clock once, as an anchor, and derive every timestamp from
-//! the monotonic clock after it: one clock read per event, and a child's interval always
-//! lies inside its parent's.
+//! A duration read from the wall clock breaks when the clock is adjusted mid-span. So, like
+//! Brave, we read the wall clock once, as an anchor, and derive every timestamp from the
+//! monotonic clock: one read per event, and a child's interval always lies inside its parent's.
 
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -27,12 +24,11 @@ pub(crate) fn init() {
     anchor();
 }
 
-/// Epoch microseconds of `instant`: the anchor's wall time plus monotonic time since (or
-/// minus the time before, for an instant read before the anchor).
-///
-/// Brave anchors once per local root span; a process-wide anchor is simpler and, on
-/// Linux, as accurate: `CLOCK_MONOTONIC` follows NTP's rate corrections, and only a step
-/// of the wall clock after start-up (which would also break durations) is not followed.
+/// Epoch microseconds of `instant`: the anchor's wall time plus (before it, minus) the
+/// monotonic time between them. Brave anchors once per local root span; one anchor per
+/// process is simpler and, on Linux, as accurate: `CLOCK_MONOTONIC` follows NTP's rate
+/// corrections; only a step of the wall clock after start-up (which would also break
+/// durations) is not followed.
 pub(crate) fn epoch_micros(instant: Instant) -> u64 {
     let (wall, mono) = *anchor();
     match instant.checked_duration_since(mono) {

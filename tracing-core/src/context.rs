@@ -1,17 +1,14 @@
-//! The propagated trace context: what one span tells its children and the next service.
-//!
-//! A `TraceContext` is the identity of a span (trace id, span id, parent id) plus the
-//! sampling decision that every span of the trace shares. It is what B3 headers carry and
-//! what py_zipkin calls `ZipkinAttrs`. It is small and `Copy`: passing it around costs
-//! nothing.
+//! The propagated trace context: what one span tells its children and the next service, and
+//! what B3 headers carry. A span's ids (trace, span, parent) plus the sampling decision every
+//! span of the trace shares; small and `Copy`, so passing it around costs nothing.
 
 use crate::id::{SpanId, TraceId};
 
 /// The sampling part of a context: whether to report, and whether debug forced it.
+/// [`TraceContext`]'s example uses them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SamplingFlags {
-    /// `Some(true)`: report; `Some(false)`: do not; `None`: deferred, the next
-    /// tracer's sampler decides.
+    /// `Some(true)`: report; `Some(false)`: do not; `None`: the next tracer's sampler decides.
     pub sampled: Option<bool>,
     /// Debug (`X-B3-Flags: 1`, `b3: d`): report whatever the sampler says.
     pub debug: bool,
@@ -39,14 +36,21 @@ impl SamplingFlags {
         debug: true,
     };
 
-    /// Whether spans under these flags are reported. Debug implies sampled; a deferred
-    /// decision counts as "not yet", so `false`.
+    /// Whether spans under these flags are reported: debug implies sampled; deferred is not.
     pub fn is_sampled(self) -> bool {
         self.debug || self.sampled == Some(true)
     }
 }
 
 /// The identity of one span and the trace's sampling decision.
+///
+/// ```
+/// use zipkin_tracing::{SamplingFlags, TraceContext};
+/// let root = TraceContext::new_root(SamplingFlags::DEBUG, true);
+/// let child = root.new_child();
+/// assert_eq!((child.trace_id, child.parent_id), (root.trace_id, Some(root.span_id)));
+/// assert!(child.is_sampled() && !SamplingFlags::DEFERRED.is_sampled()); // not decided yet
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceContext {
     /// The trace, shared by every span in it.

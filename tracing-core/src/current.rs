@@ -1,10 +1,8 @@
 //! The current span: which span new work belongs to, without passing it by hand.
-//!
-//! py_zipkin keeps a thread-local stack of spans. That breaks under async Rust: a task
-//! moves between threads at each `.await`, and one thread interleaves many requests, so a
-//! thread-local would hand one request's span to another. Here the current span lives in
-//! a tokio task-local, set for the duration of a future ([`scope`]): it follows the future
-//! across `.await` and threads and is never seen by a concurrent request.
+//! py_zipkin keeps a thread-local stack of spans, which breaks under async Rust: a task
+//! moves between threads at each `.await`, and one thread interleaves many requests. Here
+//! the current span is a tokio task-local set for the duration of a future ([`scope`]): it
+//! follows the future across threads and is never seen by a concurrent request.
 
 use std::future::Future;
 
@@ -54,6 +52,16 @@ pub(crate) fn scoped() -> Option<Current> {
 /// The context of the span the calling code runs in, if it runs inside a traced request,
 /// a [`local_span`](crate::local_span) or a bridged `tracing` span: for example, to show
 /// the trace id to a user.
+///
+/// ```
+/// use zipkin_tracing::{Tracer, current_context, root_span};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(current_context(), None); // outside any span
+/// let tracer = Tracer::builder("svc").build();
+/// let inside = root_span(&tracer, "job", async { current_context().map(|c| c.trace_id) });
+/// assert!(inside.await.is_some_and(|trace_id| trace_id.is_128())); // to show a user, say
+/// # }
+/// ```
 pub fn current_context() -> Option<TraceContext> {
     current().map(|current| current.context)
 }
@@ -93,10 +101,9 @@ pub(crate) mod bridged {
         pub(crate) tags: usize,
     }
 
-    /// The innermost of the task's scoped span and a bridged span around it. While the
-    /// scope is still the one the bridged span opened under, no scope began inside the
-    /// bridged span, so the bridged span is the innermost; otherwise a `local_span` or a
-    /// request started inside it, and that scope is.
+    /// The innermost of the task's scoped span and a bridged span around it: the bridged one
+    /// while the scope is still the one it opened under (no scope began inside it); else the
+    /// scope, a `local_span` or a request started inside it.
     pub(crate) fn innermost_of(scoped: Option<Current>, bridged: Option<Place>) -> Option<Current> {
         match bridged {
             Some(bridged) if bridged.opened_under == scoped.as_ref().map(|s| s.context) => {

@@ -1,5 +1,4 @@
 //! The HTTP tags every client and server span carries, as Brave sets them.
-//!
 //! `http.method` and `http.path` (without the query string) on every span;
 //! `http.status_code` only when the status is not 2xx, since success is the common case;
 //! and `error` when the status is 400 or more (its value is the code) or the call failed
@@ -10,13 +9,9 @@ use http::{Method, StatusCode};
 use crate::record::Text;
 use crate::span::OpenSpan;
 
-/// The method tag: `GET`, `POST`, ...
 pub(crate) const METHOD: &str = "http.method";
-/// The path tag: the request path without its query string.
 pub(crate) const PATH: &str = "http.path";
-/// The status tag, set when the status is not 2xx.
 pub(crate) const STATUS_CODE: &str = "http.status_code";
-/// The error tag: a status of 400 or more, or a description of the failure.
 pub(crate) const ERROR: &str = "error";
 
 /// Tags what is known when a request starts.

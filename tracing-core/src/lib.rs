@@ -6,9 +6,9 @@
 //!
 //! | module | concept | py_zipkin counterpart |
 //! |---|---|---|
-//! | `id` | trace and span ids ([`TraceId`], [`SpanId`]) | `generate_random_64bit_string` |
+//! | `id` | trace and span ids ([`TraceId`], [`SpanId`]) | `generate_random_64bit_string`, `generate_random_128bit_string` |
 //! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
-//! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span` |
+//! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span`; its Flask example parses them by hand |
 //! | `sample` | sampling decisions ([`ProbabilitySampler`]) | `sample_rate` |
 //! | `w3c` | W3C Trace Context, OpenTelemetry's headers: `traceparent` and `tracestate` | — |
 //! | `propagation` | which formats a service reads and writes ([`Propagation`]: `b3`, `w3c`, `b3,w3c`) | — |
@@ -24,29 +24,14 @@
 //! | `server` | SERVER spans for axum ([`ZipkinLayer`]) | `zipkin_span` around a Flask view |
 //! | `client` | CLIENT spans for reqwest ([`TracedRequest`]) | the headers passed to `requests.get` |
 //!
-//! The path of one span, from a request to the collector:
+//! The path of one span, from a request to the [`Report`] a service uses (`zipkin-reporter`'s
+//! `AsyncReporter`, whose lanes, batches, JSON, retries and senders take it to the collector):
 //!
 //! ```text
 //!  request ──► server: b3::extract ──► Tracer::start ──► OpenSpan (tags, annotations)
 //!                                                            │ finish or drop
 //!                                                            ▼
 //!                                                   Report::report ◄── FinishedSpan
-//! ```
-//!
-//! What happens after `Report::report` (lanes, batches, JSON, retries, senders) is the
-//! `zipkin-reporter` crate's: its `AsyncReporter` is the [`Report`] a service uses.
-//!
-//! ```
-//! use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let reporter = InMemoryReporter::new();
-//! let tracer = Tracer::builder("service1").reporter(reporter.clone()).build();
-//! root_span(&tracer, "index", async {
-//!     local_span("service_1_do_stuff", async { /* work */ }).await;
-//! }).await;
-//! assert_eq!(reporter.spans().len(), 2);
-//! # }
 //! ```
 
 mod id;
@@ -55,7 +40,6 @@ mod context;
 
 mod b3;
 mod sample;
-
 mod w3c;
 
 mod propagation;
@@ -63,9 +47,7 @@ mod propagation;
 mod clock;
 mod model;
 mod record;
-
 mod report;
-
 mod span;
 mod tracer;
 
@@ -74,7 +56,6 @@ mod local;
 
 #[cfg(feature = "tracing-bridge")]
 mod bridge;
-
 mod http_tags;
 
 mod client;

@@ -1,10 +1,6 @@
-//! Local spans: timing a piece of in-process work as a child of the current span.
-//!
-//! A local span has no kind and no remote side; it shows where time went inside one
-//! service, such as the article's `service_1_do_stuff` and `db_search`. [`local_span`] is
-//! py_zipkin's `with zipkin_span(service_name=..., span_name=...)` used inside a request:
-//! the block runs as a named child of the current span, which it becomes current for.
-//! [`root_span`] starts a trace for work no request started, such as a scheduled job.
+//! Local spans: timing in-process work as a child of the current span. A local span has no
+//! kind and no remote side; it shows where time went inside one service, such as the
+//! article's `service_1_do_stuff`. [`root_span`] starts a trace for work no request started.
 
 use std::future::Future;
 
@@ -12,20 +8,9 @@ use crate::current::{self, Current};
 use crate::record::Text;
 use crate::tracer::Tracer;
 
-/// Runs `future` inside a new local span named `name`, a child of the current span. With
-/// no current span (untraced code) the future just runs.
-///
-/// ```
-/// use zipkin_tracing::local_span;
-///
-/// # async fn example() {
-/// let rows = local_span("db_search", async {
-///     // ... query the database ...
-///     42
-/// })
-/// .await;
-/// # }
-/// ```
+/// Runs `future` inside a new local span named `name`, a child of the current span and the
+/// current span inside `future`. With no current span (untraced code) the future just runs.
+/// [`root_span`]'s example nests one.
 pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Output {
     match current::current() {
         Some(parent) => {
@@ -41,12 +26,12 @@ pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Outpu
 ///
 /// ```
 /// use zipkin_tracing::{InMemoryReporter, Tracer, local_span, root_span};
-///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let reporter = InMemoryReporter::new();
 /// let tracer = Tracer::builder("batch-job").reporter(reporter.clone()).build();
 /// root_span(&tracer, "nightly_export", local_span("read_rows", async {})).await;
-/// assert_eq!(reporter.spans().len(), 2);
+/// let spans = reporter.take(); // in the order they finished: the child first
+/// assert_eq!((spans[0].parent_id, spans[1].parent_id), (Some(spans[1].id), None));
 /// # }
 /// ```
 pub async fn root_span<F: Future>(tracer: &Tracer, name: impl Into<Text>, future: F) -> F::Output {

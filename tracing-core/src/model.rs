@@ -1,12 +1,8 @@
 //! The Zipkin v2 span model: the `Span` schema of Zipkin's `/api/v2/spans`, as Rust types.
-//!
-//! A span is one host's view of one operation: when it started (epoch microseconds), how long
-//! it took, where it sits in the tree (`traceId`, `id`, `parentId`) and what kind of work it
-//! was. These types encode to that schema and decode it strictly: the stand-in collector
-//! decodes what services send with them, and tests read spans through them. The reporter
-//! does not build them: it writes the same JSON straight from recorded spans
-//! ([`encode_json`](crate::encode_json)), and property tests keep the two byte for byte
-//! equal. py_zipkin builds this JSON in its `encoding` module.
+//! A span is one host's view of one operation: when it started, how long it took, where it
+//! sits in the tree and what kind of work it was. These types encode that schema and decode
+//! it strictly, for the stand-in collector and for tests; the reporter writes the same JSON
+//! straight from recorded spans, and property tests keep the two byte for byte equal.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -16,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{SpanId, TraceId};
 
-/// The role of a span in a remote call; absent for local (in-process) spans.
+/// A span's role in a remote call, absent for in-process spans; [`Span`]'s example reads one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Kind {
@@ -31,6 +27,13 @@ pub enum Kind {
 }
 
 /// A node of the service graph: who recorded a span, or who was on the other side.
+///
+/// ```
+/// use zipkin_tracing::Endpoint;
+/// let peer = Endpoint::from_socket("[::ffff:10.0.0.7]:6000".parse().unwrap());
+/// assert_eq!(serde_json::to_string(&peer).unwrap(), r#"{"ipv4":"10.0.0.7","port":6000}"#);
+/// assert_eq!(Endpoint::service("service1").service_name.as_deref(), Some("service1"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
@@ -73,6 +76,13 @@ impl Endpoint {
 }
 
 /// An event inside a span, with the epoch microsecond at which it happened.
+///
+/// ```
+/// use zipkin_tracing::Annotation;
+/// let json = r#"{"timestamp":1700000000000000,"value":"retry"}"#;
+/// let retry: Annotation = serde_json::from_str(json).unwrap();
+/// assert_eq!((retry.timestamp, retry.value.as_str()), (1_700_000_000_000_000, "retry"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Annotation {
     /// Epoch microseconds of the event.
@@ -87,6 +97,14 @@ fn is_false(value: &bool) -> bool {
 
 /// One finished span in Zipkin v2 form. Optional fields are left out of the JSON when
 /// unset, and `debug`/`shared` appear only when true, as Zipkin's own encoder does.
+///
+/// ```
+/// use zipkin_tracing::{Kind, Span};
+/// let json = r#"{"traceId":"463ac35c9f6413ad","id":"a2fb4a1d1a96d312","kind":"SERVER"}"#;
+/// let span: Span = serde_json::from_str(json).unwrap();
+/// assert_eq!((span.kind, span.parent_id, span.shared), (Some(Kind::Server), None, false));
+/// assert_eq!(serde_json::to_string(&span).unwrap(), json);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Span {
@@ -112,15 +130,13 @@ pub struct Span {
     /// Set when the trace was forced through sampling (`X-B3-Flags: 1`).
     #[serde(skip_serializing_if = "is_false", default)]
     pub debug: bool,
-    /// Set when this host is contributing to a span started by another host (a server
-    /// that joined its client's span).
+    /// Set when this host shares a span another host started (a server joining its client's).
     #[serde(skip_serializing_if = "is_false", default)]
     pub shared: bool,
     /// The host that recorded the span; always set by this library.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub local_endpoint: Option<Endpoint>,
-    /// The other side of a remote call: the client of a server span, the server of a
-    /// client span.
+    /// The other side of a remote call: a server span's client, a client span's server.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub remote_endpoint: Option<Endpoint>,
     /// Timestamped events.

@@ -1,5 +1,4 @@
 //! Propagation formats: which headers a service reads a trace context from and writes it to.
-//!
 //! Zipkin services speak B3; OpenTelemetry services speak W3C Trace Context by default.
 //! A service between the two lists both (`PROPAGATION=b3,w3c`): it reads the first format
 //! that a request carries, in the order listed, and writes every listed format on its
@@ -33,7 +32,7 @@ impl PropagationFormat {
 }
 
 /// The formats a service reads and writes, in order: `b3` (the default), `w3c`, or both
-/// (`b3,w3c` or `w3c,b3`).
+/// (`b3,w3c` or `w3c,b3`). [`Tracer`](crate::Tracer)'s example sets one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Propagation {
     first: PropagationFormat,
@@ -53,8 +52,7 @@ impl Default for Propagation {
 impl FromStr for Propagation {
     type Err = String;
 
-    /// A comma-separated list of `b3` and `w3c`, each at most once; the error says what is
-    /// expected.
+    /// A comma-separated list of `b3` and `w3c`, each at most once; errors say what is expected.
     fn from_str(text: &str) -> Result<Self, String> {
         let expected = "expected b3, w3c, or both in the order to read them (b3,w3c or w3c,b3)";
         let mut formats = Vec::new();
@@ -107,10 +105,9 @@ impl Propagation {
         std::iter::once(self.first).chain(self.second)
     }
 
-    /// Reads the first listed format the request carries validly. Formats are tried in
-    /// order, and one whose headers are absent or invalid gives way to the next, as
-    /// Brave's composite propagation does; so when both are present and disagree, the
-    /// first listed wins.
+    /// Reads the first listed format the request carries validly: one absent or invalid
+    /// gives way to the next, as in Brave's composite propagation, so when both formats
+    /// come and disagree, the first listed wins.
     pub(crate) fn extract(&self, headers: &HeaderMap) -> Incoming {
         for format in self.formats() {
             match format {

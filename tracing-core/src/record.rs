@@ -1,13 +1,8 @@
 //! A finished span, as the request path records it and hands it to a reporter.
-//!
 //! Recording must cost next to nothing, so a span is kept in the cheapest form that loses
-//! nothing: monotonic instants instead of epoch microseconds, static or moved strings
-//! instead of copies, tags in the order they were set instead of a sorted map. Turning it
-//! into Zipkin's form happens later, off the request path: a reporter reads the span
-//! through [`FinishedSpan`]'s accessors and writes its bytes straight from them (the
-//! `zipkin-reporter` crate's JSON encoder), and [`FinishedSpan::into_span`] builds the
-//! [`Span`] model for code that wants to read it. Brave splits the work the same way between its
-//! `MutableSpan` and its span handlers.
+//! nothing: monotonic instants, static or moved strings, tags in the order set. Off the
+//! request path, a reporter reads it through [`FinishedSpan`]'s accessors or builds the
+//! [`Span`] model ([`FinishedSpan::into_span`]), as Brave's span handlers read its `MutableSpan`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,8 +19,7 @@ use crate::model::{Annotation, Endpoint, Kind, Span};
 /// an owned `String` is moved in, so recording never copies a string.
 pub(crate) type Text = Cow<'static, str>;
 
-/// A finished, sampled span on its way to a reporter: what [`Report`](crate::Report)
-/// receives.
+/// A finished, sampled span: what a [`Report`](crate::Report) receives; its example reads one.
 #[derive(Debug, Clone)]
 // Boxed: a recorded span is about 450 bytes (the inline tags are most of it), and the box,
 // allocated once when the span starts, makes each move from start to finish to the
@@ -48,7 +42,6 @@ pub(crate) struct Recorded {
     pub(crate) local_endpoint: Arc<Endpoint>,
     pub(crate) remote_endpoint: Option<Endpoint>,
     pub(crate) annotations: Vec<(Instant, Text)>,
-    /// In the order set; a later value for the same key replaces an earlier one.
     pub(crate) tags: Tags,
 }
 
@@ -74,11 +67,8 @@ impl FinishedSpan {
     }
 
     /// Zipkin's `timestamp` (epoch microseconds at the start) and `duration` (microseconds,
-    /// at least 1).
-    ///
-    /// Both ends go through the same conversion, so that a child's interval stays inside
-    /// its parent's after rounding to microseconds. Zipkin asks that "durations of less
-    /// than one are rounded up".
+    /// at least 1, as Zipkin asks). Both ends go through one conversion, so that a child's
+    /// interval stays inside its parent's after rounding to microseconds.
     pub fn timestamp_and_duration(&self) -> (u64, u64) {
         let start = epoch_micros(self.0.start);
         (start, epoch_micros(self.0.end).saturating_sub(start).max(1))
@@ -94,8 +84,7 @@ impl FinishedSpan {
         self.0.remote_endpoint.as_ref()
     }
 
-    /// The annotations, in the order they were added: each an epoch-microsecond time and
-    /// a value.
+    /// The annotations in the order added, each an epoch-microsecond time and a value.
     pub fn annotations(&self) -> impl ExactSizeIterator<Item = (u64, &str)> {
         (self.0.annotations.iter()).map(|(at, value)| (epoch_micros(*at), &**value))
     }

@@ -1,11 +1,6 @@
-//! Reporting: handing finished spans to whatever stores them.
-//!
-//! A tracer calls [`Report::report`] once per finished, sampled span, on the request path,
-//! so a reporter must return at once. This module holds the trait and two small reporters:
-//! [`NopReporter`] (ids propagate, nothing is stored) and [`InMemoryReporter`] (for tests
-//! and examples). The reporter that sends spans to Zipkin in batches, in the background,
-//! is `AsyncReporter` in the `zipkin-reporter` crate. Together they are py_zipkin's
-//! `transport_handler` and its `ZipkinBatchSender`.
+//! Reporting: handing finished spans to whatever stores them. A tracer calls
+//! [`Report::report`] once per finished, sampled span, on the request path, so a reporter
+//! must return at once; `zipkin-reporter`'s `AsyncReporter` sends batches in the background.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,13 +11,26 @@ use crate::model::Span;
 use crate::record::FinishedSpan;
 
 /// Receives finished spans. Implementations must not block: this runs on the request path.
+///
+/// ```
+/// use zipkin_tracing::{FinishedSpan, Report, Tracer};
+/// struct ToChannel(std::sync::mpsc::Sender<FinishedSpan>); // a worker reads the channel
+/// impl Report for ToChannel {
+///     fn report(&self, span: FinishedSpan) { let _ = self.0.send(span); } // returns at once
+/// }
+/// let (sender, finished) = std::sync::mpsc::channel();
+/// let tracer = Tracer::builder("svc").reporter(ToChannel(sender)).build();
+/// tracer.start(tracer.new_trace(), "work", None).finish();
+/// assert_eq!(finished.recv().unwrap().name(), "work");
+/// ```
 pub trait Report: Send + Sync + 'static {
     /// Takes one finished span. [`FinishedSpan::into_span`] gives its Zipkin v2 form;
     /// calling it here, rather than on a background thread, puts its cost on the request.
     fn report(&self, span: FinishedSpan);
 }
 
-/// Discards every span: tracing ids still propagate, nothing is stored.
+/// Discards every span: tracing ids still propagate, nothing is stored. The default of a
+/// [`Tracer`](crate::Tracer), whose example sets it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NopReporter;
 
@@ -37,7 +45,7 @@ impl<R: Report + ?Sized> Report for Arc<R> {
 }
 
 /// Collects reported spans in memory so that tests can assert on them. Clones share the
-/// same store.
+/// same store. [`root_span`](crate::root_span)'s example reads one.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryReporter {
     inner: Arc<Inner>,

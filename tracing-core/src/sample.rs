@@ -1,19 +1,25 @@
-//! Sampling: deciding, once per trace, whether its spans are reported.
-//!
-//! Recording every request is rarely affordable, so the first service of a trace decides
-//! and every later service follows that decision through B3. Unsampled traces still
-//! propagate their ids, they just report nothing. This is py_zipkin's `sample_rate`
-//! (a percentage there, a probability 0.0–1.0 here).
+//! Sampling: deciding, once per trace, whether its spans are reported. Recording every
+//! request is rarely affordable, so the first service decides and the later ones follow it.
 
 use crate::id::TraceId;
 
 /// Decides whether a new trace is sampled.
+///
+/// ```
+/// use zipkin_tracing::{Sample, TraceId, Tracer};
+/// struct EvenIds; // keeps the traces whose id is even
+/// impl Sample for EvenIds {
+///     fn sample(&self, trace_id: TraceId) -> bool { trace_id.low() % 2 == 0 }
+/// }
+/// let trace = Tracer::builder("svc").sampler(EvenIds).build().new_trace();
+/// assert_eq!(trace.is_sampled(), trace.trace_id.low() % 2 == 0);
+/// ```
 pub trait Sample: Send + Sync + 'static {
     /// `true` to report the trace that `trace_id` starts.
     fn sample(&self, trace_id: TraceId) -> bool;
 }
 
-/// The sample rate is not a probability.
+/// The sample rate is not a probability; [`ProbabilitySampler`]'s example meets one.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("sample rate must be a number from 0.0 to 1.0, got {0}")]
 pub struct SampleRateError(pub f64);
@@ -23,6 +29,14 @@ pub struct SampleRateError(pub f64);
 /// The decision is a function of the trace id (its low 64 bits below a threshold), like
 /// Brave's `BoundarySampler`: ids are random, so the fraction holds, and two services with
 /// the same rate make the same decision for the same trace without any shared state.
+///
+/// ```
+/// use zipkin_tracing::{ProbabilitySampler, Sample, SampleRateError, Tracer};
+/// assert_eq!(ProbabilitySampler::new(25.0), Err(SampleRateError(25.0))); // not a percentage
+/// let sampler = ProbabilitySampler::new(0.25).unwrap();
+/// let trace = Tracer::builder("svc").sampler(sampler).build().new_trace();
+/// assert_eq!(trace.is_sampled(), sampler.sample(trace.trace_id)); // same id, same decision
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProbabilitySampler {
     rate: f64,

@@ -1,28 +1,11 @@
 //! Server side: a tower layer that traces every request an axum router handles.
-//!
-//! For each request, [`ZipkinLayer`] reads the B3 (or W3C, see [`Propagation`](crate::Propagation)) headers, joins the caller's span (or
-//! starts a trace), records a SERVER span named `"{METHOD} {route}"`, makes it the current
-//! span while the handler runs, and finishes it when the handler has produced the response
-//! head. It does what py_zipkin's Flask example does by hand around each view with
-//! `zipkin_span`.
-//!
-//! Why at the head, and not when the body has been sent, as tower-http's trace layer
-//! does: the CLIENT span on the other side ends when that head arrives (reqwest hands the
-//! response over before its body), so ending both at the head keeps the server's half of a
-//! shared span inside the client's half. A body streamed for a long time is then not
-//! counted in the span; time it with a [`local_span`](crate::local_span) while producing it.
-//!
-//! ```
-//! use axum::{Router, routing::get};
-//! use zipkin_tracing::{Tracer, ZipkinLayer};
-//!
-//! let tracer = Tracer::builder("frontend").build();
-//! let app: Router = Router::new()
-//!     .route("/items/{id}", get(|| async { "item" }))
-//!     .layer(ZipkinLayer::new(tracer))
-//!     // Routes added after the layer are not traced.
-//!     .route("/health", get(|| async { "ok" }));
-//! ```
+//! For each request, [`ZipkinLayer`] reads the caller's headers (B3, or as the tracer's
+//! `Propagation` says), joins the caller's span (or starts a trace), records a SERVER span
+//! named `"{METHOD} {route}"`, current while the handler runs, and finishes it with the
+//! response head, not after the body as tower-http's trace layer does: the CLIENT span ends
+//! when the head arrives (reqwest hands the response over before its body), and the
+//! server's half of a shared span must lie inside the client's. Time a long streamed body
+//! with a [`local_span`](crate::local_span) while producing it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,6 +26,22 @@ use crate::span::OpenSpan;
 use crate::tracer::{ServerContext, Tracer};
 
 /// Wraps services in [`ZipkinService`], which traces each request.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use zipkin_tracing::{InMemoryReporter, Tracer, ZipkinLayer};
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let reporter = InMemoryReporter::new();
+/// let app = Router::new()
+///     .route("/items/{id}", get(|| async { "item" }))
+///     .layer(ZipkinLayer::new(Tracer::builder("web").reporter(reporter.clone()).build()))
+///     .route("/health", get(|| async { "ok" })); // added after the layer: not traced
+/// # let request = http::Request::get("/items/42").body(axum::body::Body::empty()).unwrap();
+/// app.oneshot(request).await.unwrap();
+/// assert_eq!(reporter.spans()[0].name.as_deref(), Some("GET /items/{id}"));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ZipkinLayer {
     tracer: Tracer,
@@ -66,7 +65,19 @@ impl<S> Layer<S> for ZipkinLayer {
     }
 }
 
-/// A service that records a SERVER span around each request to `S`.
+/// A service that records a SERVER span around each request to `S`, any tower service.
+///
+/// ```
+/// use tower::{Layer, Service, ServiceExt, service_fn};
+/// use zipkin_tracing::{ResponseFuture, Tracer, ZipkinLayer};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let handler = service_fn(|_: http::Request<()>| async {
+/// #     Ok::<_, std::convert::Infallible>(http::Response::new(())) });
+/// let mut service = ZipkinLayer::new(Tracer::builder("svc").build()).layer(handler);
+/// let future: ResponseFuture<_> = service.ready().await.unwrap().call(http::Request::new(()));
+/// assert_eq!(future.await.unwrap().status(), 200); // the span finished with this head
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ZipkinService<S> {
     inner: S,
@@ -150,7 +161,7 @@ impl Drop for SpanGuard {
 
 pin_project_lite::pin_project! {
     /// The response future of [`ZipkinService`]: finishes the span when the response (or
-    /// an error) is ready.
+    /// an error) is ready. [`ZipkinService`]'s example awaits one.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: tracing::instrument::Instrumented<TaskLocalFuture<Current, F>>,

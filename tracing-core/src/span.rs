@@ -1,10 +1,7 @@
 //! An open span: the handle that records one span from start to finish.
-//!
 //! [`Tracer::start`](crate::Tracer::start) opens one; tags, annotations and the remote
 //! endpoint are added while the work runs; finishing or dropping it hands the
-//! [`FinishedSpan`] to the tracer's reporter. A span of an unsampled trace records nothing
-//! and allocates nothing. This is the body of py_zipkin's `zipkin_span` (`start`, `stop`,
-//! `update_binary_annotations`, `add_annotation`, `add_remote_endpoint`).
+//! [`FinishedSpan`] to the tracer's reporter.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +12,17 @@ use crate::record::{FinishedSpan, Recorded, Tags, Text};
 use crate::report::Report;
 
 /// A span being recorded. Unsampled spans record nothing: every method is then a no-op.
+///
+/// ```
+/// use zipkin_tracing::{InMemoryReporter, Kind, Tracer};
+/// # let reporter = InMemoryReporter::new();
+/// # let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+/// let mut span = tracer.start(tracer.new_trace(), "publish", Some(Kind::Producer));
+/// span.tag("queue", "orders");
+/// span.annotate("retry");
+/// span.finish();
+/// assert_eq!(reporter.spans()[0].tag("queue"), Some("orders"));
+/// ```
 #[must_use = "a span is reported when finished or dropped; dropping it at once records nothing useful"]
 pub struct OpenSpan {
     context: TraceContext,
@@ -76,21 +84,18 @@ impl OpenSpan {
         self.recording.as_mut().map(|r| &mut *r.span)
     }
 
-    /// Marks the span as contributing to a span started by another host (a server that
-    /// joined its client's span).
+    /// Marks the span as shared, one another host started (a server joining its client's span).
     pub fn set_shared(&mut self, shared: bool) {
         if let Some(span) = self.span_mut() {
             span.shared = shared;
         }
     }
 
-    /// Sets the tag `key` to `value`, replacing an earlier value.
-    ///
-    /// A `&'static str` or a `String` is taken as it is, never copied. A value that costs
-    /// something to compute is best computed only when [`OpenSpan::is_recording`].
+    /// Sets the tag `key` to `value`, replacing an earlier value. A `&'static str` or a
+    /// `String` is taken as it is, never copied; a value that costs something to compute is
+    /// best computed only when [`OpenSpan::is_recording`].
     pub fn tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
         if let Some(span) = self.span_mut() {
-            // Kept in order; the reporter lets the last value of a key win.
             span.tags.push((key.into(), value.into()));
         }
     }
@@ -103,7 +108,7 @@ impl OpenSpan {
         }
     }
 
-    /// Records the other side of a remote call.
+    /// Records the other side of a remote call (py_zipkin's `add_remote_endpoint`).
     pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) {
         if let Some(span) = self.span_mut() {
             span.remote_endpoint = Some(endpoint);

@@ -1,9 +1,5 @@
-//! The tracer: the one object a service configures to create, sample and report spans.
-//!
-//! A `Tracer` knows the service's name, its sampler, its reporter and its propagation
-//! settings; every span the service records starts here. It is py_zipkin's configuration
-//! of `zipkin_span` (`service_name`, `sample_rate`, `transport_handler`) gathered in one
-//! cheaply cloned value, instead of being repeated at each call site.
+//! The tracer: the one object a service configures to create, sample and report spans. It
+//! holds the service's name, sampler, reporter and propagation settings in one value.
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,6 +17,17 @@ use crate::span::OpenSpan;
 use crate::w3c::TraceState;
 
 /// Creates spans for one service. Cloning is cheap (one reference count).
+///
+/// ```
+/// use zipkin_tracing::{NopReporter, ProbabilitySampler, Propagation, Tracer};
+/// let tracer = Tracer::builder("service1") // a TracerBuilder
+///     .sampler(ProbabilitySampler::new(0.25).unwrap())
+///     .reporter(NopReporter) // the default: ids still propagate, nothing is stored
+///     .propagation("b3,w3c".parse::<Propagation>().unwrap()) // read B3, then W3C
+///     .build();
+/// let trace = tracer.new_trace();
+/// assert_eq!(tracer.child(&trace).parent_id, Some(trace.span_id));
+/// ```
 #[derive(Clone)]
 pub struct Tracer {
     inner: Arc<Inner>,
@@ -49,7 +56,7 @@ impl fmt::Debug for Tracer {
     }
 }
 
-/// Builds a [`Tracer`]; see [`Tracer::builder`].
+/// Builds a [`Tracer`]; see [`Tracer::builder`], and [`Tracer`]'s example.
 pub struct TracerBuilder {
     inner: Inner,
 }
@@ -67,9 +74,8 @@ impl TracerBuilder {
         self
     }
 
-    /// Whether a server joins its caller's span (same id, `shared: true`; the default, as
-    /// in Zipkin's B3 model) or records a child of it (as systems with single-host spans
-    /// such as OpenTelemetry do).
+    /// Whether a server joins its caller's span (same id, `shared: true`; the default, as in
+    /// Zipkin's B3 model) or records a child of it, as OpenTelemetry's single-host spans do.
     pub fn join_spans(mut self, join: bool) -> Self {
         self.inner.join_spans = join;
         self
@@ -102,8 +108,7 @@ impl TracerBuilder {
 }
 
 impl Tracer {
-    /// A builder for a tracer of the service `service_name`, with the defaults: sample
-    /// everything, report nowhere, join spans, 128-bit trace ids, multi-header B3.
+    /// A builder for the service `service_name`; each setting's method names its default.
     pub fn builder(service_name: &str) -> TracerBuilder {
         crate::clock::init();
         TracerBuilder {
@@ -133,8 +138,7 @@ impl Tracer {
         self.inner.propagation.extract(headers)
     }
 
-    /// Writes `context` (and a W3C caller's `tracestate`) into an outgoing call's headers,
-    /// in every configured format.
+    /// Writes `context` (and a W3C caller's `tracestate`) in every configured format.
     pub(crate) fn inject(
         &self,
         context: &TraceContext,
@@ -160,8 +164,7 @@ impl Tracer {
         self.new_trace_with(SamplingFlags::DEFERRED)
     }
 
-    /// The root of a new trace that keeps the given sampling decision (a deferred one is
-    /// settled by this tracer's sampler).
+    /// The root of a new trace keeping `flags` (a deferred decision is settled by the sampler).
     pub fn new_trace_with(&self, flags: SamplingFlags) -> TraceContext {
         self.decide(TraceContext::new_root(flags, self.inner.trace_id_128))
     }

@@ -1,11 +1,8 @@
-//! W3C Trace Context: the `traceparent` and `tracestate` headers OpenTelemetry sends.
-//!
+//! W3C Trace Context (Level 1): the `traceparent` and `tracestate` headers OpenTelemetry sends.
 //! `traceparent: 00-{trace id, 32 hex}-{caller's span id, 16 hex}-{flags, 2 hex}` carries
 //! what B3 carries, less the parent id and the deferred decision: bit 0 of the flags says
-//! whether the caller sampled. `tracestate` is a list of vendors' `key=value` entries that
-//! a tracer passes on unchanged. This follows the Trace Context Level 1 recommendation
-//! (<https://www.w3.org/TR/trace-context/>); like B3, anything invalid simply means "no
-//! incoming context" and never fails a request.
+//! whether the caller sampled. `tracestate` holds vendors' `key=value` entries, passed on
+//! unchanged. This follows the W3C recommendation <https://www.w3.org/TR/trace-context/>.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -13,14 +10,11 @@ use crate::b3::quote;
 use crate::context::{SamplingFlags, TraceContext};
 use crate::id::{SpanId, TraceId};
 
-/// `traceparent`: version, trace id, parent (the caller's span) id and flags.
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-/// `tracestate`: vendors' entries, passed on with the `traceparent` they came with.
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The length of a version-00 `traceparent`, and the prefix every later version shares.
 const TRACEPARENT_LEN: usize = 2 + 1 + 32 + 1 + 16 + 1 + 2;
-/// Bit 0 of the trace flags: the caller sampled (recorded) its span.
 const SAMPLED_FLAG: u8 = 0x01;
 
 /// `tracestate` limits: at most 32 entries; a tracer must pass on at least 512 characters
@@ -128,9 +122,8 @@ fn parse_traceparent(value: &str) -> Result<TraceContext, String> {
             "does not have the form version-traceid-parentid-flags",
         ));
     }
-    // All-zero ids are invalid in W3C as in B3. A trace id whose low 64 bits alone are
-    // zero is valid W3C, but Zipkin and Brave cannot carry it (they take a zero low half
-    // for "no trace"), so it starts a new trace here, as it does in Brave.
+    // All-zero ids are invalid in W3C as in B3. A trace id whose low half alone is zero is
+    // valid W3C, but not here (see `TraceId`'s `FromStr`): it starts a new trace, as in Brave.
     let trace_id: TraceId = value[3..35]
         .parse()
         .map_err(|e| invalid(&format!("has a bad trace id: {e}")))?;
