@@ -4,7 +4,8 @@
 //! The test reads every member's `src/**/*.rs` (members from the workspace `Cargo.toml`,
 //! found from this crate's manifest directory; no file outside the repository), builds
 //! each crate's module import graph from `use crate::...`, `use super::...`, grouped
-//! imports and `crate::x::` paths in code, and fails naming each cycle with the file and
+//! imports and `crate::x::` paths in code (each file up to its first `#[cfg(test)]`: tests
+//! may use any module), and fails naming each cycle with the file and
 //! line of every import in it. Its own parser is tested below.
 
 // Tests may unwrap: a failure there is a test failure.

@@ -1,6 +1,5 @@
 //! A reporter's settings: where its batches go ([`Destination`]), how large its queue and
-//! batches are, how long it retries ([`ReporterConfig`]), and why it may refuse to start
-//! ([`ReporterError`]).
+//! batches are, and how long it retries ([`ReporterConfig`]).
 //!
 //! The defaults: at most 10,000 spans held and a batch sent at least every second, as in
 //! Brave's `AsyncReporter`; batches of at most 100 spans, each retried for up to 30 s with
@@ -98,22 +97,4 @@ impl ReporterConfig {
     pub fn http(endpoint: HttpEndpoint) -> Self {
         ReporterConfig::new(Destination::Http(endpoint))
     }
-}
-
-/// The reporter cannot start with this configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum ReporterError {
-    /// A destination's text is malformed: not an `http://` URL with a path, an `amqp://`
-    /// URI, a `host:port` list, or a legal queue or topic name. Says what is wrong.
-    #[error("{0}")]
-    BadDestination(String),
-    /// A size setting is zero.
-    #[error("{0} must be at least 1")]
-    Zero(&'static str),
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-    /// The reporter's thread or its runtime could not be started.
-    #[error("cannot start the reporter's thread: {0}")]
-    Thread(#[source] std::io::Error),
 }

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::config::ReporterError;
+use crate::error::ReporterError;
 
 /// Where Zipkin takes spans, after its address.
 const SPANS_PATH: &str = "/api/v2/spans";

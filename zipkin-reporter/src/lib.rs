@@ -4,12 +4,13 @@
 //! [`Report`](zipkin_tracing::Report); [`AsyncReporter`] is the one that sends them to
 //! Zipkin, in batches, in the background, as Brave's `AsyncReporter` and py_zipkin's
 //! `ZipkinBatchSender` do. The modules are private and listed here in the order a span
-//! travels through them; each imports only modules below it.
+//! travels through them, after its settings; no two import each other.
 //!
 //! | module | step |
 //! |---|---|
-//! | `config` | the settings: [`ReporterConfig`], [`Destination`], [`ReporterError`] |
+//! | `config` | the settings: [`ReporterConfig`], [`Destination`] |
 //! | `destination` | where batches go, parsed: [`HttpEndpoint`], [`AmqpUri`] and [`QueueName`], [`BootstrapServers`] and [`TopicName`] |
+//! | `error` | why a reporter does not start: [`ReporterError`] |
 //! | `reporter` | the hand-off: [`AsyncReporter`] takes a place for the span, or drops and counts it |
 //! | `lanes` | where spans wait: a lane per recording thread (fastrace's design) |
 //! | `drain` | when the lanes are drained, and how spans are cut into batches |
@@ -46,6 +47,7 @@
 
 mod config;
 mod destination;
+mod error;
 
 mod reporter;
 
@@ -63,8 +65,9 @@ mod kafka;
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq;
 
-pub use config::{Destination, ReporterConfig, ReporterError};
+pub use config::{Destination, ReporterConfig};
 pub use delivery::ReporterStats;
 pub use destination::{AmqpUri, BootstrapServers, HttpEndpoint, QueueName, TopicName};
+pub use error::ReporterError;
 pub use json::encode_json;
 pub use reporter::AsyncReporter;

@@ -12,9 +12,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use zipkin_tracing::{FinishedSpan, Report};
 
-use crate::config::{Destination, ReporterConfig, ReporterError};
+use crate::config::{Destination, ReporterConfig};
 use crate::delivery::{Counters, Delivery, ReporterStats, Retries, Transport};
 use crate::drain::{Shared, Worker};
+use crate::error::ReporterError;
 use crate::http::HttpTransport;
 #[cfg(feature = "kafka")]
 use crate::kafka::KafkaTransport;

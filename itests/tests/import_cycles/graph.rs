@@ -125,12 +125,14 @@ impl Graph {
     /// The graph of `source`: each reference lands in the longest module that is a prefix
     /// of its path. A module naming its own submodules (`pub use self::child::Item`) is
     /// not an edge: it declares and re-exports them, as the crate root does, and a
-    /// reference to the crate root is none either.
+    /// reference to the crate root is none either. A file is read up to its first
+    /// `#[cfg(test)]`: tests may use any module, and are not part of the reading order.
     pub fn of(source: &CrateSource) -> Graph {
         let mut graph = Graph::default();
         for (module, (file, text)) in &source.files {
             let imports = graph.edges.entry(module.clone()).or_default();
-            for reference in references(text, module) {
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for reference in references(code, module) {
                 let to = (1..=reference.path.len())
                     .rev()
                     .map(|len| reference.path[..len].to_vec())
