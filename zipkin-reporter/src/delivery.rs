@@ -14,7 +14,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// What happened to the spans handed to a reporter so far.
@@ -70,9 +69,6 @@ pub(crate) struct Counters {
     sent: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
-    /// Spans finished with (sent or failed): `flush` waits on this.
-    done: AtomicU64,
-    done_changed: Notify,
 }
 
 impl Counters {
@@ -84,8 +80,6 @@ impl Counters {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            done: AtomicU64::new(0),
-            done_changed: Notify::new(),
         }
     }
 
@@ -113,24 +107,9 @@ impl Counters {
         }
     }
 
-    /// Waits until `target` spans in all have been sent or given up.
-    pub(crate) async fn wait_done(&self, target: u64) {
-        loop {
-            let changed = self.done_changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if self.done.load(Ordering::Acquire) >= target {
-                return;
-            }
-            changed.await;
-        }
-    }
-
-    /// Counts a batch of `count` spans as done (sent or given up) and frees their places.
+    /// Frees the places of a batch of `count` spans that is done (sent or given up).
     fn done(&self, count: u64) {
         self.held.fetch_sub(count, Ordering::Relaxed);
-        self.done.fetch_add(count, Ordering::Release);
-        self.done_changed.notify_waiters();
     }
 }
 

@@ -9,12 +9,12 @@
 //! the reporter is closed and nothing is left.
 
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use zipkin_tracing::FinishedSpan;
 
@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     /// Spans per batch, at most: the hand-off wakes the thread once this many wait.
     pub(crate) batch_size: usize,
+    /// Flushes waiting for the next drain to be delivered.
+    pub(crate) flushes: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
 /// The reporter's thread: drains the lanes and hands the batches to its senders.
@@ -67,15 +69,25 @@ impl<T: Transport> Worker<T> {
                 // Read before draining: once closed, no span can be handed off any more,
                 // so an empty drain after it means nothing is left.
                 let closed = shared.closed.load(Ordering::Acquire);
-                let full = shared.lanes.drain(&mut self.empty_vectors);
-                if full.is_empty() {
+                // Taken before draining: every span handed off before these flushes were
+                // asked for is in this drain, or was delivered by an earlier one.
+                let flushes = std::mem::take(&mut *lock(&shared.flushes));
+                let full = shared.lanes.drain(&mut self.empty_vectors, || {});
+                let empty = full.is_empty();
+                if !empty {
+                    self.deliver_all(full).await;
+                }
+                for flush in flushes {
+                    // A flush that gave up waiting has dropped its receiver: nothing to tell.
+                    let _ = flush.send(());
+                }
+                if empty {
                     if closed {
                         shared.lanes.abandon();
                         return;
                     }
                     break;
                 }
-                self.deliver_all(full).await;
             }
         }
     }
@@ -111,6 +123,11 @@ impl<T: Transport> Worker<T> {
             }
         }
     }
+}
+
+/// Locks `mutex`; nothing panics while holding it, so a poisoned one is still good.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The spans of one drain, cut into batches that the senders take in turn.

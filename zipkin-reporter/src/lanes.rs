@@ -106,7 +106,15 @@ impl Lanes {
 
     /// Takes every span waiting: each lane's vector is swapped for one of `empty`, and
     /// the full ones are returned. A lane whose thread has ended is drained and removed.
-    pub(crate) fn drain(&self, empty: &mut Vec<Vec<FinishedSpan>>) -> Vec<Vec<FinishedSpan>> {
+    ///
+    /// `between` runs for each lane after its thread was found alive or ended and before
+    /// its spans are taken: the reporter passes nothing to do; a test lets a thread push
+    /// its last span and end there, the moment that must lose nothing.
+    pub(crate) fn drain(
+        &self,
+        empty: &mut Vec<Vec<FinishedSpan>>,
+        mut between: impl FnMut(),
+    ) -> Vec<Vec<FinishedSpan>> {
         let mut full = Vec::new();
         let mut take = |lane: &Lane| {
             let mut vector = empty.pop().unwrap_or_default();
@@ -128,6 +136,7 @@ impl Lanes {
                 // itself), so that its last push is seen by the drain below.
                 std::sync::atomic::fence(Ordering::Acquire);
             }
+            between();
             take(lane);
             if ended {
                 let queued = lane.lock().queued;
@@ -160,5 +169,63 @@ impl Lanes {
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<Lane>>> {
         // Nothing panics while holding it.
         self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use zipkin_tracing::{Report, Tracer};
+
+    use super::*;
+
+    /// A finished span, as a tracer reports it.
+    fn span() -> FinishedSpan {
+        struct Keep(Mutex<Option<FinishedSpan>>);
+        impl Report for Keep {
+            fn report(&self, span: FinishedSpan) {
+                *self.0.lock().expect("not poisoned") = Some(span);
+            }
+        }
+        let keep = Arc::new(Keep(Mutex::new(None)));
+        let tracer = Tracer::builder("svc").reporter(keep.clone()).build();
+        tracer.start(tracer.new_trace(), "work", None).finish();
+        let span = keep.0.lock().expect("not poisoned").take();
+        span.expect("a sampled span is reported")
+    }
+
+    #[test]
+    fn a_thread_that_pushes_and_ends_while_its_lane_is_drained_loses_nothing() {
+        let lanes = Arc::new(Lanes::new());
+        let (pushed, first_pushed) = mpsc::channel();
+        let (go, may_push) = mpsc::channel::<()>();
+        let thread = {
+            let lanes = lanes.clone();
+            std::thread::spawn(move || {
+                lanes.push(span());
+                pushed.send(()).expect("the test waits");
+                may_push.recv().expect("the test says when");
+                lanes.push(span());
+            })
+        };
+        first_pushed.recv().expect("the thread pushes");
+        // While the lane is being drained, the thread pushes its last span and ends.
+        let mut thread = Some(thread);
+        let mut empty = Vec::new();
+        let mut drained = lanes.drain(&mut empty, || {
+            if let Some(thread) = thread.take() {
+                go.send(()).expect("the thread waits");
+                thread.join().expect("the thread ends");
+            }
+        });
+        drained.extend(lanes.drain(&mut empty, || {}));
+        let spans: usize = drained.iter().map(Vec::len).sum();
+        assert_eq!(spans, 2);
+        assert_eq!(lanes.queued(), 2);
+        assert!(
+            lanes.lock().is_empty(),
+            "the ended thread's lane is removed"
+        );
     }
 }

@@ -5,16 +5,16 @@
 //! reporter's thread is woken to drain them. The name is Brave's: its `AsyncReporter`
 //! plays the same part in front of a `Sender`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 use zipkin_tracing::{FinishedSpan, Report};
 
 use crate::config::{Destination, ReporterConfig};
 use crate::delivery::{Counters, Delivery, ReporterStats, Retries, Transport};
-use crate::drain::{Shared, Worker};
+use crate::drain::{Shared, Worker, lock};
 use crate::error::ReporterError;
 use crate::http::HttpTransport;
 #[cfg(feature = "kafka")]
@@ -107,15 +107,17 @@ impl AsyncReporter {
         shared.counters.stats(shared.lanes.queued())
     }
 
-    /// Sends what is queued now and waits until every span queued before this call has
-    /// been sent or given up, for at most `timeout`. Returns `false` on timeout.
+    /// Sends what is waiting now and waits until every span handed off before this call
+    /// has been sent or given up, for at most `timeout`. Returns `false` on timeout.
+    ///
+    /// The reporter's thread answers once it has delivered a drain taken after the call:
+    /// that drain holds every span handed off before it, and earlier drains are done.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let shared = &*self.handle.shared;
-        let target = shared.lanes.queued();
+        let (done, delivered) = oneshot::channel();
+        lock(&shared.flushes).push(done);
         shared.wake.notify_one();
-        tokio::time::timeout(timeout, shared.counters.wait_done(target))
-            .await
-            .is_ok()
+        matches!(tokio::time::timeout(timeout, delivered).await, Ok(Ok(())))
     }
 }
 
@@ -153,6 +155,7 @@ fn start_with<T: Transport>(
         wake: Notify::new(),
         closed: AtomicBool::new(false),
         batch_size: config.batch_size,
+        flushes: Mutex::default(),
     });
     let retries = Retries {
         window: config.retry_window,
@@ -181,10 +184,8 @@ fn start_with<T: Transport>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
-
-    use std::sync::Mutex;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::sync::{Mutex, mpsc};
 
     use bytes::Bytes;
     use zipkin_tracing::{SamplingFlags, Span, TraceContext, Tracer};
@@ -220,6 +221,24 @@ mod tests {
         async fn send(&mut self, _batch: Bytes) -> Attempt {
             self.0.fetch_add(1, Ordering::Relaxed);
             std::future::pending().await
+        }
+    }
+
+    /// Holds each batch for `delay` before taking it, and says when it has taken one.
+    struct Slow {
+        delay: Duration,
+        delivered: Arc<AtomicBool>,
+    }
+
+    impl Transport for Slow {
+        fn destination(&self) -> String {
+            "a slow collector".to_owned()
+        }
+
+        async fn send(&mut self, _batch: Bytes) -> Attempt {
+            tokio::time::sleep(self.delay).await;
+            self.delivered.store(true, Ordering::Release);
+            Attempt::Sent
         }
     }
 
@@ -363,5 +382,57 @@ mod tests {
         // The worker drops its transport, and with it the sender, when it ends.
         let spans: usize = batches.iter().map(|batch| batch.len()).sum();
         assert_eq!(spans, 4);
+    }
+
+    #[test]
+    fn every_span_of_threads_that_come_and_go_is_sent_once_or_counted() {
+        // Each thread hands off a few spans and ends while the reporter drains: a lane
+        // whose thread ended between two pushes and a drain must lose nothing. Bounded:
+        // 600 threads, 8 at a time.
+        let (sender, batches) = mpsc::channel();
+        let reporter = start(100_000, 7, vec![Collecting(sender)]);
+        for _wave in 0..75 {
+            std::thread::scope(|scope| {
+                for _ in 0..8 {
+                    let reporter = reporter.clone();
+                    scope.spawn(move || {
+                        for _ in 0..3 {
+                            reporter.report(span());
+                        }
+                    });
+                }
+            });
+        }
+        assert!(runtime().block_on(reporter.flush(Duration::from_secs(10))));
+        let arrived: usize = batches.try_iter().map(|batch| batch.len()).sum();
+        let stats = reporter.stats();
+        assert_eq!(arrived, 1_800);
+        assert_eq!(
+            (stats.queued, stats.sent, stats.dropped, stats.failed),
+            (1_800, 1_800, 0, 0)
+        );
+    }
+
+    #[test]
+    fn flush_returns_only_once_a_span_handed_off_before_it_is_delivered() {
+        let delivered = Arc::new(AtomicBool::new(false));
+        let slow = Slow {
+            delay: Duration::from_millis(300),
+            delivered: delivered.clone(),
+        };
+        let reporter = start(100, 50, vec![slow]);
+        reporter.report(span());
+        assert!(runtime().block_on(reporter.flush(Duration::from_secs(10))));
+        assert!(delivered.load(Ordering::Acquire));
+        assert_eq!(reporter.stats().sent, 1);
+    }
+
+    #[test]
+    fn flush_gives_up_at_its_deadline_while_a_batch_is_stuck() {
+        let reporter = start(100, 50, vec![Stalled::default()]);
+        reporter.report(span());
+        let started = std::time::Instant::now();
+        assert!(!runtime().block_on(reporter.flush(Duration::from_millis(200))));
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
