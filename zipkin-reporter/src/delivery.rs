@@ -5,7 +5,8 @@
 //! went. Everything else is here and shared by every transport: a failure (no connection,
 //! a timeout, a 5xx) is retried with doubling pauses until the retry window closes; a
 //! refusal (a 4xx) drops the batch at once; the first failure of an outage is logged once,
-//! and its end with what it cost. Every span handed to the reporter ends counted: sent,
+//! spans given up are logged as they go (at most once per retry window, with the count),
+//! and the outage's end with what it cost. Every span handed to the reporter ends counted: sent,
 //! dropped (no room), or failed (given up).
 
 use std::future::Future;
@@ -117,6 +118,8 @@ impl Counters {
 struct Outage {
     since: Instant,
     lost: u64,
+    /// When spans given up were last logged: at most once per retry window.
+    loss_logged: Option<Instant>,
 }
 
 /// What every sender shares: how to retry, where to count, and the outage in progress.
@@ -201,13 +204,110 @@ impl Delivery {
             Outage {
                 since: Instant::now(),
                 lost: 0,
+                loss_logged: None,
             }
         });
         outage.lost += lost;
+        let window = self.retries.window;
+        if lost > 0 && outage.loss_logged.is_none_or(|at| at.elapsed() >= window) {
+            outage.loss_logged = Some(Instant::now());
+            tracing::info!(
+                endpoint = %self.destination,
+                lost_spans = outage.lost,
+                "gave up {lost} spans not delivered within {window:?}; {} lost since the collector became unavailable",
+                outage.lost
+            );
+        }
     }
 
     fn lock_outage(&self) -> MutexGuard<'_, Option<Outage>> {
         // Nothing panics while holding it.
         self.outage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Never gets a batch through.
+    struct Down;
+
+    impl Transport for Down {
+        fn destination(&self) -> String {
+            "nowhere".to_owned()
+        }
+
+        async fn send(&mut self, _batch: Bytes) -> Attempt {
+            Attempt::Failed("connection refused".to_owned())
+        }
+    }
+
+    /// What the log says while `run` runs on this thread.
+    fn logged(run: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .expect("not poisoned")
+                    .extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        let bytes = capture.0.lock().expect("not poisoned").clone();
+        String::from_utf8(bytes).expect("log lines are text")
+    }
+
+    #[test]
+    fn spans_given_up_are_logged_with_their_count_at_most_once_per_window() {
+        // The first pause is longer than the window: each batch is given up at once.
+        let retries = Retries {
+            window: Duration::from_secs(60),
+            initial_backoff: Duration::from_secs(120),
+            max_backoff: Duration::from_secs(120),
+        };
+        let counters = Arc::new(Counters::new(100));
+        let delivery = Delivery::new(retries, "nowhere".to_owned(), counters.clone());
+        let log = logged(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime starts");
+            runtime.block_on(async {
+                for _ in 0..3 {
+                    assert!(counters.hold().is_some());
+                }
+                delivery
+                    .deliver(&mut Down, Bytes::from_static(b"[]"), 2)
+                    .await;
+                delivery
+                    .deliver(&mut Down, Bytes::from_static(b"[]"), 1)
+                    .await;
+            });
+        });
+        let given_up: Vec<&str> = log.lines().filter(|l| l.contains("gave up")).collect();
+        assert_eq!(given_up.len(), 1, "{log}");
+        assert!(given_up[0].contains("gave up 2 spans"), "{log}");
+        assert!(given_up[0].contains("lost_spans=2"), "{log}");
+        assert_eq!(
+            log.matches("Zipkin collector unavailable").count(),
+            1,
+            "{log}"
+        );
+        assert_eq!(counters.stats(3).failed, 3);
     }
 }
