@@ -606,3 +606,21 @@ impl Problems {
         );
     }
 }
+
+#[test]
+fn the_kafka_profile_runs_the_kafka_the_transport_tests_run() {
+    let script = read::read(&repo_root().join("scripts/kafka-broker"));
+    let version = script
+        .lines()
+        .find_map(|line| line.strip_prefix("KAFKA_VERSION="))
+        .map(|value| value.trim_matches('"'))
+        .expect("scripts/kafka-broker sets KAFKA_VERSION");
+    let compose = with_profile(&compose_file(), "kafka");
+    let (name, service) = service_running(&compose, "apache/kafka");
+    assert_eq!(
+        service["image"].as_str(),
+        Some(format!("apache/kafka:{version}").as_str()),
+        "profile kafka, service {name}: the services' Kafka client is tested against \
+         {version} (scripts/kafka-broker); Kafka 4 dropped the protocol versions it speaks"
+    );
+}
