@@ -1,12 +1,12 @@
 //! Draining: when the reporter's thread wakes, takes every waiting span and cuts batches.
 //!
 //! The thread sleeps until a batch's worth of spans is waiting, a flush asks, or the batch
-//! interval passes (1 s by default, as in Brave's `AsyncReporter` and OpenTelemetry's batch
-//! processor); then it drains every lane and cuts the spans into batches of at most
-//! `batch_size`. Senders, one per transport, take the next batch in turn, encode it
-//! ([`encode_json`]) and deliver it ([`Delivery::deliver`]), so that while one batch
-//! travels the next is encoded. It drains again until the lanes are empty, and ends once
-//! the reporter is closed and nothing is left.
+//! interval passes (1 s by default, as in Brave's `AsyncReporter`); then it drains every
+//! lane and cuts the spans into batches of at most `batch_size`. Senders, one per
+//! transport, take the next batch in turn, encode it ([`encode_json`]) and deliver it
+//! ([`Delivery::deliver`]), so that while one batch travels the next is encoded. A flush is
+//! answered once the drain taken after it is delivered. The thread drains again until the
+//! lanes are empty, and ends once the reporter is closed and nothing is left.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
