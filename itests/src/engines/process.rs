@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -32,14 +32,17 @@ const STOP_DEADLINE: Duration = Duration::from_secs(20);
 const PORT_ATTEMPTS: usize = 3;
 
 /// The only variables an engine inherits: Zipkin alone reads dozens more, and a tester's
-/// shell must not change what a test runs against.
-const INHERITED: [&str; 6] = [
+/// shell must not change what a test runs against. (`RUST_BACKTRACE` and
+/// `LLVM_PROFILE_FILE` reach the project's own binaries for debugging and coverage.)
+const INHERITED: [&str; 8] = [
     "PATH",
     "HOME",
     "JAVA_HOME",
     "LANG",
     "TMPDIR",
     "JAVA_TOOL_OPTIONS",
+    "RUST_BACKTRACE",
+    "LLVM_PROFILE_FILE",
 ];
 
 /// What its log says when an engine could not bind its port, in each engine's words.
@@ -120,7 +123,7 @@ pub enum Ready {
 /// One engine's process: how to start it, and the running one if any.
 #[derive(Debug)]
 pub struct EngineProcess {
-    name: &'static str,
+    name: String,
     port: u16,
     folder: PathBuf,
     program: PathBuf,
@@ -134,13 +137,13 @@ impl EngineProcess {
     /// The engine `name`, run as `program` in `folder` (which it owns from now on) and
     /// serving on `port`, ready when the port accepts connections. Not started.
     pub fn new(
-        name: &'static str,
+        name: impl Into<String>,
         port: u16,
         folder: PathBuf,
         program: impl Into<PathBuf>,
     ) -> Self {
         EngineProcess {
-            name,
+            name: name.into(),
             port,
             folder,
             program: program.into(),
@@ -273,6 +276,38 @@ impl EngineProcess {
         }
     }
 
+    /// Sends SIGTERM to its process group, as `docker stop` or `kill` would, without
+    /// waiting; [`EngineProcess::wait_exit`] waits.
+    pub fn terminate(&self) -> anyhow::Result<()> {
+        let child = self.child.as_ref().context("not running")?;
+        anyhow::ensure!(
+            signal_group(child, "-TERM"),
+            "kill -TERM -{} failed",
+            child.id()
+        );
+        Ok(())
+    }
+
+    /// Waits for it to exit, for at most `deadline`, polling; fails with its output.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> anyhow::Result<ExitStatus> {
+        let give_up_at = tokio::time::Instant::now() + deadline;
+        let child = self.child.as_mut().context("not running")?;
+        loop {
+            if let Some(status) = child.try_wait().context("cannot wait for the process")? {
+                self.child = None;
+                return Ok(status);
+            }
+            if tokio::time::Instant::now() >= give_up_at {
+                anyhow::bail!(
+                    "{} did not exit within {deadline:?}; its output:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
     /// Stops it as an outage or `docker stop` would: SIGTERM to its process group, SIGKILL
     /// after a while, then waits for it. Nothing happens when it is not running.
     pub fn stop(&mut self) {
@@ -319,10 +354,12 @@ impl Drop for EngineProcess {
     }
 }
 
-/// Sends `signal` to the process group that `child` leads, with the `kill` command.
-fn signal_group(child: &Child, signal: &str) {
-    let _ = Command::new("kill")
+/// Sends `signal` to the process group that `child` leads, with the `kill` command;
+/// whether that worked.
+fn signal_group(child: &Child, signal: &str) -> bool {
+    Command::new("kill")
         .args([signal, "--", &format!("-{}", child.id())])
         .stderr(Stdio::null())
-        .status();
+        .status()
+        .is_ok_and(|status| status.success())
 }
