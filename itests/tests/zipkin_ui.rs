@@ -161,8 +161,7 @@ async fn select_service1(browser: &Browser) -> anyhow::Result<String> {
         );
         let found = browser.script(FIND_NODE).await?;
         let position = found[0].as_f64().zip(found[1].as_f64());
-        if position.is_some() && position == resting_at {
-            let (x, y) = position.unwrap();
+        if let Some((x, y)) = position.filter(|_| position == resting_at) {
             browser.click_at(x, y).await?;
             last = format!("clicked {found}");
             let opened = browser.wait_for_text("the side panel", PANEL_WAIT, |t| t.contains(PANEL));

@@ -9,6 +9,7 @@
 //! | module | engine |
 //! |---|---|
 //! | [`process`] | starting, probing, stopping and reading the log of any engine |
+//! | [`ports`] | a free port for an engine, and starting it again when the port was taken |
 //! | [`zipkin`] | the Zipkin server, and what its jar holds (MySQL schema, variables) |
 //! | [`mariadb`] | a private MariaDB server with Zipkin's schema loaded |
 //! | [`rabbitmq`] | a private RabbitMQ node, to stop and start again |
@@ -20,6 +21,7 @@ use std::io::Write as _;
 pub mod chromium;
 pub mod kafka;
 pub mod mariadb;
+pub mod ports;
 pub mod process;
 pub mod rabbitmq;
 pub mod zipkin;

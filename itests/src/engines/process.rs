@@ -5,7 +5,7 @@
 //! also stops what its scripts started) and polls its [`Ready`] probe until
 //! [`START_DEADLINE`]; an engine that exits first fails with its port and its last log
 //! lines, and one that found its port taken fails with [`PortTaken`], which
-//! [`retry_port_taken`] answers by choosing new ports. Dropping it kills the group and
+//! [`retry_port_taken`] answers by choosing new ports (see [`super::ports`]). Dropping it kills the group and
 //! removes the folder, so a failing test leaves nothing behind.
 
 use std::ffi::OsString;
@@ -19,6 +19,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::EngineMissing;
+use super::ports::{PortTaken, says_port_taken};
+pub use super::ports::{free_port, retry_port_taken};
 use crate::trace_source::POLL_INTERVAL;
 
 /// How long any engine may take to be ready: Zipkin and Kafka take about 6 s on two idle
@@ -27,9 +29,6 @@ pub const START_DEADLINE: Duration = Duration::from_secs(120);
 
 /// How long an engine may take to stop on SIGTERM before it is killed.
 const STOP_DEADLINE: Duration = Duration::from_secs(20);
-
-/// How many times [`retry_port_taken`] starts an engine whose port was taken.
-const PORT_ATTEMPTS: usize = 3;
 
 /// The only variables an engine inherits: Zipkin alone reads dozens more, and a tester's
 /// shell must not change what a test runs against. (`RUST_BACKTRACE` and
@@ -44,16 +43,6 @@ const INHERITED: [&str; 8] = [
     "RUST_BACKTRACE",
     "LLVM_PROFILE_FILE",
 ];
-
-/// What its log says when an engine could not bind its port, in each engine's words.
-const PORT_TAKEN_WORDS: [&str; 3] = ["address already in use", "eaddrinuse", "port not available"];
-
-/// A free local TCP port: bound on `127.0.0.1:0`, then released for a child to take.
-/// Another program may take it in between; [`retry_port_taken`] covers that case.
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
 
 /// A new, empty folder `itests-{engine}-...` under the system's temporary folder, unique
 /// to one engine: `create_dir` fails rather than reuse a folder another test made.
@@ -77,35 +66,6 @@ pub fn write_file(folder: &Path, name: &str, text: &str) -> anyhow::Result<PathB
     let path = folder.join(name);
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
-}
-
-/// The engine exited because another program held its port: its message says which port
-/// and shows the engine's last log lines.
-#[derive(Debug)]
-pub struct PortTaken(pub String);
-
-impl std::fmt::Display for PortTaken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for PortTaken {}
-
-/// Runs `start` (which chooses its ports with [`free_port`]) again, up to three times in
-/// all, while it fails with [`PortTaken`]; any other outcome is returned as it is.
-pub async fn retry_port_taken<T, F, Fut>(mut start: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<T>>,
-{
-    let mut attempt = 1;
-    loop {
-        match start().await {
-            Err(error) if error.is::<PortTaken>() && attempt < PORT_ATTEMPTS => attempt += 1,
-            outcome => return outcome,
-        }
-    }
 }
 
 /// How a started engine shows it is ready.
@@ -237,14 +197,11 @@ impl EngineProcess {
                     self.port,
                     self.log_tail(30)
                 );
-                let lower = message.to_lowercase();
-                return Err(
-                    if PORT_TAKEN_WORDS.iter().any(|words| lower.contains(words)) {
-                        PortTaken(message).into()
-                    } else {
-                        anyhow::anyhow!(message)
-                    },
-                );
+                return Err(if says_port_taken(&message) {
+                    PortTaken(message).into()
+                } else {
+                    anyhow::anyhow!(message)
+                });
             }
             let last = match &self.ready {
                 Ready::Tcp => tokio::net::TcpStream::connect(("127.0.0.1", self.port))
