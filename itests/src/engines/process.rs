@@ -1,12 +1,13 @@
-//! The one way an engine runs: a child process on a free port, in a fresh folder of its
-//! own, logging to `engine.log` there, and ready when a probe says so.
+//! The one way a test runs a child process, an engine or a service binary: on a free
+//! port, in a fresh folder of its own, logging to `engine.log` there, ready when a probe
+//! says so.
 //!
 //! [`EngineProcess::start`] spawns the program in its own process group (so stopping it
 //! also stops what its scripts started) and polls its [`Ready`] probe until
-//! [`START_DEADLINE`]; an engine that exits first fails with its port and its last log
-//! lines, and one that found its port taken fails with [`PortTaken`], which
-//! [`retry_port_taken`] answers by choosing new ports (see [`super::ports`]). Dropping it kills the group and
-//! removes the folder, so a failing test leaves nothing behind.
+//! [`START_DEADLINE`]; one that exits first fails with its port and its last log lines,
+//! and one that found its port taken fails with [`PortTaken`], which [`retry_port_taken`]
+//! answers by choosing new ports. Dropping it kills the group and removes the folder, so
+//! a failing test leaves nothing behind.
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -23,8 +24,8 @@ use super::ports::{PortTaken, says_port_taken};
 pub use super::ports::{free_port, retry_port_taken};
 use crate::trace_source::POLL_INTERVAL;
 
-/// How long any engine may take to be ready: Zipkin and Kafka take about 6 s on two idle
-/// cores, RabbitMQ about 15 s; much more while other builds share them.
+/// How long any engine (or service binary) may take to be ready: Zipkin and Kafka take
+/// about 6 s on two idle cores, RabbitMQ about 15 s; much more while builds share them.
 pub const START_DEADLINE: Duration = Duration::from_secs(120);
 
 /// How long an engine may take to stop on SIGTERM before it is killed.
