@@ -96,7 +96,7 @@ impl Kafka {
         .await
     }
 
-    /// [`Kafka::started`] under the engine policy ([`or_skip`](super::or_skip)).
+    /// [`Kafka::started`] under the engine policy ([`or_skip`]).
     pub async fn started_or_skip(test: &str) -> Option<Kafka> {
         or_skip(test, "the Kafka broker", FETCH, Kafka::started().await)
     }

@@ -75,7 +75,7 @@ impl RabbitMq {
         .await
     }
 
-    /// [`RabbitMq::started`] under the engine policy ([`or_skip`](super::or_skip)).
+    /// [`RabbitMq::started`] under the engine policy ([`or_skip`]).
     pub async fn started_or_skip(test: &str) -> Option<RabbitMq> {
         or_skip(test, "RabbitMQ", INSTALL, RabbitMq::started().await)
     }
