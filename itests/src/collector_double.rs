@@ -307,3 +307,6 @@ async fn respond(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests;
