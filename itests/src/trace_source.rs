@@ -1,6 +1,6 @@
 //! One way to read a trace back, whatever collected it, and waiting for it to arrive.
 //!
-//! [`TraceSource`] is implemented by the wiremock [`MockCollector`] and by [`ZipkinApi`],
+//! [`TraceSource`] is implemented by the [`CollectorDouble`](crate::CollectorDouble) and by [`ZipkinApi`],
 //! a client of Zipkin's query API that works against a real Zipkin and against the
 //! project's stand-in collector alike. Spans arrive about a second after a request (the
 //! reporter batches), so [`wait_for_trace`] polls with a deadline instead of sleeping.
@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use zipkin_tracing::{Span, TraceId};
-
-use crate::mock_collector::MockCollector;
 
 /// How long [`wait_for_trace`] waits by default: the reporter's 1 s batch interval, plus
 /// plenty of room for a busy machine.
@@ -25,12 +23,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
 pub trait TraceSource {
     /// The spans of trace `id` received so far; an empty list if none (yet).
     fn trace(&self, id: TraceId) -> impl Future<Output = anyhow::Result<Vec<Span>>> + Send;
-}
-
-impl TraceSource for MockCollector {
-    async fn trace(&self, id: TraceId) -> anyhow::Result<Vec<Span>> {
-        self.spans_of(id).await
-    }
 }
 
 /// A client of Zipkin's query API, `GET {base}/api/v2/trace/{traceId}`: a real Zipkin or

@@ -8,11 +8,12 @@
 //! answering 503 (a collector that refuses connections is `collector_down.rs`'s case); for
 //! a broker, the broker process stops and later starts again on the same port and data.
 
+use anyhow::Context as _;
 use zipkin_reporter::Destination;
 
-use crate::faulty_collector::{ACCEPTED, DownCollector, FaultyCollector};
-use crate::kafka::Kafka;
-use crate::rabbitmq::RabbitMq;
+use crate::collector_double::{ACCEPTED, CollectorDouble};
+use crate::engines::kafka::Kafka;
+use crate::engines::rabbitmq::RabbitMq;
 
 /// The transports, as `ZIPKIN_TRANSPORT` names them.
 pub const TRANSPORTS: [&str; 3] = ["http", "rabbitmq", "kafka"];
@@ -20,15 +21,9 @@ pub const TRANSPORTS: [&str; 3] = ["http", "rabbitmq", "kafka"];
 /// The receiving end of one transport.
 #[derive(Debug)]
 pub enum TransportEngine {
-    /// A Zipkin collector: down (refusing connections) until first started.
-    Http {
-        /// Before the first start.
-        down: Option<DownCollector>,
-        /// After it.
-        up: Option<FaultyCollector>,
-        /// Its endpoint, fixed from the start.
-        endpoint: String,
-    },
+    /// A Zipkin collector: down (refusing connections) until first started; `None` only
+    /// while it comes up.
+    Http(Option<CollectorDouble>),
     /// A RabbitMQ node.
     RabbitMq(RabbitMq),
     /// A Kafka broker.
@@ -42,13 +37,8 @@ impl TransportEngine {
     pub fn new_or_skip(transport: &str, test: &str) -> Option<TransportEngine> {
         match transport {
             "http" => {
-                let down = DownCollector::new().expect("a free local port");
-                let endpoint = down.endpoint();
-                Some(TransportEngine::Http {
-                    down: Some(down),
-                    up: None,
-                    endpoint,
-                })
+                let down = CollectorDouble::down().expect("a free local port");
+                Some(TransportEngine::Http(Some(down)))
             }
             "rabbitmq" => RabbitMq::new_or_skip(test).map(TransportEngine::RabbitMq),
             "kafka" => Kafka::new_or_skip(test).map(TransportEngine::Kafka),
@@ -59,8 +49,16 @@ impl TransportEngine {
     /// Where a reporter sends to this engine.
     pub fn destination(&self) -> Destination {
         match self {
-            TransportEngine::Http { endpoint, .. } => {
-                Destination::Http(endpoint.parse().expect("an http URL with a path"))
+            TransportEngine::Http(collector) => {
+                let collector = collector
+                    .as_ref()
+                    .expect("the collector is there between starts");
+                Destination::Http(
+                    collector
+                        .endpoint()
+                        .parse()
+                        .expect("an http URL with a path"),
+                )
             }
             TransportEngine::RabbitMq(broker) => broker.destination(),
             TransportEngine::Kafka(broker) => broker.destination(),
@@ -80,12 +78,14 @@ impl TransportEngine {
     /// Brings it up (again), ready to take batches.
     pub async fn start(&mut self) -> anyhow::Result<()> {
         match self {
-            TransportEngine::Http { down, up, .. } => {
-                match (down.take(), up.as_ref()) {
-                    (Some(down), _) => *up = Some(down.come_up(ACCEPTED).await?),
-                    (None, Some(collector)) => collector.answer(ACCEPTED),
-                    (None, None) => anyhow::bail!("the collector is neither down nor up"),
-                }
+            TransportEngine::Http(slot) => {
+                let collector = slot.take().context("the collector did not come up")?;
+                *slot = Some(if collector.is_up() {
+                    collector.answer(ACCEPTED);
+                    collector
+                } else {
+                    collector.come_up(ACCEPTED).await?
+                });
                 Ok(())
             }
             TransportEngine::RabbitMq(broker) => broker.start().await,
@@ -96,8 +96,8 @@ impl TransportEngine {
     /// Takes it down: every delivery fails until [`TransportEngine::start`].
     pub fn stop(&mut self) {
         match self {
-            TransportEngine::Http { up, .. } => {
-                if let Some(collector) = up {
+            TransportEngine::Http(collector) => {
+                if let Some(collector) = collector {
                     collector.answer(503);
                 }
             }
@@ -109,7 +109,7 @@ impl TransportEngine {
     /// Its last log lines (none for HTTP), for failure messages.
     pub fn log_tail(&self) -> String {
         match self {
-            TransportEngine::Http { .. } => String::new(),
+            TransportEngine::Http(_) => String::new(),
             TransportEngine::RabbitMq(broker) => broker.log_tail(30),
             TransportEngine::Kafka(broker) => broker.log_tail(30),
         }

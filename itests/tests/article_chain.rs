@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree, wait_for_trace};
 
 const TIME_SCALE: f64 = 0.01;
 
 #[tokio::test]
 async fn one_request_reports_the_articles_six_span_trace() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let mut chain = Chain::options(collector.endpoint())
         .time_scale(TIME_SCALE)
         .start()
@@ -26,7 +26,7 @@ async fn one_request_reports_the_articles_six_span_trace() {
     // services flushes anything still queued, so a seventh span could not hide.
     wait_for_trace(&collector, trace_id, 6).await.unwrap();
     chain.stop().await.unwrap();
-    let everything = collector.spans().await.unwrap();
+    let everything = collector.spans().unwrap();
     assert_eq!(
         everything.len(),
         6,

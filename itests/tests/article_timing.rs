@@ -4,14 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree, wait_for_trace};
 
 /// How much longer than its sleep a span may last on a busy, shared machine.
 const SLACK: Duration = Duration::from_secs(3);
 
 #[tokio::test]
 async fn at_time_scale_one_the_spans_last_as_long_as_the_articles_sleeps() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let mut chain = Chain::options(collector.endpoint())
         .time_scale(1.0)
         .start()

@@ -17,8 +17,8 @@
 
 use std::time::Duration;
 
+use itests::CollectorDouble;
 use itests::caller::call;
-use itests::faulty_collector::DownCollector;
 use itests::latency::{Comparison, Latencies, timed_get};
 use itests::trace_source::wait_until;
 use itests::zipkin_scenarios::{TIME_SCALE, stored_article};
@@ -59,7 +59,7 @@ async fn zipkin_reads_the_article_from_kafka_and_again_after_an_outage() {
 
 /// The whole scenario (see the module doc) with a started broker and a Zipkin reading it.
 async fn through_the_broker(mut broker: TransportEngine, zipkin: ZipkinServer) {
-    let closed = DownCollector::new().unwrap();
+    let closed = CollectorDouble::down().unwrap();
     let mut chain = Chain::options(closed.endpoint())
         .transport(broker.destination())
         .time_scale(TIME_SCALE)

@@ -14,10 +14,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use itests::faulty_collector::{ACCEPTED, DownCollector};
+use itests::collector_double::ACCEPTED;
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
-use itests::{ArticleTrace, Chain, MockCollector, TraceTree, wait_for_trace, warning_lines};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree, wait_for_trace, warning_lines};
 use zipkin_reporter::ReporterConfig;
 
 /// Timed requests through each chain.
@@ -42,13 +42,13 @@ fn quick_to_give_up(endpoint: String) -> ReporterConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_as_fast_with_the_collector_down_and_lost_spans_are_counted() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let healthy = Chain::options(collector.endpoint())
         .reporter(quick_to_give_up(collector.endpoint()))
         .start()
         .await
         .unwrap();
-    let refusing = DownCollector::new().unwrap();
+    let refusing = CollectorDouble::down().unwrap();
     let down = Chain::options(refusing.endpoint())
         .reporter(quick_to_give_up(refusing.endpoint()))
         .start()
@@ -98,7 +98,7 @@ async fn requests_are_as_fast_with_the_collector_down_and_lost_spans_are_counted
     // The healthy chain delivered everything: it was a fair comparison.
     assert!(healthy.flush(Duration::from_secs(10)).await);
     assert_eq!(
-        collector.spans().await.unwrap().len() as u64,
+        collector.spans().unwrap().len() as u64,
         2 * recorded,
         "the healthy chain's spans"
     );
@@ -121,7 +121,7 @@ const RECOVERED: &str = "Zipkin collector reachable again";
 
 #[tokio::test]
 async fn an_outage_is_logged_once_per_service_and_its_end_once_while_requests_succeed() {
-    let down = DownCollector::new().unwrap();
+    let down = CollectorDouble::down().unwrap();
     let chain = Chain::options(down.endpoint())
         .binaries()
         .start()
@@ -289,7 +289,7 @@ fn lost_spans(line: &str) -> Option<u64> {
 /// [`BATCHES_GIVEN_UP`] batches against a refused endpoint, then brings the collector up.
 async fn give_up_many_batches_with_logging() {
     plumbing::init_logging("info", None).unwrap();
-    let down = DownCollector::new().unwrap();
+    let down = CollectorDouble::down().unwrap();
     let config = ReporterConfig {
         batch_size: CHILD_BATCH_SIZE,
         batch_interval: Duration::from_millis(10),

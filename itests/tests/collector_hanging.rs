@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use itests::hanging_collector::HeldConnection;
+use itests::collector_double::{Answer, HeldConnection};
 use itests::latency::compare_while;
 use itests::trace_source::wait_until;
-use itests::{Chain, HangingCollector, MockCollector};
+use itests::{Chain, CollectorDouble};
 use zipkin_reporter::ReporterConfig;
 
 /// Timed requests through each chain once the reporters have timed out, at least...
@@ -50,8 +50,8 @@ fn short_timeouts(endpoint: String) -> ReporterConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_collector_neither_slows_requests_nor_grows_the_queue() {
-    let hanging = HangingCollector::start().await.unwrap();
-    let collector = MockCollector::start().await;
+    let hanging = CollectorDouble::answering(Answer::Hang).await;
+    let collector = CollectorDouble::start().await;
     let healthy = Chain::options(collector.endpoint())
         .reporter(short_timeouts(collector.endpoint()))
         .start()
@@ -140,7 +140,7 @@ async fn a_hanging_collector_neither_slows_requests_nor_grows_the_queue() {
 #[track_caller]
 fn observe(
     stuck: &Chain,
-    hanging: &HangingCollector,
+    hanging: &CollectorDouble,
     most_held: &mut [u64; 2],
     started: Instant,
 ) -> usize {

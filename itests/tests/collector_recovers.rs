@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use itests::faulty_collector::ACCEPTED;
+use itests::collector_double::ACCEPTED;
 use itests::trace_source::{describe_spans, wait_until};
-use itests::{ArticleTrace, Chain, FaultyCollector, TraceTree, wait_for_trace};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree, wait_for_trace};
 use zipkin_reporter::ReporterConfig;
 use zipkin_tracing::TraceId;
 
@@ -36,7 +36,7 @@ fn quick_retries(endpoint: String) -> ReporterConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_outage_within_the_retry_window_every_span_arrives_exactly_once() {
-    let collector = FaultyCollector::start(500).await;
+    let collector = CollectorDouble::answering(500).await;
     let chain = Chain::options(collector.endpoint())
         .reporter(quick_retries(collector.endpoint()))
         .start()
@@ -71,7 +71,7 @@ async fn after_an_outage_within_the_retry_window_every_span_arrives_exactly_once
     .await
     .unwrap();
     assert!(
-        collector.accepted_spans().unwrap().is_empty(),
+        collector.spans().unwrap().is_empty(),
         "nothing is stored during the outage"
     );
     collector.answer(ACCEPTED);
@@ -85,7 +85,7 @@ async fn after_an_outage_within_the_retry_window_every_span_arrives_exactly_once
     );
 
     // Exactly once: six spans per trace, the article's tree, nothing extra or repeated.
-    let accepted = collector.accepted_spans().unwrap();
+    let accepted = collector.spans().unwrap();
     assert_eq!(
         accepted.len(),
         6 * REQUESTS,
@@ -117,7 +117,7 @@ async fn after_an_outage_within_the_retry_window_every_span_arrives_exactly_once
 
 /// How many failed reports came from each service (named by their spans).
 fn failures_by_service(
-    reports: &[itests::faulty_collector::ReceivedReport],
+    reports: &[itests::collector_double::ReceivedReport],
 ) -> BTreeMap<String, usize> {
     let mut failed = BTreeMap::new();
     for report in reports.iter().filter(|report| !report.accepted()) {
@@ -134,8 +134,8 @@ fn failures_by_service(
 /// Panics unless each span the collector refused belongs to the test's traces and was
 /// later accepted: the retries, not only later batches, delivered the traces.
 #[track_caller]
-fn assert_every_failed_span_was_redelivered(collector: &FaultyCollector, trace_ids: &[TraceId]) {
-    let accepted = collector.accepted_spans().unwrap();
+fn assert_every_failed_span_was_redelivered(collector: &CollectorDouble, trace_ids: &[TraceId]) {
+    let accepted = collector.spans().unwrap();
     let reports = collector.reports().unwrap();
     let refused: Vec<_> = reports
         .iter()

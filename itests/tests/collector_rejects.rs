@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use itests::faulty_collector::{ACCEPTED, ReceivedReport};
+use itests::collector_double::{ACCEPTED, ReceivedReport};
 use itests::trace_source::wait_until;
-use itests::{ArticleTrace, Chain, FaultyCollector, TraceTree, wait_for_trace, warning_lines};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree, wait_for_trace, warning_lines};
 use zipkin_tracing::TraceId;
 
 /// Long enough for both services' first batch (sent after the default 1 s batch interval)
@@ -33,7 +33,7 @@ fn received_of(reports: &[ReceivedReport], trace: TraceId) -> usize {
 
 #[tokio::test]
 async fn a_rejected_batch_is_dropped_and_logged_and_later_batches_still_go() {
-    let collector = FaultyCollector::start(400).await;
+    let collector = CollectorDouble::answering(400).await;
     let chain = Chain::options(collector.endpoint())
         .binaries()
         .start()

@@ -138,11 +138,11 @@ fn in_use(variable: &str, transport: &str) -> bool {
 /// The variables Zipkin reads: from the jar's own configuration where the jar is, under
 /// the engine policy (with `CI=true` the jar must be there); else the hand-kept list.
 fn zipkin_variables() -> BTreeSet<String> {
-    let jar = itests::zipkin_jar::path_or_skip(
+    let jar = itests::engines::zipkin::jar_or_skip(
         "compose (Zipkin's variables from the jar; the hand-kept list is used instead)",
     );
     match jar {
-        Some(jar) => itests::zipkin_jar::server_variables(&jar)
+        Some(jar) => itests::engines::zipkin::server_variables(&jar)
             .unwrap_or_else(|e| panic!("cannot read Zipkin's variables from its jar: {e:#}")),
         None => ZIPKIN_VARIABLES_WITHOUT_THE_JAR
             .iter()
@@ -390,10 +390,10 @@ fn every_variable_set_is_one_the_binary_or_zipkin_reads() {
 /// The list used where the jar is missing holds only variables the jar reads.
 #[test]
 fn the_hand_kept_zipkin_variables_are_ones_the_jar_reads() {
-    let Some(jar) = itests::zipkin_jar::path_or_skip("compose") else {
+    let Some(jar) = itests::engines::zipkin::jar_or_skip("compose") else {
         return;
     };
-    let reads = itests::zipkin_jar::server_variables(&jar).expect("the jar's variables");
+    let reads = itests::engines::zipkin::server_variables(&jar).expect("the jar's variables");
     let unknown: Vec<&&str> = ZIPKIN_VARIABLES_WITHOUT_THE_JAR
         .iter()
         .filter(|v| !reads.contains(**v))

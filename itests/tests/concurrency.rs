@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use itests::trace_source::{describe_spans, wait_until};
-use itests::{ArticleTrace, Chain, MockCollector, TraceTree};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree};
 use zipkin_tracing::{Span, TraceId};
 
 const REQUESTS: usize = 100;
@@ -13,7 +13,7 @@ const TIME_SCALE: f64 = 0.001;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_get_distinct_complete_traces() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let mut chain = Chain::options(collector.endpoint())
         .time_scale(TIME_SCALE)
         .start()
@@ -43,7 +43,7 @@ async fn concurrent_requests_get_distinct_complete_traces() {
         &format!("{expected} spans"),
         Duration::from_secs(15),
         || async {
-            let count = collector.spans().await.map_err(|e| e.to_string())?.len();
+            let count = collector.spans().map_err(|e| e.to_string())?.len();
             if count >= expected {
                 Ok(())
             } else {
@@ -56,7 +56,7 @@ async fn concurrent_requests_get_distinct_complete_traces() {
     chain.stop().await.unwrap();
 
     let mut by_trace: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
-    for span in collector.spans().await.unwrap() {
+    for span in collector.spans().unwrap() {
         by_trace.entry(span.trace_id).or_default().push(span);
     }
     let reported: BTreeSet<TraceId> = by_trace.keys().copied().collect();

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use itests::tree::{assert_child_of, assert_duration, assert_within};
-use itests::{Chain, MockCollector, TraceTree, free_port};
+use itests::{Chain, CollectorDouble, TraceTree, free_port};
 use reqwest::StatusCode;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -36,7 +36,7 @@ struct Failed {
 /// Runs service1 (no sleeps) against `service2_url`, sends it one `GET /`, then stops it
 /// with SIGTERM so that every span it recorded has reached the collector.
 async fn request_through(service2_url: &str) -> Failed {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let mut chain = Chain::options(collector.endpoint())
         .service2_url(service2_url)
         .client_timeout(CLIENT_TIMEOUT)
@@ -57,7 +57,7 @@ async fn request_through(service2_url: &str) -> Failed {
     let body = response.text().await.unwrap();
 
     chain.stop().await.unwrap();
-    let spans = collector.spans().await.unwrap();
+    let spans = collector.spans().unwrap();
     assert!(
         spans.iter().all(|span| span.trace_id == trace_id),
         "spans of a trace other than x-trace-id {trace_id}:\n{}",

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use cases::{Headers, cases, long_value};
 use itests::trace_source::describe_spans;
-use itests::{ArticleTrace, Chain, MockCollector, Service, TraceTree};
+use itests::{ArticleTrace, Chain, CollectorDouble, Service, TraceTree};
 use zipkin_tracing::{Kind, Span, TraceId};
 
 const TIME_SCALE: f64 = 0.001;
@@ -124,7 +124,7 @@ fn take_service2_trace(traces: &mut BTreeMap<TraceId, Vec<Span>>, client_port: u
 async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
     let cases = cases();
     assert!(cases.len() >= 30, "{} cases", cases.len());
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let mut chain = Chain::options(collector.endpoint())
         .time_scale(TIME_SCALE)
         .rust_log("debug")
@@ -151,7 +151,7 @@ async fn malformed_b3_headers_start_a_new_trace_and_the_request_succeeds() {
 
     // Stopped, both have sent every span they recorded.
     chain.stop().await.unwrap();
-    let spans = collector.spans().await.unwrap();
+    let spans = collector.spans().unwrap();
     let mut traces: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
     for span in &spans {
         traces.entry(span.trace_id).or_default().push(span.clone());

@@ -8,18 +8,19 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use itests::mariadb::{DATABASE, START_DEADLINE};
-use itests::zipkin_server::{EngineMissing, or_skip};
-use itests::{MariaDb, zipkin_jar};
+use itests::MariaDb;
+use itests::engines::mariadb::DATABASE;
+use itests::engines::process::START_DEADLINE;
+use itests::engines::{EngineMissing, or_skip, zipkin};
 
 const TEST: &str = "mariadb";
 
 #[tokio::test]
 async fn the_database_holds_the_tables_of_the_jars_schema() {
-    let Some(jar) = zipkin_jar::path_or_skip(TEST) else {
+    let Some(jar) = zipkin::jar_or_skip(TEST) else {
         return;
     };
-    let schema = zipkin_jar::mysql_schema(&jar).expect("the jar holds Zipkin's MySQL schema");
+    let schema = zipkin::mysql_schema(&jar).expect("the jar holds Zipkin's MySQL schema");
     let created: BTreeSet<String> = schema
         .split("CREATE TABLE IF NOT EXISTS ")
         .skip(1)

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use itests::{ArticleTrace, Chain, MockCollector, TraceTree};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree};
 
 const TIME_SCALE: f64 = 0.01;
 
@@ -14,7 +14,7 @@ const TIME_SCALE: f64 = 0.01;
 async fn sigterm_after_a_request_exits_cleanly_and_flushes_every_span() {
     // Cargo builds the binaries (a no-op when they are up to date), so that
     // `cargo test -p itests` works on a clean clone.
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let mut chain = Chain::options(collector.endpoint())
         .time_scale(TIME_SCALE)
         .binaries()
@@ -28,7 +28,7 @@ async fn sigterm_after_a_request_exits_cleanly_and_flushes_every_span() {
 
     // Right away: the reporters are still holding the spans for their 1 s batch, so what
     // arrives from here on is sent by the shutdown flush.
-    let before = collector.spans().await.unwrap().len();
+    let before = collector.spans().unwrap().len();
     assert!(
         before < 6,
         "all spans arrived before SIGTERM ({before}); this run cannot show the flush"
@@ -48,7 +48,7 @@ async fn sigterm_after_a_request_exits_cleanly_and_flushes_every_span() {
     }
 
     // Both processes have exited 0, so every span they will ever send has arrived.
-    let spans = collector.spans().await.unwrap();
+    let spans = collector.spans().unwrap();
     assert_eq!(
         spans.len(),
         6,

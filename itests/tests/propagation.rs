@@ -5,7 +5,7 @@
 use itests::caller::Caller;
 use itests::stand_in::header;
 use itests::trace_source::describe_spans;
-use itests::{ArticleTrace, Chain, MockCollector, Service2StandIn, TraceTree, wait_for_trace};
+use itests::{ArticleTrace, Chain, CollectorDouble, Service2StandIn, TraceTree, wait_for_trace};
 use zipkin_tracing::{Span, SpanId, TraceId};
 
 const TIME_SCALE: f64 = 0.001;
@@ -45,7 +45,7 @@ fn assert_joined(spans: Vec<Span>, caller: &Caller, debug: bool, decided: bool) 
 /// Checks that the collector holds nothing of `unreported`, after proving that it does
 /// receive the traces of `reported` (sent after them, so they were queued after them).
 async fn assert_never_reported(
-    collector: &MockCollector,
+    collector: &CollectorDouble,
     mut chain: Chain,
     unreported: &[TraceId],
     reported: &[TraceId],
@@ -57,7 +57,7 @@ async fn assert_never_reported(
     }
     // Stopping flushes every span still queued: absence after it is absence for good.
     chain.stop().await.expect("the services stop cleanly");
-    let spans = collector.spans().await.expect("valid reports");
+    let spans = collector.spans().expect("valid reports");
     let leaked: Vec<Span> = spans
         .iter()
         .filter(|span| unreported.contains(&span.trace_id))
@@ -78,7 +78,7 @@ async fn assert_never_reported(
 
 #[tokio::test]
 async fn sampled_contexts_continue_the_callers_trace_in_both_forms_and_widths() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     // Sample rate 0: only the caller's "sampled" decision can make these traces recorded.
     let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
     let mut chain = options.sample_rate(0.0).start().await.unwrap();
@@ -103,12 +103,12 @@ async fn sampled_contexts_continue_the_callers_trace_in_both_forms_and_widths() 
         assert_joined(spans, caller, false, true);
     }
     chain.stop().await.unwrap();
-    assert_eq!(collector.spans().await.unwrap().len(), 6 * cases.len());
+    assert_eq!(collector.spans().unwrap().len(), 6 * cases.len());
 }
 
 #[tokio::test]
 async fn unsampled_traces_report_nothing_anywhere() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
     let chain = options.start().await.unwrap();
     let (multi, single) = (Caller::new(true), Caller::new(false));
@@ -130,7 +130,7 @@ async fn unsampled_traces_report_nothing_anywhere() {
 
 #[tokio::test]
 async fn unsampled_traces_still_propagate_their_ids_downstream() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let service2 = Service2StandIn::start().await;
     let mut chain = Chain::options(collector.endpoint())
         .time_scale(TIME_SCALE)
@@ -170,13 +170,13 @@ async fn unsampled_traces_still_propagate_their_ids_downstream() {
     }
     // Stopping flushes: whatever service1 had queued has been sent by now.
     chain.stop().await.unwrap();
-    let spans = collector.spans().await.unwrap();
+    let spans = collector.spans().unwrap();
     assert!(spans.is_empty(), "unsampled:\n{}", describe_spans(&spans));
 }
 
 #[tokio::test]
 async fn deferred_decisions_follow_service1s_sample_rate() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let mut always = Chain::options(collector.endpoint())
         .time_scale(TIME_SCALE)
         .start()
@@ -193,7 +193,7 @@ async fn deferred_decisions_follow_service1s_sample_rate() {
     assert_joined(spans, &caller, false, false);
     always.stop().await.unwrap();
 
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
     let never = options.sample_rate(0.0).start().await.unwrap();
     let (deferred, forced) = (Caller::new(true), Caller::new(true));
@@ -222,7 +222,7 @@ async fn deferred_decisions_follow_service1s_sample_rate() {
 
 #[tokio::test]
 async fn debug_traces_are_reported_even_at_sample_rate_zero() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let options = Chain::options(collector.endpoint()).time_scale(TIME_SCALE);
     let mut chain = options.sample_rate(0.0).start().await.unwrap();
     let (multi, single) = (Caller::new(true), Caller::new(false));

@@ -7,9 +7,10 @@
 
 use std::time::Duration;
 
+use itests::collector_double::Answer;
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
-use itests::{Chain, HangingCollector, MockCollector};
+use itests::{Chain, CollectorDouble};
 use zipkin_reporter::ReporterConfig;
 
 const QUEUE_CAPACITY: usize = 5;
@@ -34,8 +35,8 @@ fn tiny_queue(endpoint: String) -> ReporterConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_and_counts_the_excess_while_requests_stay_prompt() {
-    let stalled = HangingCollector::start().await.unwrap();
-    let collector = MockCollector::start().await;
+    let stalled = CollectorDouble::answering(Answer::Hang).await;
+    let collector = CollectorDouble::start().await;
     let healthy = Chain::options(collector.endpoint())
         .reporter(tiny_queue(collector.endpoint()))
         .start()

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use itests::trace_source::{describe_spans, wait_until};
-use itests::{ArticleTrace, Chain, MockCollector, TraceTree, free_port};
+use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree, free_port};
 use plumbing::FLUSH_TIMEOUT;
 use zipkin_tracing::{Span, TraceId};
 
@@ -124,9 +124,9 @@ fn assert_requests_finished_and_exits_bounded(shutdown: &Shutdown, bound: Durati
 
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_flushes_their_spans_before_exiting() {
-    let collector = MockCollector::start().await;
+    let collector = CollectorDouble::start().await;
     let bound = REQUEST_TIME + SLACK;
-    let spans_now = async || collector.spans().await.unwrap().len();
+    let spans_now = async || collector.spans().unwrap().len();
     let shutdown = sigterm_with_requests_in_flight(&collector.endpoint(), spans_now, bound).await;
     assert_requests_finished_and_exits_bounded(&shutdown, bound);
     assert_eq!(
@@ -135,7 +135,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_their_spans_before_exit
     );
 
     // Both processes are gone: every span they will ever send has arrived.
-    let spans = collector.spans().await.unwrap();
+    let spans = collector.spans().unwrap();
     let mut traces: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
     for span in &spans {
         traces.entry(span.trace_id).or_default().push(span.clone());

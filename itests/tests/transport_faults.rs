@@ -15,7 +15,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use itests::faulty_collector::DownCollector;
+use itests::CollectorDouble;
 use itests::latency::{Comparison, Latencies, timed_get};
 use itests::trace_source::wait_until;
 use itests::{Chain, Service, TransportEngine};
@@ -81,7 +81,7 @@ fn quick_to_give_up(destination: Destination) -> ReporterConfig {
 /// A chain reporting to `engine` through its transport, with `ZIPKIN_ENDPOINT` (unused
 /// unless the transport is HTTP) at a port that refuses connections.
 async fn chain_to(engine: &TransportEngine, config: ReporterConfig) -> anyhow::Result<Chain> {
-    let closed = DownCollector::new()?;
+    let closed = CollectorDouble::down()?;
     Chain::options(closed.endpoint())
         .transport(engine.destination())
         .reporter(config)

@@ -8,10 +8,11 @@
 //! it prints one line saying it was skipped. Run it alone with
 //! `cargo test -p itests --test zipkin_mysql`.
 
-use itests::mariadb::{DATABASE, PASSWORD, USER};
+use itests::engines::mariadb::{DATABASE, PASSWORD, USER};
+use itests::engines::zipkin;
 use itests::zipkin_queries::{assert_one_link, stored_requests};
 use itests::zipkin_scenarios::stored_article;
-use itests::{MariaDb, ZipkinServer, zipkin_jar};
+use itests::{MariaDb, ZipkinServer};
 
 const TEST: &str = "zipkin_mysql";
 
@@ -20,10 +21,10 @@ const REQUESTS: u64 = 3;
 
 #[tokio::test]
 async fn traces_and_dependency_links_outlive_a_zipkin_restart_on_mysql() {
-    let Some(jar) = zipkin_jar::path_or_skip(TEST) else {
+    let Some(jar) = zipkin::jar_or_skip(TEST) else {
         return;
     };
-    let schema = zipkin_jar::mysql_schema(&jar).expect("the jar holds Zipkin's MySQL schema");
+    let schema = zipkin::mysql_schema(&jar).expect("the jar holds Zipkin's MySQL schema");
     let Some(db) = MariaDb::with_schema_or_skip(TEST, &schema).await else {
         return;
     };

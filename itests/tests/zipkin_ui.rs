@@ -2,26 +2,34 @@
 //! service2, read from the rendered pages as a user would read them.
 //!
 //! The browser is headless Chromium driven through WebDriver by `chromedriver` (see
-//! `itests::browser`). WebDriver rather than Chromium's one-shot `--dump-dom` or
+//! `itests::engines::chromium`). WebDriver rather than Chromium's one-shot `--dump-dom` or
 //! `--screenshot`: those wait a fixed virtual-time budget, while the UI fetches its data
 //! after the page loads, so a test must poll until the text is there; and the dependency
 //! graph is drawn on a canvas, so reading who calls whom takes a real click on a node,
-//! which only a driver can do. No client crate: WebDriver is JSON over HTTP, spoken with
-//! reqwest. Screenshots go to `target/zipkin-ui/`.
+//! which only a driver can do. Screenshots go to `target/zipkin-ui/`.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers: a panic is the failure report"
 )]
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use itests::trace_source::wait_until;
 use itests::{Browser, Chain, ZipkinServer, wait_for_trace};
 use zipkin_tracing::TraceId;
 
 /// How long a page may take to fetch and draw its data on a busy machine.
 const PAGE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What the dependency page's side panel shows once a node is selected.
+const PANEL: &str = "Uses (traced requests)";
+
+/// How long the graph's node must stay in one place to count as laid out.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// How long a click is given to open the side panel before the node is clicked again:
+/// well beyond the 300 ms in which Vizceral would take a second click for a double click.
+const PANEL_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the screenshots go: the workspace's `target/zipkin-ui/`.
 fn screenshot_path(name: &str) -> PathBuf {
@@ -113,26 +121,7 @@ async fn zipkins_ui_shows_the_articles_trace_and_draws_service1_calling_service2
         ))
         .await
         .unwrap();
-    // The graph settles in an animation, so the node is looked for again and clicked
-    // until a click lands on it.
-    let panel = wait_until("service1 selected on the graph", PAGE_DEADLINE, || async {
-        let text = browser.script("return document.body.innerText").await;
-        let text = text.map_err(|e| format!("{e:#}"))?;
-        let text = text.as_str().unwrap_or_default().to_owned();
-        if text.contains("Uses (traced requests)") {
-            return Ok(text);
-        }
-        let found = browser
-            .script(FIND_NODE)
-            .await
-            .map_err(|e| format!("{e:#}"))?;
-        if let (Some(x), Some(y)) = (found[0].as_i64(), found[1].as_i64()) {
-            browser.click_at(x, y).await.map_err(|e| format!("{e:#}"))?;
-        }
-        Err(format!("{found}; the page reads:\n{text}"))
-    })
-    .await
-    .unwrap();
+    let panel = select_service1(&browser).await.unwrap();
     assert!(panel.contains("\nservice1\n"), "{panel}");
     assert!(panel.contains("This service uses 1 service"), "{panel}");
     assert!(
@@ -146,6 +135,46 @@ async fn zipkins_ui_shows_the_articles_trace_and_draws_service1_calling_service2
 
     browser.quit();
     zipkin.stop();
+}
+
+/// Clicks service1's node on the dependency graph and returns the page's text once the
+/// side panel lists what it calls.
+///
+/// Vizceral (the graph) tells a click from a double click with Hammer.js: a tap counts as
+/// a click only once 300 ms pass without a second tap near it, and two taps within them
+/// are a double click, which selects nothing. So the node is clicked once it has stayed in
+/// place for [`SETTLE`] (the layout animates in), and clicked again only after
+/// [`PANEL_WAIT`] without the panel, never while a click may still be pending.
+async fn select_service1(browser: &Browser) -> anyhow::Result<String> {
+    let give_up_at = Instant::now() + PAGE_DEADLINE;
+    let mut resting_at = None;
+    let mut last = String::from("nothing yet");
+    loop {
+        let text = browser.text().await?;
+        if text.contains(PANEL) {
+            return Ok(text);
+        }
+        anyhow::ensure!(
+            Instant::now() < give_up_at,
+            "gave up waiting for service1 selected on the graph after {PAGE_DEADLINE:?}; \
+             last: {last}; the page reads:\n{text}"
+        );
+        let found = browser.script(FIND_NODE).await?;
+        let position = found[0].as_f64().zip(found[1].as_f64());
+        if let Some((x, y)) = position.filter(|_| position == resting_at) {
+            browser.click_at(x, y).await?;
+            last = format!("clicked {found}");
+            let opened = browser.wait_for_text("the side panel", PANEL_WAIT, |t| t.contains(PANEL));
+            if opened.await.is_ok() {
+                continue;
+            }
+            resting_at = None;
+        } else {
+            last = found.to_string();
+            resting_at = position;
+            tokio::time::sleep(SETTLE).await;
+        }
+    }
 }
 
 /// Finds service1's node on the dependency graph's canvas with Vizceral's own hit test

@@ -1,22 +1,25 @@
 //! Reporter throughput: spans per second that `AsyncReporter` encodes and delivers to a
 //! collector over loopback, over HTTP or through a broker.
 //!
-//! With `--transport rabbitmq` or `--transport kafka` the batches go to a private broker
-//! that the benchmark starts itself (Debian's `rabbitmq-server`; Kafka from
-//! `scripts/kafka-broker fetch`), as the tests do, and counted as sent when the broker
-//! took them: Kafka acknowledges each produce, while a RabbitMQ publish without
-//! confirms (as Brave's sender does it) counts once written to the connection.
+//! With `--transport rabbitmq --rabbit-uri URI` or `--transport kafka
+//! --kafka-bootstrap-servers HOST:PORT` the batches go to a broker the user started (Debian's
+//! `rabbitmq-server`; `scripts/kafka-broker run`), to its queue or topic `zipkin`, and
+//! count as sent when the broker took them: Kafka acknowledges each produce, while a
+//! RabbitMQ publish without confirms (as Brave's sender does it) counts once written to
+//! the connection.
 //!
 //! The spans (service2's server span with its http tags and its two local spans) are
-//! recorded through the real tracer on the main thread; `AsyncReporter` encodes and sends
-//! them from its own `zipkin-reporter` threads (one that drains, and one sender per core,
-//! up to four for HTTP); the collector runs on a thread of its own. Only spans the collector
+//! recorded through the real tracer on the main thread; `AsyncReporter` drains, encodes and
+//! sends them from its own `zipkin-reporter` thread (up to four POSTs in flight for HTTP);
+//! the collector runs on a thread of its own. Only spans the collector
 //! acknowledged count (`ReporterStats::sent`), and the stand-in collector's store is
 //! checked to hold exactly that many. The target is 1,000,000 spans/s to the sink.
 //!
 //! ```sh
 //! cargo run --release -p bench --bin reporter -- --spans 300000 --rounds 3
-//! cargo run --release -p bench --bin reporter -- --transport kafka
+//! scripts/kafka-broker run &   # a broker on 127.0.0.1:9092
+//! cargo run --release -p bench --bin reporter -- --transport kafka \
+//!     --kafka-bootstrap-servers 127.0.0.1:9092
 //! ```
 
 use std::net::SocketAddr;
@@ -28,7 +31,9 @@ use bench::procfs::{ThreadSet, thread_cpu_time, threads_named};
 use bench::report::{Table, command_line, median, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
-use zipkin_reporter::{AsyncReporter, Destination, ReporterConfig, ReporterStats};
+use zipkin_reporter::{
+    AmqpUri, AsyncReporter, BootstrapServers, Destination, ReporterConfig, ReporterStats,
+};
 use zipkin_tracing::{NopReporter, Tracer};
 
 /// The throughput the reporter should reach.
@@ -52,10 +57,20 @@ struct Args {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
 
-    /// How batches travel: POSTed to a collector, or through a broker the benchmark
-    /// starts.
+    /// How batches travel: POSTed to a collector the benchmark starts, or through a
+    /// broker the user started (`--rabbit-uri`, `--kafka-bootstrap-servers`).
     #[arg(long, value_enum, default_value_t = plumbing::ZipkinTransport::Http)]
     transport: plumbing::ZipkinTransport,
+
+    /// With `--transport rabbitmq`: a running node's AMQP URI, e.g.
+    /// `amqp://guest:guest@127.0.0.1:5672`; batches go to its queue `zipkin`.
+    #[arg(long, value_parser = str::parse::<AmqpUri>)]
+    rabbit_uri: Option<AmqpUri>,
+
+    /// With `--transport kafka`: a running broker's address, e.g. `127.0.0.1:9092`;
+    /// batches go to its topic `zipkin`.
+    #[arg(long, value_parser = str::parse::<BootstrapServers>)]
+    kafka_bootstrap_servers: Option<BootstrapServers>,
 
     /// With `--transport http`, the receiving side: the stand-in collector (decodes and
     /// stores every span) or a sink (reads the body, answers 202).
@@ -109,8 +124,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot build the reporter's runtime")?;
 
     let recording_only = recording_rate(peer, args.spans.min(300_000))?;
-    // One broker for every round: it takes seconds to start.
-    let broker = runtime.block_on(Broker::start(args.transport))?;
+    let broker = broker_destination(&args)?;
     let mut rounds = Vec::new();
     for round in 1..=args.rounds {
         eprintln!(
@@ -118,7 +132,7 @@ fn main() -> anyhow::Result<()> {
             args.rounds,
             thousands(args.spans)
         );
-        let Some(destination) = broker.destination() else {
+        let Some(destination) = broker.clone() else {
             let backend = Backend::start(args.collector, args.spans as usize + 1)?;
             let destination = Destination::Http(backend.endpoint().parse()?);
             let (stats, wall, cpu, recording_cpu) =
@@ -146,7 +160,6 @@ fn main() -> anyhow::Result<()> {
             collector_cpu: None,
         });
     }
-    drop(broker);
     print_report(&args, &rounds, recording_only);
     let unconfirmed = rounds
         .iter()
@@ -161,40 +174,31 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The broker batches go through, when the transport is not HTTP.
-enum Broker {
-    None,
-    RabbitMq(itests::RabbitMq),
-    Kafka(itests::Kafka),
-}
-
-impl Broker {
-    async fn start(transport: plumbing::ZipkinTransport) -> anyhow::Result<Broker> {
-        Ok(match transport {
-            plumbing::ZipkinTransport::Http => Broker::None,
-            plumbing::ZipkinTransport::Rabbitmq => {
-                eprintln!("starting a RabbitMQ node …");
-                Broker::RabbitMq(itests::RabbitMq::started().await?)
-            }
-            plumbing::ZipkinTransport::Kafka => {
-                eprintln!("starting a Kafka broker …");
-                Broker::Kafka(itests::Kafka::started().await?)
-            }
-        })
-    }
-
-    fn destination(&self) -> Option<Destination> {
-        match self {
-            Broker::None => None,
-            Broker::RabbitMq(broker) => Some(broker.destination()),
-            Broker::Kafka(broker) => Some(broker.destination()),
-        }
-    }
+/// Where batches go when the transport is a broker: the one named on the command line.
+fn broker_destination(args: &Args) -> anyhow::Result<Option<Destination>> {
+    Ok(match args.transport {
+        plumbing::ZipkinTransport::Http => None,
+        plumbing::ZipkinTransport::Rabbitmq => Some(Destination::RabbitMq {
+            uri: args.rabbit_uri.clone().context(
+                "--transport rabbitmq needs --rabbit-uri amqp://USER:PASS@HOST:PORT of a \
+                 running node (Debian: apt-get install rabbitmq-server, then its service or \
+                 `sudo rabbitmq-server` listens on 5672)",
+            )?,
+            queue: "zipkin".parse()?,
+        }),
+        plumbing::ZipkinTransport::Kafka => Some(Destination::Kafka {
+            bootstrap_servers: args.kafka_bootstrap_servers.clone().context(
+                "--transport kafka needs --kafka-bootstrap-servers HOST:PORT of a running \
+                 broker (scripts/kafka-broker run starts one on 127.0.0.1:9092)",
+            )?,
+            topic: "zipkin".parse()?,
+        }),
+    })
 }
 
 /// Records and reports `args.spans` spans to `destination`, never letting the queue overflow,
 /// then flushes; returns the reporter's counters, the wall time, the CPU time of the
-/// reporter's threads and that of this (recording) thread.
+/// reporter's thread and that of this (recording) thread.
 async fn report_spans(
     args: &Args,
     destination: Destination,
@@ -298,11 +302,11 @@ fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
                 "a sink on its own thread and current-thread runtime, reading each body \
                  and answering 202",
             (plumbing::ZipkinTransport::Rabbitmq, _) =>
-                "a private RabbitMQ node (its own process), one message per batch on a \
-                 durable queue nobody reads, no publisher confirms",
+                "a RabbitMQ node (its own process), one message per batch on a durable \
+                 queue nobody reads, no publisher confirms",
             (plumbing::ZipkinTransport::Kafka, _) =>
-                "a private one-node Kafka broker (its own process), one record per batch, \
-                 each produce acknowledged by the partition leader",
+                "a one-node Kafka broker (its own process), one record per batch, each \
+                 produce acknowledged by the partition leader",
         },
         cpus,
     );

@@ -16,19 +16,18 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use zipkin_reporter::Destination;
 
-use crate::broker::{BrokerProcess, write_file};
-use crate::process::free_port;
-use crate::zipkin_server::{EngineMissing, fresh_folder, or_skip};
+use super::process::{EngineProcess, free_port, fresh_folder, retry_port_taken, write_file};
+use super::zipkin::JVM_FLAGS;
+use super::{EngineMissing, or_skip};
 
-/// The same JVM flags as for Zipkin: a quicker start on a small machine, a bounded heap.
-const JVM_FLAGS: [&str; 3] = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx512m"];
+/// What a skipped test's line says to run first.
+const FETCH: &str = "scripts/kafka-broker fetch";
 
 /// A Kafka broker on private ports: stopped until [`Kafka::start`], stopped again and its
 /// folder removed on drop.
 #[derive(Debug)]
 pub struct Kafka {
-    process: BrokerProcess,
-    port: u16,
+    process: EngineProcess,
     classpath: OsString,
     formatted: bool,
 }
@@ -70,56 +69,41 @@ impl Kafka {
             data = folder.join("data").display()
         );
         let properties = write_file(&folder, "server.properties", &settings)?;
-        let mut args: Vec<OsString> = JVM_FLAGS.iter().map(OsString::from).collect();
-        args.extend([
-            "-cp".into(),
-            classpath.clone(),
-            "kafka.Kafka".into(),
-            properties.into_os_string(),
-        ]);
-        let process = BrokerProcess::new(
-            "Kafka",
-            port,
-            folder,
-            PathBuf::from("java"),
-            args,
-            vec![("KAFKA_HEAP_OPTS".to_owned(), "-Xmx512m".into())],
-        );
+        let process = EngineProcess::new("Kafka", port, folder, "java")
+            .args(JVM_FLAGS)
+            .args([
+                OsString::from("-cp"),
+                classpath.clone(),
+                "kafka.Kafka".into(),
+                properties.into_os_string(),
+            ])
+            .env("KAFKA_HEAP_OPTS", "-Xmx512m");
         Ok(Kafka {
             process,
-            port,
             classpath,
             formatted: false,
         })
     }
 
-    /// A broker started and accepting connections.
+    /// A broker started and accepting connections; ports taken in the meantime are
+    /// chosen again.
     pub async fn started() -> anyhow::Result<Kafka> {
-        let mut broker = Kafka::new()?;
-        broker.start().await?;
-        Ok(broker)
+        retry_port_taken(|| async {
+            let mut broker = Kafka::new()?;
+            broker.start().await?;
+            Ok(broker)
+        })
+        .await
     }
 
-    /// [`Kafka::started`] under the engine policy: with `CI=true` a broker that cannot
-    /// start fails the test; elsewhere, without the jars or Java, one line says `test` was
-    /// skipped and how to run it, and this gives `None`.
+    /// [`Kafka::started`] under the engine policy ([`or_skip`]).
     pub async fn started_or_skip(test: &str) -> Option<Kafka> {
-        or_skip(
-            test,
-            "the Kafka broker",
-            "scripts/kafka-broker fetch",
-            Kafka::started().await,
-        )
+        or_skip(test, "the Kafka broker", FETCH, Kafka::started().await)
     }
 
     /// [`Kafka::new`] under the same policy.
     pub fn new_or_skip(test: &str) -> Option<Kafka> {
-        or_skip(
-            test,
-            "the Kafka broker",
-            "scripts/kafka-broker fetch",
-            Kafka::new(),
-        )
+        or_skip(test, "the Kafka broker", FETCH, Kafka::new())
     }
 
     /// Starts the broker (again, after [`Kafka::stop`], with the same data and ports) and
@@ -169,7 +153,7 @@ impl Kafka {
     /// Its address, `127.0.0.1:{port}`: what `KAFKA_BOOTSTRAP_SERVERS` is set to, for the
     /// services and for Zipkin.
     pub fn bootstrap_servers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.process.port())
     }
 
     /// Where a reporter produces to the topic `zipkin` on this broker.
@@ -186,7 +170,12 @@ impl Kafka {
     }
 }
 
-/// A KRaft cluster id: 16 random bytes in URL-safe base64 without padding.
+/// A KRaft cluster id: 16 random bytes in URL-safe base64 without padding (22 letters).
+///
+/// Kafka's `StorageTool` reads an id starting with `-` as an option, and URL-safe base64
+/// writes `-` for the value 62 of a byte's top six bits. The first byte's top bit is
+/// cleared, so the first letter is one of `A`..`Z`, `a`..`f`, as Kafka's own
+/// `Uuid.randomUuid` ensures by drawing again.
 fn random_cluster_id() -> String {
     let mut bytes = Vec::with_capacity(16);
     for _ in 0..2 {
@@ -195,6 +184,7 @@ fn random_cluster_id() -> String {
         hasher.write_u32(std::process::id());
         bytes.extend(hasher.finish().to_le_bytes());
     }
+    bytes[0] &= 0x7f;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -227,4 +217,24 @@ fn cached_classpath() -> anyhow::Result<OsString> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "jar"))
         .collect();
     std::env::join_paths(jars).context("a jar's path cannot be on a classpath")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_never_start_like_an_option_and_hold_16_bytes() {
+        let ids: Vec<String> = (0..20_000).map(|_| random_cluster_id()).collect();
+        for id in &ids {
+            assert!(!id.starts_with('-'), "{id} would be read as an option");
+            assert!(id.starts_with(|c: char| c.is_ascii_alphabetic()), "{id}");
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(id)
+                .unwrap_or_default();
+            assert_eq!(bytes.len(), 16, "{id} is not 16 bytes of URL-safe base64");
+        }
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "ids repeat");
+    }
 }

@@ -6,36 +6,34 @@
 //! ports for AMQP, Erlang distribution and its own `epmd`, so it never meets the system's
 //! node or another test's. Without plugins it accepts connections in about 15 s here.
 
-use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use zipkin_reporter::Destination;
 
-use crate::broker::{BrokerProcess, write_file};
-use crate::process::free_port;
-use crate::zipkin_server::{EngineMissing, fresh_folder, or_skip};
+use super::process::{EngineProcess, free_port, fresh_folder, retry_port_taken, write_file};
+use super::{EngineMissing, or_skip};
 
 /// Debian's server script, run directly (see the module doc).
 const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+/// What a skipped test's line says to run first.
+const INSTALL: &str = "apt-get install rabbitmq-server";
 
 /// A RabbitMQ node on private ports: stopped until [`RabbitMq::start`], stopped again
 /// (with its `epmd`) and its folder removed on drop.
 #[derive(Debug)]
 pub struct RabbitMq {
-    process: BrokerProcess,
-    port: u16,
+    process: EngineProcess,
     epmd_port: u16,
 }
 
 impl RabbitMq {
     /// Chooses its ports and folders without starting it, so that a test can give its
-    /// address to services before the broker is up.
+    /// address to services before the node is up.
     pub fn new() -> anyhow::Result<RabbitMq> {
         if !std::path::Path::new(SERVER).is_file() {
-            return Err(
-                EngineMissing(format!("RabbitMQ is not installed ({SERVER} not found)")).into(),
-            );
+            let why = format!("RabbitMQ is not installed ({SERVER} not found)");
+            return Err(EngineMissing(why).into());
         }
         let folder = fresh_folder("rabbitmq")?;
         let (port, dist_port, epmd_port) = (free_port()?, free_port()?, free_port()?);
@@ -50,59 +48,41 @@ impl RabbitMq {
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into())
         );
-        let env: Vec<(String, OsString)> = [
-            ("HOME", folder.clone().into_os_string()),
-            ("RABBITMQ_NODENAME", node.into()),
-            ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".into()),
-            ("RABBITMQ_NODE_PORT", port.to_string().into()),
-            ("RABBITMQ_DIST_PORT", dist_port.to_string().into()),
-            ("ERL_EPMD_PORT", epmd_port.to_string().into()),
-            ("RABBITMQ_MNESIA_BASE", path("mnesia")),
-            ("RABBITMQ_LOG_BASE", path("log")),
-            ("RABBITMQ_LOGS", "-".into()),
-            ("RABBITMQ_CONFIG_FILE", config.into_os_string()),
-            ("RABBITMQ_ENABLED_PLUGINS_FILE", plugins.into_os_string()),
-            ("RABBITMQ_FEATURE_FLAGS_FILE", path("feature_flags")),
-        ]
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect();
-        let process =
-            BrokerProcess::new("RabbitMQ", port, folder, PathBuf::from(SERVER), vec![], env);
-        Ok(RabbitMq {
-            process,
-            port,
-            epmd_port,
-        })
+        let process = EngineProcess::new("RabbitMQ", port, folder.clone(), SERVER)
+            .env("HOME", folder.clone())
+            .env("RABBITMQ_NODENAME", node)
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", port.to_string())
+            .env("RABBITMQ_DIST_PORT", dist_port.to_string())
+            .env("ERL_EPMD_PORT", epmd_port.to_string())
+            .env("RABBITMQ_MNESIA_BASE", path("mnesia"))
+            .env("RABBITMQ_LOG_BASE", path("log"))
+            .env("RABBITMQ_LOGS", "-")
+            .env("RABBITMQ_CONFIG_FILE", config)
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", plugins)
+            .env("RABBITMQ_FEATURE_FLAGS_FILE", path("feature_flags"));
+        Ok(RabbitMq { process, epmd_port })
     }
 
-    /// A node started and accepting connections.
+    /// A node started and accepting connections; ports taken in the meantime are chosen
+    /// again.
     pub async fn started() -> anyhow::Result<RabbitMq> {
-        let mut broker = RabbitMq::new()?;
-        broker.start().await?;
-        Ok(broker)
+        retry_port_taken(|| async {
+            let mut broker = RabbitMq::new()?;
+            broker.start().await?;
+            Ok(broker)
+        })
+        .await
     }
 
-    /// [`RabbitMq::started`] under the engine policy: with `CI=true` a node that cannot
-    /// start fails the test; elsewhere, without `rabbitmq-server`, one line says `test`
-    /// was skipped and how to run it, and this gives `None`.
+    /// [`RabbitMq::started`] under the engine policy ([`or_skip`]).
     pub async fn started_or_skip(test: &str) -> Option<RabbitMq> {
-        or_skip(
-            test,
-            "RabbitMQ",
-            "apt-get install rabbitmq-server",
-            RabbitMq::started().await,
-        )
+        or_skip(test, "RabbitMQ", INSTALL, RabbitMq::started().await)
     }
 
     /// [`RabbitMq::new`] under the same policy.
     pub fn new_or_skip(test: &str) -> Option<RabbitMq> {
-        or_skip(
-            test,
-            "RabbitMQ",
-            "apt-get install rabbitmq-server",
-            RabbitMq::new(),
-        )
+        or_skip(test, "RabbitMQ", INSTALL, RabbitMq::new())
     }
 
     /// Starts the node (again, after [`RabbitMq::stop`], with the same data and ports)
@@ -119,7 +99,7 @@ impl RabbitMq {
     /// Its AMQP URI with the default user, `amqp://guest:guest@127.0.0.1:{port}`: what
     /// `RABBIT_URI` is set to, for the services and for Zipkin.
     pub fn uri(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}", self.port)
+        format!("amqp://guest:guest@127.0.0.1:{}", self.process.port())
     }
 
     /// Where a reporter publishes to the queue `zipkin` on this node.
