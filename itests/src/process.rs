@@ -107,9 +107,9 @@ mod tests {
     fn warning_lines_are_those_at_warn_level_or_above() {
         let output = "\
 2025-01-01T00:00:00.000001Z  INFO service1: service1 listening address=127.0.0.1:1
-2025-01-01T00:00:00.000002Z  WARN zipkin_tracing::report::http: Zipkin collector unavailable
+2025-01-01T00:00:00.000002Z  WARN zipkin_reporter::delivery: Zipkin collector unavailable
 2025-01-01T00:00:00.000003Z  INFO request{trace_id=1}: service1: WARN in a message
-2025-01-01T00:00:00.000004Z ERROR zipkin_tracing::report::http: cannot encode spans
+2025-01-01T00:00:00.000004Z ERROR zipkin_reporter::delivery: cannot encode spans
 ";
         let lines = warning_lines(output);
         assert_eq!(lines.len(), 2, "{lines:?}");

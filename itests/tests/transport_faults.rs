@@ -232,7 +232,7 @@ impl CapturedLogs {
     fn warnings_since(&self, mark: usize, address: &str) -> Vec<String> {
         self.0.lock().unwrap()[mark..]
             .iter()
-            .filter(|line| line.contains(" WARN ") && line.contains("zipkin_tracing"))
+            .filter(|line| line.contains(" WARN ") && line.contains("zipkin_reporter"))
             .filter(|line| line.contains(address))
             .cloned()
             .collect()
