@@ -85,16 +85,30 @@ async fn a_shutdown_during_the_first_request_stops_without_drawing_anything() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let store = Collector::new(CollectorConfig::default());
     let server = tokio::spawn(collector::serve(listener, store, std::future::pending()));
+    // At the article's pace the request takes about 7 s; Ctrl-C comes 1 s into it.
     let config = Config {
         zipkin: Some(url.clone()),
-        ..Config::ephemeral(0.01)
+        ..Config::ephemeral(1.0)
     };
     let mut out = Vec::new();
-    // Ctrl-C already pressed: the request cannot have finished before it is noticed.
-    let spans = run_with_zipkin(&config, &url, &mut out, OPTIONS, std::future::ready(()))
+    let started = std::time::Instant::now();
+    let ctrl_c = tokio::time::sleep(std::time::Duration::from_secs(1));
+    let spans = run_with_zipkin(&config, &url, &mut out, OPTIONS, ctrl_c)
         .await
         .expect("a shutdown is a clean stop");
     let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("GET http://"),
+        "the request had started:\n{text}"
+    );
+    assert!(
+        !text.contains("200 OK"),
+        "the request had not finished:\n{text}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{text}"
+    );
     assert!(spans.is_empty(), "{text}");
     assert!(waterfall_rows(&text).is_empty(), "{text}");
     server.abort();
