@@ -15,7 +15,7 @@
 //! that waits for the sink's answers, so no queue overflows; the run fails unless every
 //! span produced was counted by the sink and none was dropped.
 //!
-//! The span is `span.rs`'s: a root span `GET /items/{id}` with three string tags, the
+//! The span is `benches/span.rs`'s: a root span `GET /items/{id}` with three string tags, the
 //! same in both libraries. (service2's spans, in `bench::spans`, are joined, shared and
 //! carry a remote endpoint, which the two APIs express differently.)
 
@@ -32,9 +32,9 @@ use zipkin_tracing::{ProbabilitySampler, Tracer};
 
 use sink::Sink;
 
-/// The span's name, as in `span.rs`.
+/// The span's name, as in `benches/span.rs`.
 const NAME: &str = "GET /items/{id}";
-/// The three tags of every span, as in `span.rs`.
+/// The three tags of every span, as in `benches/span.rs`.
 const TAGS: [(&str, &str); 3] = [
     ("http.method", "GET"),
     ("http.path", "/items/42"),
@@ -45,7 +45,7 @@ const WARM_UP: u64 = 1_000;
 /// Spans produced between two flushes: under the SDK's default queue of 2,048 and
 /// `AsyncReporter`'s of 10,000, so neither drops a span.
 const ROUND: u64 = 1_000;
-/// How long one flush may take under callgrind, which runs the process ~50 times slower.
+/// How long one flush may take under callgrind, which runs the process tens of times slower.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn main() -> anyhow::Result<()> {
