@@ -8,6 +8,9 @@
 //! for the outage, and after the broker is back each service logs that it recovered
 //! (with how many spans the outage cost), and later traces arrive whole in Zipkin.
 //!
+//! And RabbitMQ keeps what it confirmed: spans published while no Zipkin reads the queue
+//! outlive a restart of the broker and reach Zipkin once it starts.
+//!
 //! Needs Java and the Zipkin jar (`scripts/zipkin-server fetch`) and the broker:
 //! `apt-get install rabbitmq-server`, `scripts/kafka-broker fetch`. With `CI=true` a
 //! missing engine fails these tests; elsewhere each prints one skip line.
@@ -22,7 +25,9 @@ use itests::caller::call;
 use itests::latency::{Comparison, Latencies, timed_get};
 use itests::trace_source::wait_until;
 use itests::zipkin_scenarios::{TIME_SCALE, stored_article};
-use itests::{Chain, Kafka, RabbitMq, TransportEngine, ZipkinServer, warning_lines};
+use itests::{
+    Chain, Kafka, RabbitMq, TransportEngine, ZipkinServer, wait_for_trace_within, warning_lines,
+};
 
 const TEST: &str = "broker_zipkin";
 /// Requests timed before and during the outage.
@@ -55,6 +60,57 @@ async fn zipkin_reads_the_article_from_kafka_and_again_after_an_outage() {
         return;
     };
     through_the_broker(TransportEngine::Kafka(broker), zipkin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_queued_in_rabbitmq_outlive_a_broker_restart_and_reach_zipkin() {
+    let Some(mut broker) = RabbitMq::started_or_skip(TEST).await else {
+        return;
+    };
+    let closed = CollectorDouble::down().unwrap();
+    let chain = Chain::options(closed.endpoint())
+        .transport(broker.destination())
+        .time_scale(TIME_SCALE)
+        .start()
+        .await
+        .unwrap();
+    // No Zipkin reads the queue yet: the traces wait in it.
+    let mut traces = Vec::new();
+    for _ in 0..3 {
+        traces.push(call(&chain.entry_url(), &[]).await.unwrap());
+    }
+    for service in chain.services() {
+        let what = format!("{}'s spans confirmed by the broker", service.name());
+        wait_until(&what, RECOVERY_DEADLINE, || {
+            let stats = service.stats();
+            async move {
+                if stats.queued > 0 && stats.sent == stats.queued {
+                    Ok(())
+                } else {
+                    Err(format!("{stats:?}"))
+                }
+            }
+        })
+        .await
+        .unwrap();
+    }
+    broker.stop();
+    broker.start().await.unwrap();
+    let uri = broker.uri();
+    let Some(zipkin) = ZipkinServer::start_or_skip(TEST, &[("RABBIT_URI", uri.as_str())]).await
+    else {
+        return;
+    };
+    for id in traces {
+        let spans = wait_for_trace_within(&zipkin.api(), id, 6, RECOVERY_DEADLINE).await;
+        if let Err(error) = spans {
+            panic!(
+                "trace {id} did not outlive the broker's restart: {error:#}\n--- the broker's last log lines:\n{}\n--- Zipkin's last 40 log lines:\n{}",
+                broker.log_tail(40),
+                zipkin.log_tail(40)
+            );
+        }
+    }
 }
 
 /// The whole scenario (see the module doc) with a started broker and a Zipkin reading it.

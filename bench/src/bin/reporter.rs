@@ -4,9 +4,8 @@
 //! With `--transport rabbitmq --rabbit-uri URI` or `--transport kafka
 //! --kafka-bootstrap-servers HOST:PORT` the batches go to a broker the user started (Debian's
 //! `rabbitmq-server`; `scripts/kafka-broker run`), to its queue or topic `zipkin`, and
-//! count as sent when the broker took them: Kafka acknowledges each produce, while a
-//! RabbitMQ publish without confirms (as Brave's sender does it) counts once written to
-//! the connection.
+//! count as sent when the broker took them: Kafka acknowledges each produce, and RabbitMQ
+//! confirms each persistent message (publisher confirms).
 //!
 //! The spans (service2's server span with its http tags and its two local spans) are
 //! recorded through the real tracer on the main thread; `AsyncReporter` drains, encodes and
@@ -302,8 +301,8 @@ fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
                 "a sink on its own thread and current-thread runtime, reading each body \
                  and answering 202",
             (plumbing::ZipkinTransport::Rabbitmq, _) =>
-                "a RabbitMQ node (its own process), one message per batch on a durable \
-                 queue nobody reads, no publisher confirms",
+                "a RabbitMQ node (its own process), one persistent message per batch on a \
+                 durable queue nobody reads, each confirmed by the broker",
             (plumbing::ZipkinTransport::Kafka, _) =>
                 "a one-node Kafka broker (its own process), one record per batch, each \
                  produce acknowledged by the partition leader",
