@@ -212,7 +212,7 @@ async fn report_spans(
     while !threads_named("zipkin-reporter")?.is_empty() {
         anyhow::ensure!(
             waited.elapsed() < Duration::from_secs(5),
-            "an earlier reporter's threads are still running"
+            "an earlier reporter's thread is still running"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -369,15 +369,15 @@ fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
     let verdict = if wall_rate >= TARGET { "met" } else { "missed" };
     println!(
         "Target: ≥ {} spans/s delivered: {} spans/s ({verdict}); per CPU-second of the \
-         reporter's threads: {}.",
+         reporter's thread: {}.",
         thousands(TARGET as u64),
         thousands(wall_rate as u64),
         thousands(cpu_rate as u64),
     );
     println!(
         "Recording alone (the same spans to a NopReporter): {} spans per CPU-second of the \
-         recording thread. The reporter's threads drain the lanes, encode JSON and send; \
-         \"busy\" is their CPU time over wall time (100% = one core).",
+         recording thread. The reporter's thread drains the lanes, encodes JSON and sends; \
+         \"busy\" is its CPU time over wall time (100% = one core).",
         thousands(recording_only as u64),
     );
 }
