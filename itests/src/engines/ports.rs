@@ -12,7 +12,13 @@ use anyhow::Context as _;
 const PORT_ATTEMPTS: usize = 3;
 
 /// What its log says when an engine could not bind its port, in each engine's words.
-const PORT_TAKEN_WORDS: [&str; 3] = ["address already in use", "eaddrinuse", "port not available"];
+const PORT_TAKEN_WORDS: [&str; 4] = [
+    "address already in use",
+    "eaddrinuse",
+    "port not available",
+    // RabbitMQ's node finding its distribution (inter-node) port taken.
+    "dist_port_already_used",
+];
 
 /// A free local TCP port: bound on `127.0.0.1:0`, then released for a child to take.
 /// Another program may take it in between; [`retry_port_taken`] covers that case.
@@ -87,6 +93,7 @@ mod tests {
             "[ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use",
             "java.net.BindException: Address already in use",
             "{failed_to_listen,{eaddrinuse,5672}}",
+            "{failed_to_start_child,prelaunch,{dist_port_already_used,36743,not_erlang,\"localhost\"}}",
             "IPv4 port not available. Exiting...",
         ];
         for words in said {
