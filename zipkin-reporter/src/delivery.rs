@@ -40,16 +40,21 @@ pub(crate) enum Attempt {
     Failed(String),
 }
 
-/// Delivers one encoded batch (a JSON list of v2 spans) to a collector, once.
+/// Delivers encoded batches (each a JSON list of v2 spans) to a collector, once.
 ///
-/// A transport delivers one batch at a time (`&mut self`), so it may keep a connection
-/// between batches; it connects when a send needs it, never at start, so that a broker
-/// that is down when a service starts only costs the batches sent meanwhile.
+/// A transport delivers one send at a time (`&mut self`), so it may keep a connection
+/// between sends; it connects when a send needs it, never at start, so that a broker that
+/// is down when a service starts only costs the batches sent meanwhile.
 pub(crate) trait Transport: Send + 'static {
+    /// Encoded bytes one send may carry, in whole batches. A transport that puts several
+    /// messages in one request (a Kafka produce request) gets the queued batches up to
+    /// this many bytes together; 0, the default, gives every send one batch.
+    const JOIN_BYTES: usize = 0;
     /// Where batches go, for log lines.
     fn destination(&self) -> String;
-    /// Tries to deliver `batch` once, within the transport's own time limit.
-    fn send(&mut self, batch: Bytes) -> impl Future<Output = Attempt> + Send;
+    /// Tries to deliver `batches` once, all of them or none, within the transport's own
+    /// time limit. They are one batch unless [`JOIN_BYTES`](Self::JOIN_BYTES) is set.
+    fn send(&mut self, batches: &[Bytes]) -> impl Future<Output = Attempt> + Send;
 }
 
 /// How long and how often a failed batch is retried.
@@ -147,13 +152,18 @@ impl Delivery {
         }
     }
 
-    /// Delivers one batch of `count` spans, encoded as `body`, over `transport`, retrying
-    /// failures with backoff until the retry window closes; then counts the spans as done.
-    pub(crate) async fn deliver<T: Transport>(&self, transport: &mut T, body: Bytes, count: u64) {
+    /// Delivers `count` spans, encoded as `batches`, over `transport`, retrying failures
+    /// with backoff until the retry window closes; then counts the spans as done.
+    pub(crate) async fn deliver<T: Transport>(
+        &self,
+        transport: &mut T,
+        batches: &[Bytes],
+        count: u64,
+    ) {
         let give_up_at = Instant::now() + self.retries.window;
         let mut backoff = self.retries.initial_backoff;
         loop {
-            match transport.send(body.clone()).await {
+            match transport.send(batches).await {
                 Attempt::Sent => {
                     self.counters.sent.fetch_add(count, Ordering::Relaxed);
                     let recovered = self.lock_outage().take();
@@ -240,7 +250,7 @@ mod tests {
             "nowhere".to_owned()
         }
 
-        async fn send(&mut self, _batch: Bytes) -> Attempt {
+        async fn send(&mut self, _batches: &[Bytes]) -> Attempt {
             Attempt::Failed("connection refused".to_owned())
         }
     }
@@ -292,10 +302,10 @@ mod tests {
                     assert!(counters.hold().is_some());
                 }
                 delivery
-                    .deliver(&mut Down, Bytes::from_static(b"[]"), 2)
+                    .deliver(&mut Down, &[Bytes::from_static(b"[]")], 2)
                     .await;
                 delivery
-                    .deliver(&mut Down, Bytes::from_static(b"[]"), 1)
+                    .deliver(&mut Down, &[Bytes::from_static(b"[]")], 1)
                     .await;
             });
         });

@@ -1,6 +1,6 @@
 //! The HTTP transport: batches go to a Zipkin server as `POST /api/v2/spans`.
 //!
-//! The transport only POSTs one encoded batch and says how it went: a 2xx is sent, a 4xx
+//! The transport only POSTs an encoded batch and says how it went: a 2xx is sent, a 4xx
 //! is a refusal that no retry can fix (except 408 and 429, which say "not now"), anything
 //! else is a failure to retry. Queueing, batching and retrying are the pipeline's.
 
@@ -33,7 +33,22 @@ impl Transport for HttpTransport {
         self.endpoint.to_string()
     }
 
-    async fn send(&mut self, batch: Bytes) -> Attempt {
+    /// POSTs each batch in turn; a send carries one, as HTTP joins none
+    /// ([`Transport::JOIN_BYTES`] is 0).
+    async fn send(&mut self, batches: &[Bytes]) -> Attempt {
+        for batch in batches {
+            let attempt = self.post(batch.clone()).await;
+            if !matches!(attempt, Attempt::Sent) {
+                return attempt;
+            }
+        }
+        Attempt::Sent
+    }
+}
+
+impl HttpTransport {
+    /// POSTs one batch.
+    async fn post(&self, batch: Bytes) -> Attempt {
         let response = self
             .client
             .post(self.endpoint.url().clone())

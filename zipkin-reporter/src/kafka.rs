@@ -4,15 +4,19 @@
 //! Like Brave's `KafkaSender`, it sends each encoded batch (a JSON list of v2 spans) as one
 //! record without a key, and leaves creating the topic to the broker's automatic topic
 //! creation. The records go to partition 0: one partition is what an automatically created
-//! topic has by default, and Zipkin's collector reads every partition alike.
+//! topic has by default, and Zipkin's collector reads every partition alike. The batches
+//! queued when a send starts go together, a record each, in one produce request of up to
+//! about [`JOIN_BYTES`](KafkaTransport::JOIN_BYTES), as Kafka's own producer gathers
+//! records per partition.
 //!
 //! The client is `rskafka`: pure Rust on tokio, so it builds on a fresh machine with
 //! nothing installed by hand (the `rdkafka` crate needs librdkafka, built with cmake and a
 //! C compiler), maintained by InfluxData for their own use. It is built without its
 //! compression features, which would pull in C code (zstd, lz4); batches go uncompressed.
-//! It sets no `TCP_NODELAY`, so a small produce request can wait for the broker's delayed
-//! ACK (about 40 ms): with batches of 100 spans that limits one reporter to about 2,200
-//! spans/s; larger batches avoid it (BENCHMARKS.md).
+//! It sets no `TCP_NODELAY`, so a produce request smaller than a TCP segment waits for the
+//! broker's delayed ACK (about 40 ms): one batch of 100 spans per request held a reporter
+//! to about 2,200 spans/s. Under load the queued batches fill requests far larger than
+//! that, which never wait (BENCHMARKS.md).
 //! It logs every failed connection attempt at `WARN`; the services' log filter keeps it to
 //! errors, since the pipeline reports an outage once itself.
 
@@ -71,19 +75,23 @@ impl KafkaTransport {
             .await
     }
 
-    async fn produce(&mut self, batch: Bytes) -> Result<(), Error> {
+    async fn produce(&mut self, batches: &[Bytes]) -> Result<(), Error> {
         if self.partition.is_none() {
             self.partition = Some(self.connect().await?);
         }
         let partition = self.partition.as_ref().expect("connected just above");
-        let record = Record {
-            key: None,
-            value: Some(batch.to_vec()),
-            headers: BTreeMap::new(),
-            timestamp: now(),
-        };
+        let timestamp = now();
+        let records = batches
+            .iter()
+            .map(|batch| Record {
+                key: None,
+                value: Some(batch.to_vec()),
+                headers: BTreeMap::new(),
+                timestamp,
+            })
+            .collect();
         partition
-            .produce(vec![record], Compression::NoCompression)
+            .produce(records, Compression::NoCompression)
             .await
             .map(drop)
     }
@@ -103,12 +111,17 @@ fn now() -> rskafka::chrono::DateTime<rskafka::chrono::Utc> {
 }
 
 impl Transport for KafkaTransport {
+    /// Half of the broker's default limit on one produce request's records
+    /// (`message.max.bytes`, about 1 MB): a send stops taking batches once it carries
+    /// this much, so one more batch cannot take it over the limit.
+    const JOIN_BYTES: usize = 512 * 1024;
+
     fn destination(&self) -> String {
         format!("kafka://{} topic {}", self.servers, self.topic)
     }
 
-    async fn send(&mut self, batch: Bytes) -> Attempt {
-        let outcome = tokio::time::timeout(self.timeout, self.produce(batch)).await;
+    async fn send(&mut self, batches: &[Bytes]) -> Attempt {
+        let outcome = tokio::time::timeout(self.timeout, self.produce(batches)).await;
         let error = match outcome {
             Ok(Ok(())) => return Attempt::Sent,
             Ok(Err(error)) => error,

@@ -101,7 +101,7 @@ impl RabbitMqTransport {
     }
 
     /// Publishes `batch` and waits for the broker's confirm; an error says why not.
-    async fn publish(&mut self, batch: Bytes) -> Result<(), String> {
+    async fn publish(&mut self, batch: &Bytes) -> Result<(), String> {
         let usable = |link: &Link| link.connection.is_open() && link.channel.is_open();
         if !self.link.as_ref().is_some_and(usable) {
             self.link = None;
@@ -139,12 +139,21 @@ impl Transport for RabbitMqTransport {
         format!("amqp://{}:{} queue {}", uri.host, uri.port, self.queue)
     }
 
-    async fn send(&mut self, batch: Bytes) -> Attempt {
-        let outcome = tokio::time::timeout(self.timeout, self.publish(batch)).await;
+    /// Publishes each batch in turn; a send carries one, as this transport joins none
+    /// ([`Transport::JOIN_BYTES`] is 0).
+    async fn send(&mut self, batches: &[Bytes]) -> Attempt {
+        let timeout = self.timeout;
+        let publish_all = async {
+            for batch in batches {
+                self.publish(batch).await?;
+            }
+            Ok::<(), String>(())
+        };
+        let outcome = tokio::time::timeout(timeout, publish_all).await;
         let reason = match outcome {
             Ok(Ok(())) => return Attempt::Sent,
             Ok(Err(reason)) => reason,
-            Err(_) => format!("no answer within {:?}", self.timeout),
+            Err(_) => format!("no answer within {timeout:?}"),
         };
         // Whatever broke, start from a fresh connection next time.
         self.link = None;

@@ -130,9 +130,9 @@ impl Report for AsyncReporter {
             return;
         };
         shared.lanes.push(span);
-        // Wake the reporter's thread once a batch's worth is waiting; otherwise its timer
-        // fetches the spans. While it works it drains the lanes until they are empty.
-        if held + 1 == shared.batch_size as u64 {
+        // Wake the reporter's thread each time the spans held reach another batch's worth;
+        // otherwise its timer fetches them. A free sender also makes it drain again.
+        if (held + 1) % shared.batch_size as u64 == 0 {
             shared.wake.notify_one();
         }
     }
@@ -167,7 +167,6 @@ fn start_with<T: Transport>(
         delivery: Arc::new(Delivery::new(retries, destination, counters)),
         interval: config.batch_interval,
         transports,
-        empty_vectors: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -201,9 +200,11 @@ mod tests {
             "the test".to_owned()
         }
 
-        async fn send(&mut self, batch: Bytes) -> Attempt {
-            let spans = serde_json::from_slice(&batch).expect("a batch is a JSON list of spans");
-            let _ = self.0.send(spans);
+        async fn send(&mut self, batches: &[Bytes]) -> Attempt {
+            for batch in batches {
+                let spans = serde_json::from_slice(batch).expect("a batch is a JSON list of spans");
+                let _ = self.0.send(spans);
+            }
             Attempt::Sent
         }
     }
@@ -218,9 +219,29 @@ mod tests {
             "nowhere".to_owned()
         }
 
-        async fn send(&mut self, _batch: Bytes) -> Attempt {
+        async fn send(&mut self, _batches: &[Bytes]) -> Attempt {
             self.0.fetch_add(1, Ordering::Relaxed);
             std::future::pending().await
+        }
+    }
+
+    /// Never answers the first batch that any transport sharing its `stalled` flag is
+    /// given; passes every other batch on to the test.
+    struct FirstStalls {
+        stalled: Arc<AtomicBool>,
+        collecting: Collecting,
+    }
+
+    impl Transport for FirstStalls {
+        fn destination(&self) -> String {
+            "a collector that stalls once".to_owned()
+        }
+
+        async fn send(&mut self, batches: &[Bytes]) -> Attempt {
+            if !self.stalled.swap(true, Ordering::AcqRel) {
+                std::future::pending::<()>().await;
+            }
+            self.collecting.send(batches).await
         }
     }
 
@@ -235,7 +256,7 @@ mod tests {
             "a slow collector".to_owned()
         }
 
-        async fn send(&mut self, _batch: Bytes) -> Attempt {
+        async fn send(&mut self, _batches: &[Bytes]) -> Attempt {
             tokio::time::sleep(self.delay).await;
             self.delivered.store(true, Ordering::Release);
             Attempt::Sent
@@ -366,6 +387,72 @@ mod tests {
         assert!(!runtime().block_on(reporter.flush(Duration::from_millis(500))));
         assert_eq!(started.load(Ordering::Relaxed), 3);
         assert_eq!(reporter.stats().queued, 10);
+    }
+
+    #[test]
+    fn a_stalled_batch_holds_only_its_own_sender_and_the_others_go_on() {
+        let stalled = Arc::new(AtomicBool::new(false));
+        let (sender, batches) = mpsc::channel();
+        let transports = (0..3)
+            .map(|_| FirstStalls {
+                stalled: stalled.clone(),
+                collecting: Collecting(sender.clone()),
+            })
+            .collect();
+        let reporter = start(100, 1, transports);
+        reporter.report(span());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !stalled.load(Ordering::Acquire) {
+            assert!(std::time::Instant::now() < deadline, "no batch was sent");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The first batch never ends; each later span is a batch of its own, delivered
+        // by the other senders meanwhile.
+        for _ in 0..5 {
+            reporter.report(span());
+        }
+        let mut arrived = 0;
+        while arrived < 5 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match batches.recv_timeout(left) {
+                Ok(batch) => arrived += batch.len(),
+                Err(_) => panic!("{arrived} of 5 spans arrived while one batch stalled"),
+            }
+        }
+        // The counter moves just after the batch is taken.
+        while reporter.stats().sent < 5 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                reporter.stats()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let stats = reporter.stats();
+        assert_eq!((stats.queued, stats.sent, stats.failed), (6, 5, 0));
+    }
+
+    #[test]
+    fn a_flush_waits_for_an_earlier_batch_still_in_flight() {
+        let stalled = Arc::new(AtomicBool::new(false));
+        let (sender, batches) = mpsc::channel();
+        let transports = (0..2)
+            .map(|_| FirstStalls {
+                stalled: stalled.clone(),
+                collecting: Collecting(sender.clone()),
+            })
+            .collect();
+        let reporter = start(100, 1, transports);
+        reporter.report(span());
+        reporter.report(span());
+        // The second span's batch is delivered, the first's never is: a flush asked for
+        // after both were handed off cannot succeed.
+        let runtime = runtime();
+        assert!(!runtime.block_on(reporter.flush(Duration::from_millis(500))));
+        assert_eq!(
+            batches.try_iter().map(|batch| batch.len()).sum::<usize>(),
+            1
+        );
     }
 
     #[test]
