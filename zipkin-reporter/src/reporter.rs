@@ -245,6 +245,28 @@ mod tests {
         }
     }
 
+    /// Takes up to 2,000 bytes of queued batches per send, and tells the test each send's
+    /// batch sizes in bytes and its spans.
+    struct Joining(mpsc::Sender<(Vec<usize>, usize)>);
+
+    impl Transport for Joining {
+        const JOIN_BYTES: usize = 2_000;
+
+        fn destination(&self) -> String {
+            "a collector taking several batches at once".to_owned()
+        }
+
+        async fn send(&mut self, batches: &[Bytes]) -> Attempt {
+            let sizes = batches.iter().map(Bytes::len).collect();
+            let spans = batches
+                .iter()
+                .map(|batch| serde_json::from_slice::<Vec<Span>>(batch).map_or(0, |s| s.len()))
+                .sum();
+            let _ = self.0.send((sizes, spans));
+            Attempt::Sent
+        }
+    }
+
     /// Holds each batch for `delay` before taking it, and says when it has taken one.
     struct Slow {
         delay: Duration,
@@ -453,6 +475,33 @@ mod tests {
             batches.try_iter().map(|batch| batch.len()).sum::<usize>(),
             1
         );
+    }
+
+    #[test]
+    fn a_joining_transport_takes_the_queued_batches_together_up_to_its_bytes() {
+        let (sender, sends) = mpsc::channel();
+        let reporter = start(10_000, 100, vec![Joining(sender)]);
+        // Forty threads hand off two spans each: one drain, forty batches of two spans.
+        std::thread::scope(|scope| {
+            for _ in 0..40 {
+                let reporter = reporter.clone();
+                scope.spawn(move || {
+                    reporter.report(span());
+                    reporter.report(span());
+                });
+            }
+        });
+        assert!(runtime().block_on(reporter.flush(Duration::from_secs(10))));
+        let sends: Vec<(Vec<usize>, usize)> = sends.try_iter().collect();
+        assert_eq!(sends.iter().map(|(_, spans)| spans).sum::<usize>(), 80);
+        let batches: usize = sends.iter().map(|(sizes, _)| sizes.len()).sum();
+        assert_eq!(batches, 40);
+        assert!(sends.len() > 1 && sends.len() < 40, "{sends:?}");
+        for (sizes, _) in &sends {
+            // A send stops taking batches once it carries the transport's bytes.
+            let before_last: usize = sizes[..sizes.len() - 1].iter().sum();
+            assert!(before_last < Joining::JOIN_BYTES, "{sizes:?}");
+        }
     }
 
     #[test]
