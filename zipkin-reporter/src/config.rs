@@ -1,8 +1,9 @@
 //! A reporter's settings: where its batches go ([`Destination`]), how large its queue and
 //! batches are, and how long it retries ([`ReporterConfig`]).
 //!
-//! The defaults: at most 10,000 spans held and a batch sent at least every second, as in
-//! Brave's `AsyncReporter`; batches of at most 100 spans, each retried for up to 30 s with
+//! The defaults: at most 10,000 spans and 16 MiB held and a batch sent at least every
+//! second, as in Brave's `AsyncReporter` (which bounds its queue by spans and by bytes);
+//! batches of at most 100 spans, each retried for up to 30 s with
 //! pauses doubling from 100 ms to 5 s.
 
 use std::time::Duration;
@@ -62,6 +63,11 @@ pub struct ReporterConfig {
     /// Spans handed off and not yet sent or given up (waiting, or in the batches being
     /// delivered), at most; more are dropped and counted. Default 10,000.
     pub queue_capacity: usize,
+    /// The memory those spans take, at most, in bytes: each span counts its record and the
+    /// text it carries (name, tags, annotations). A span that would go over it is dropped
+    /// and counted, so a few huge spans cannot hold what 10,000 ordinary ones would not.
+    /// Default 16 MiB (an ordinary span is about 500 bytes).
+    pub queue_max_bytes: usize,
     /// Spans per batch (one POST or message), at most. Default 100.
     pub batch_size: usize,
     /// How long a span waits, at most, for a batch to fill before what is queued is sent.
@@ -84,6 +90,7 @@ impl ReporterConfig {
         ReporterConfig {
             destination,
             queue_capacity: 10_000,
+            queue_max_bytes: 16 * 1024 * 1024,
             batch_size: 100,
             batch_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),

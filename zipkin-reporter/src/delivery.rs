@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use zipkin_tracing::FinishedSpan;
 
 /// What happened to the spans handed to a reporter so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +66,34 @@ pub(crate) struct Retries {
     pub(crate) max_backoff: Duration,
 }
 
+/// The places some spans take in the queue: how many, and their estimated bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Held {
+    pub(crate) spans: u64,
+    pub(crate) bytes: u64,
+}
+
+impl Held {
+    /// The place of one finished span: its record (416 bytes on a 64-bit target, with
+    /// room for four tags inline) and the text it carries. Static names and tags are
+    /// counted too, though spans share them: the estimate errs on the side of less memory.
+    pub(crate) fn of(span: &FinishedSpan) -> Held {
+        const RECORD_BYTES: usize = 416;
+        let tags: usize = span.tags().iter().map(|(k, v)| k.len() + v.len()).sum();
+        let annotations: usize = span.annotations().map(|(_, value)| value.len() + 16).sum();
+        Held {
+            spans: 1,
+            bytes: (RECORD_BYTES + span.name().len() + tags + annotations) as u64,
+        }
+    }
+
+    /// These places and `other`'s.
+    pub(crate) fn add(&mut self, other: Held) {
+        self.spans += other.spans;
+        self.bytes += other.bytes;
+    }
+}
+
 /// Where every span handed to the reporter is counted, from hand-off to its end.
 #[derive(Debug)]
 pub(crate) struct Counters {
@@ -72,32 +101,40 @@ pub(crate) struct Counters {
     /// `capacity`.
     held: AtomicU64,
     capacity: u64,
+    /// The estimated bytes of those spans: at most `max_bytes`.
+    held_bytes: AtomicU64,
+    max_bytes: u64,
     sent: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
 }
 
 impl Counters {
-    /// Counters for a reporter that holds at most `capacity` spans.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// Counters for a reporter that holds at most `capacity` spans and `max_bytes` bytes.
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Counters {
             held: AtomicU64::new(0),
             capacity: capacity as u64,
+            held_bytes: AtomicU64::new(0),
+            max_bytes: max_bytes as u64,
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
     }
 
-    /// Takes a place for one more span and returns how many were held before it; or, when
-    /// `capacity` are already held, counts the span as dropped and returns `None`.
-    pub(crate) fn hold(&self) -> Option<u64> {
-        // The place is taken first, so that the bound holds however many threads race.
+    /// Takes a place for one more span of `bytes` and returns how many spans were held
+    /// before it; or, when `capacity` spans are already held or its bytes would go over
+    /// `max_bytes`, counts the span as dropped and returns `None`.
+    pub(crate) fn hold(&self, bytes: u64) -> Option<u64> {
+        // The place is taken first, so that the bounds hold however many threads race.
         let held = self.held.fetch_add(1, Ordering::Relaxed);
-        if held < self.capacity {
+        let held_bytes = self.held_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if held < self.capacity && held_bytes + bytes <= self.max_bytes {
             return Some(held);
         }
         self.held.fetch_sub(1, Ordering::Relaxed);
+        self.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
         // Not logged per span; the counter and the outage warning tell the story.
         self.dropped.fetch_add(1, Ordering::Relaxed);
         None
@@ -113,9 +150,10 @@ impl Counters {
         }
     }
 
-    /// Frees the places of a batch of `count` spans that is done (sent or given up).
-    fn done(&self, count: u64) {
-        self.held.fetch_sub(count, Ordering::Relaxed);
+    /// Frees the places of spans that are done (sent or given up).
+    fn done(&self, done: Held) {
+        self.held.fetch_sub(done.spans, Ordering::Relaxed);
+        self.held_bytes.fetch_sub(done.bytes, Ordering::Relaxed);
     }
 }
 
@@ -152,14 +190,16 @@ impl Delivery {
         }
     }
 
-    /// Delivers `count` spans, encoded as `batches`, over `transport`, retrying failures
-    /// with backoff until the retry window closes; then counts the spans as done.
+    /// Delivers the spans that hold `held`, encoded as `batches`, over `transport`,
+    /// retrying failures with backoff until the retry window closes; then frees their
+    /// places.
     pub(crate) async fn deliver<T: Transport>(
         &self,
         transport: &mut T,
         batches: &[Bytes],
-        count: u64,
+        held: Held,
     ) {
+        let count = held.spans;
         let give_up_at = Instant::now() + self.retries.window;
         let mut backoff = self.retries.initial_backoff;
         loop {
@@ -198,7 +238,7 @@ impl Delivery {
                 }
             }
         }
-        self.counters.done(count);
+        self.counters.done(held);
     }
 
     /// Starts an outage at the first failure, with its one warning, and adds `lost` spans
@@ -290,7 +330,7 @@ mod tests {
             initial_backoff: Duration::from_secs(120),
             max_backoff: Duration::from_secs(120),
         };
-        let counters = Arc::new(Counters::new(100));
+        let counters = Arc::new(Counters::new(100, 1_000_000));
         let delivery = Delivery::new(retries, "nowhere".to_owned(), counters.clone());
         let log = logged(|| {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -299,14 +339,19 @@ mod tests {
                 .expect("a runtime starts");
             runtime.block_on(async {
                 for _ in 0..3 {
-                    assert!(counters.hold().is_some());
+                    assert!(counters.hold(500).is_some());
                 }
-                delivery
-                    .deliver(&mut Down, &[Bytes::from_static(b"[]")], 2)
-                    .await;
-                delivery
-                    .deliver(&mut Down, &[Bytes::from_static(b"[]")], 1)
-                    .await;
+                let batch = [Bytes::from_static(b"[]")];
+                let two = Held {
+                    spans: 2,
+                    bytes: 1_000,
+                };
+                delivery.deliver(&mut Down, &batch, two).await;
+                let one = Held {
+                    spans: 1,
+                    bytes: 500,
+                };
+                delivery.deliver(&mut Down, &batch, one).await;
             });
         });
         let given_up: Vec<&str> = log.lines().filter(|l| l.contains("gave up")).collect();

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use zipkin_tracing::FinishedSpan;
 
-use crate::delivery::{Counters, Delivery, Transport};
+use crate::delivery::{Counters, Delivery, Held, Transport};
 use crate::json::encode_json;
 use crate::lanes::Lanes;
 
@@ -228,7 +228,7 @@ async fn send_batches<T: Transport>(
     let mut bodies = Vec::new();
     loop {
         let mut bytes = 0;
-        let mut spans = 0;
+        let mut held = Held::default();
         while taken.is_empty() || bytes < T::JOIN_BYTES {
             let Some(batch) = lock(&queue).batches.pop_front() else {
                 break;
@@ -238,7 +238,9 @@ async fn send_batches<T: Transport>(
             encode_json(batch_spans, &mut body);
             bytes_per_span = body.len().div_ceil(batch_spans.len());
             bytes += body.len();
-            spans += batch_spans.len() as u64;
+            for span in batch_spans {
+                held.add(Held::of(span));
+            }
             // The retries share these buffers; they are freed when the batches are done.
             bodies.push(Bytes::from(body));
             taken.push(batch);
@@ -246,7 +248,7 @@ async fn send_batches<T: Transport>(
         if taken.is_empty() {
             return transport;
         }
-        delivery.deliver(&mut transport, &bodies, spans).await;
+        delivery.deliver(&mut transport, &bodies, held).await;
         bodies.clear();
         let mut queue = lock(&queue);
         for batch in taken.drain(..) {

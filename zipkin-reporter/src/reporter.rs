@@ -13,7 +13,7 @@ use tokio::sync::{Notify, oneshot};
 use zipkin_tracing::{FinishedSpan, Report};
 
 use crate::config::{Destination, ReporterConfig};
-use crate::delivery::{Counters, Delivery, ReporterStats, Retries, Transport};
+use crate::delivery::{Counters, Delivery, Held, ReporterStats, Retries, Transport};
 use crate::drain::{Shared, Worker, lock};
 use crate::error::ReporterError;
 use crate::http::HttpTransport;
@@ -74,6 +74,9 @@ impl AsyncReporter {
         if config.queue_capacity == 0 {
             return Err(ReporterError::Zero("queue capacity"));
         }
+        if config.queue_max_bytes == 0 {
+            return Err(ReporterError::Zero("queue bytes"));
+        }
         if config.batch_size == 0 {
             return Err(ReporterError::Zero("batch size"));
         }
@@ -126,7 +129,7 @@ impl Report for AsyncReporter {
     /// `queue_capacity` spans are already held.
     fn report(&self, span: FinishedSpan) {
         let shared = &*self.handle.shared;
-        let Some(held) = shared.counters.hold() else {
+        let Some(held) = shared.counters.hold(Held::of(&span).bytes) else {
             return;
         };
         shared.lanes.push(span);
@@ -148,7 +151,10 @@ fn start_with<T: Transport>(
         .first()
         .map(Transport::destination)
         .unwrap_or_default();
-    let counters = Arc::new(Counters::new(config.queue_capacity));
+    let counters = Arc::new(Counters::new(
+        config.queue_capacity,
+        config.queue_max_bytes,
+    ));
     let shared = Arc::new(Shared {
         lanes: Lanes::new(),
         counters: counters.clone(),
@@ -292,7 +298,12 @@ mod tests {
         batch_size: usize,
         transports: Vec<T>,
     ) -> AsyncReporter {
-        let config = ReporterConfig {
+        start_with(&config(capacity, batch_size), transports).expect("the reporter starts")
+    }
+
+    /// The settings [`start`] starts a reporter with.
+    fn config(capacity: usize, batch_size: usize) -> ReporterConfig {
+        ReporterConfig {
             queue_capacity: capacity,
             batch_size,
             batch_interval: Duration::from_secs(3600),
@@ -300,12 +311,16 @@ mod tests {
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(10),
             ..ReporterConfig::http("http://unused/api/v2/spans".parse().expect("an endpoint"))
-        };
-        start_with(&config, transports).expect("the reporter starts")
+        }
     }
 
     /// A finished span of a new trace, as a tracer reports it.
     fn span() -> FinishedSpan {
+        tagged_span("")
+    }
+
+    /// A finished span with a tag whose value is `value`.
+    fn tagged_span(value: &str) -> FinishedSpan {
         let (sender, receiver) = mpsc::channel();
         struct Keep(Mutex<mpsc::Sender<FinishedSpan>>);
         impl Report for Keep {
@@ -317,7 +332,11 @@ mod tests {
             .reporter(Keep(Mutex::new(sender)))
             .build();
         let context = TraceContext::new_root(SamplingFlags::SAMPLED, true);
-        tracer.start(context, "work", None).finish();
+        let mut span = tracer.start(context, "work", None);
+        if !value.is_empty() {
+            span.tag("blob", value.to_owned());
+        }
+        span.finish();
         receiver.recv().expect("a sampled span is reported")
     }
 
@@ -394,6 +413,35 @@ mod tests {
         });
         let stats = reporter.stats();
         assert_eq!((stats.queued, stats.dropped, stats.sent), (10, 90, 0));
+    }
+
+    #[test]
+    fn the_byte_bound_drops_huge_spans_that_the_span_bound_would_keep() {
+        let config = ReporterConfig {
+            queue_max_bytes: 1_000_000,
+            ..config(10_000, 100)
+        };
+        let reporter = start_with(&config, vec![Stalled::default()]).expect("it starts");
+        // Each span carries 100 kB: nine fit in 1 MB, the rest are dropped and counted.
+        let blob = "x".repeat(100_000);
+        for _ in 0..100 {
+            reporter.report(tagged_span(&blob));
+        }
+        let stats = reporter.stats();
+        assert_eq!((stats.queued, stats.dropped, stats.sent), (9, 91, 0));
+        // Ordinary spans still fit beside them.
+        reporter.report(span());
+        assert_eq!(reporter.stats().queued, 10);
+    }
+
+    #[test]
+    fn a_byte_bound_of_zero_is_refused() {
+        let config = ReporterConfig {
+            queue_max_bytes: 0,
+            ..config(10, 10)
+        };
+        let error = AsyncReporter::start(config).expect_err("zero bytes hold nothing");
+        assert_eq!(error.to_string(), "queue bytes must be at least 1");
     }
 
     #[test]
