@@ -151,10 +151,7 @@ fn start_with<T: Transport>(
         .first()
         .map(Transport::destination)
         .unwrap_or_default();
-    let counters = Arc::new(Counters::new(
-        config.queue_capacity,
-        config.queue_max_bytes,
-    ));
+    let counters = Arc::new(Counters::new(config.queue_capacity, config.queue_max_bytes));
     let shared = Arc::new(Shared {
         lanes: Lanes::new(),
         counters: counters.clone(),

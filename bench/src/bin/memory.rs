@@ -1,26 +1,28 @@
 //! Memory while the collector is down: the resident set size of a process reporting a
-//! million spans to an endpoint that refuses connections.
+//! million spans, from several threads, to an endpoint that refuses connections.
 //!
 //! A reporter that kept every span it could not send would grow without bound during an
-//! outage. `AsyncReporter` holds at most its queue (10,000 spans by default) plus the batch
-//! it is retrying, and drops and counts the rest, so the resident size should rise while
-//! the queue fills and then stay flat. This prints it every 100,000 spans, with the
-//! reporter's counters, as a markdown table.
+//! outage. `AsyncReporter` holds at most its queue (10,000 spans and 16 MiB by default)
+//! and drops and counts the rest, so the resident size should rise while the queue fills
+//! and then stay flat, whatever the spans carry: `--tag-bytes` adds a tag of that size to
+//! every span, and the byte bound then holds fewer of them. This prints the resident size
+//! every 100,000 spans, with the reporter's counters, as a markdown table.
 //!
 //! ```sh
 //! cargo run --release -p bench --bin memory -- --spans 1000000
+//! cargo run --release -p bench --bin memory -- --tag-bytes 10000
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use bench::procfs::{mib, peak_resident_bytes, resident_bytes};
 use bench::report::{Table, command_line, parse_seconds, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
 use zipkin_reporter::{AsyncReporter, ReporterConfig, ReporterStats};
-use zipkin_tracing::Tracer;
+use zipkin_tracing::{Kind, SamplingFlags, TraceContext, Tracer};
 
 /// Spans recorded between two looks at the clock.
 const CHUNK: u64 = 1_000;
@@ -48,6 +50,14 @@ struct Args {
     #[arg(long, default_value_t = 200_000)]
     rate: u64,
 
+    /// Threads recording spans at once, each with its own lane in the reporter.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads: u64,
+
+    /// Adds a tag of this many bytes to every span (0: service2's spans as they are).
+    #[arg(long, default_value_t = 0)]
+    tag_bytes: usize,
+
     /// The reporter's queue (default 10,000, as in the services).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
     queue_capacity: u32,
@@ -71,13 +81,9 @@ const PEER: &str = "127.0.0.1:53124";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot build the runtime")?;
     let endpoint = refused_endpoint()?;
     let before = resident_bytes()?;
-    let samples = runtime.block_on(report_to_nowhere(&args, &endpoint))?;
+    let samples = report_to_nowhere(&args, &endpoint)?;
     let peak = peak_resident_bytes()?;
     print_report(&args, &endpoint, before, &samples, peak);
     Ok(())
@@ -97,7 +103,9 @@ fn refused_endpoint() -> anyhow::Result<String> {
     }
 }
 
-async fn report_to_nowhere(args: &Args, endpoint: &str) -> anyhow::Result<Vec<Sample>> {
+/// Records `args.spans` spans on `args.threads` threads, paced together at `args.rate`,
+/// and samples the resident size each time another `args.sample_every` are recorded.
+fn report_to_nowhere(args: &Args, endpoint: &str) -> anyhow::Result<Vec<Sample>> {
     let peer: SocketAddr = PEER.parse().expect("invariant: a valid socket address");
     let mut config = ReporterConfig::http(endpoint.parse()?);
     config.queue_capacity = args.queue_capacity as usize;
@@ -106,6 +114,7 @@ async fn report_to_nowhere(args: &Args, endpoint: &str) -> anyhow::Result<Vec<Sa
     let tracer = Tracer::builder(service2::SERVICE_NAME)
         .reporter(reporter.clone())
         .build();
+    let tag = "x".repeat(args.tag_bytes);
 
     let start = Instant::now();
     let sample = |label: String| -> anyhow::Result<Sample> {
@@ -117,42 +126,90 @@ async fn report_to_nowhere(args: &Args, endpoint: &str) -> anyhow::Result<Vec<Sa
         })
     };
     let mut samples = vec![sample("reporter started".to_owned())?];
-    let mut recorded = 0;
-    let mut next_sample = args.sample_every;
-    while recorded < args.spans {
-        let stop = (recorded + CHUNK).min(next_sample).min(args.spans);
-        record_service2_spans(&tracer, peer, stop - recorded);
-        recorded = stop;
-        if recorded == next_sample || recorded == args.spans {
-            samples.push(sample(thousands(recorded))?);
-            next_sample += args.sample_every;
+    let recorded = AtomicU64::new(0);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for thread in 0..args.threads {
+            // The spans split as evenly as they go; each thread keeps to its share of
+            // the rate.
+            let share = args.spans / args.threads + u64::from(thread < args.spans % args.threads);
+            let (tracer, tag, recorded) = (&tracer, &tag, &recorded);
+            scope.spawn(move || {
+                let mut done = 0;
+                while done < share {
+                    let chunk = CHUNK.min(share - done);
+                    if tag.is_empty() {
+                        record_service2_spans(tracer, peer, chunk);
+                    } else {
+                        record_tagged_spans(tracer, tag, chunk);
+                    }
+                    done += chunk;
+                    recorded.fetch_add(chunk, Ordering::Relaxed);
+                    if args.rate > 0 {
+                        let rate = args.rate as f64 / args.threads as f64;
+                        let due = start + Duration::from_secs_f64(done as f64 / rate);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    }
+                }
+            });
         }
-        if args.rate == 0 {
-            // Let the reporter's task run, as it would between requests.
-            tokio::task::yield_now().await;
-        } else {
-            let due = start + Duration::from_secs_f64(recorded as f64 / args.rate as f64);
-            tokio::time::sleep_until(due.into()).await;
+        let mut next_sample = args.sample_every.min(args.spans);
+        while next_sample <= args.spans {
+            let now = recorded.load(Ordering::Relaxed);
+            if now >= next_sample {
+                samples.push(sample(thousands(now))?);
+                if next_sample == args.spans {
+                    break;
+                }
+                next_sample = (next_sample + args.sample_every).min(args.spans);
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
-    }
+        Ok(())
+    })?;
     Ok(samples)
+}
+
+/// The reporter's byte bound, which this benchmark leaves at its default.
+fn default_queue_bytes(endpoint: &str) -> u64 {
+    endpoint.parse().map_or(0, |endpoint| {
+        ReporterConfig::http(endpoint).queue_max_bytes as u64
+    })
+}
+
+/// Records `count` server spans, each with a tag of `tag`'s size.
+fn record_tagged_spans(tracer: &Tracer, tag: &str, count: u64) {
+    for _ in 0..count {
+        let context = TraceContext::new_root(SamplingFlags::SAMPLED, true);
+        let mut span = tracer.start(context, "GET /service/", Some(Kind::Server));
+        span.tag("payload", tag.to_owned());
+        span.finish();
+    }
 }
 
 fn print_report(args: &Args, endpoint: &str, before: u64, samples: &[Sample], peak: u64) {
     println!("## Memory while the collector is down\n");
     println!("Command: `{}`\n", command_line("memory"));
     println!(
-        "{} spans (service2's server span with http tags, then its two local spans) reported \
-         {} through one AsyncReporter to {endpoint}, where nothing listens (connection \
-         refused); queue {}, retry window {:?}. Spans recorded on a current-thread tokio \
-         runtime; the reporter sends from its own thread. RSS is VmRSS \
-         of /proc/self/status; {:.1} MiB before the reporter started.\n",
+        "{} spans ({}) reported {} from {} threads through one AsyncReporter to \
+         {endpoint}, where nothing listens (connection refused); queue {} spans and {:.0} MiB, \
+         retry window {:?}. The reporter sends from its own thread. RSS is VmRSS of \
+         /proc/self/status; {:.1} MiB before the reporter started.\n",
         thousands(args.spans),
+        match args.tag_bytes {
+            0 => "service2's server span with http tags, then its two local spans".to_owned(),
+            bytes => format!(
+                "server spans, each with a tag of {} bytes",
+                thousands(bytes as u64)
+            ),
+        },
         match args.rate {
             0 => "as fast as possible".to_owned(),
             rate => format!("at {} spans/s", thousands(rate)),
         },
+        args.threads,
         thousands(u64::from(args.queue_capacity)),
+        mib(default_queue_bytes(endpoint)),
         args.retry_window,
         mib(before),
     );
