@@ -6,7 +6,8 @@
 //! The real binaries show what a user sees: one warning while the first batch is retried,
 //! one line when the collector is back. Their 30 s retry window is too long for a test to
 //! see several batches given up, so a child run of this test binary, logging like the
-//! binaries, gives up a batch every 100 ms.
+//! binaries, runs two reporters that give up a batch every 100 ms, and its log is read
+//! reporter by reporter.
 
 // Tests may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -18,7 +19,8 @@ use itests::collector_double::ACCEPTED;
 use itests::latency::{compare, timed_get};
 use itests::trace_source::wait_until;
 use itests::{ArticleTrace, Chain, CollectorDouble, TraceTree, wait_for_trace, warning_lines};
-use zipkin_reporter::ReporterConfig;
+use zipkin_reporter::{AsyncReporter, ReporterConfig};
+use zipkin_tracing::Tracer;
 
 /// Timed requests through each chain.
 const ROUNDS: usize = 60;
@@ -217,9 +219,12 @@ async fn an_outage_is_logged_once_per_service_and_its_end_once_while_requests_su
 const LOGGING_CHILD: &str = "ITESTS_COLLECTOR_DOWN_LOGGING_CHILD";
 /// The test the child runs: the one that starts it.
 const LOGGING_TEST: &str = "many_batches_given_up_make_one_warning_per_reporter";
-/// Batches each of the child's reporters gives up before it stops.
+/// Batches each of the child's reporters gives up before its collector comes up.
 const BATCHES_GIVEN_UP: u64 = 10;
 const CHILD_BATCH_SIZE: usize = 3;
+/// How the child tells the parent what each reporter counted: this, its endpoint, and
+/// `failed=N`.
+const CHILD_COUNTS: &str = "child reporter";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_batches_given_up_make_one_warning_per_reporter() {
@@ -246,34 +251,50 @@ async fn many_batches_given_up_make_one_warning_per_reporter() {
         "the logging child failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    let warnings = warning_lines(&stderr);
-    assert_eq!(
-        warnings.len(),
-        2,
-        "two reporters gave up {BATCHES_GIVEN_UP} batches or more each, and each should log \
-         the outage once; they logged:\n{}",
-        warnings.join("\n")
-    );
-    assert!(
-        warnings
-            .iter()
-            .all(|line| line.contains("Zipkin collector unavailable")),
-        "{warnings:#?}"
-    );
-    let recoveries: Vec<&str> = stderr
+    // Each reporter's endpoint and the spans it gave up, as the child counted them.
+    let reporters: Vec<(&str, u64)> = stdout
         .lines()
-        .filter(|line| line.contains(RECOVERED))
+        .filter_map(|line| line.strip_prefix(CHILD_COUNTS))
+        .map(|line| {
+            let (endpoint, failed) = line.trim().split_once(" failed=").unwrap();
+            (endpoint, failed.parse().unwrap())
+        })
         .collect();
-    assert_eq!(
-        recoveries.len(),
-        2,
-        "each reporter logs the end of the outage once:\n{stderr}"
-    );
-    for line in recoveries {
-        let lost = lost_spans(line).unwrap_or_else(|| panic!("no lost_spans count: {line}"));
+    assert_eq!(reporters.len(), 2, "{stdout}");
+    let warnings = warning_lines(&stderr);
+    for (endpoint, failed) in reporters {
         assert!(
-            lost >= BATCHES_GIVEN_UP * CHILD_BATCH_SIZE as u64,
-            "the end of the outage counts the spans given up meanwhile: {line}"
+            failed >= BATCHES_GIVEN_UP * CHILD_BATCH_SIZE as u64,
+            "{endpoint} gave up {failed} spans"
+        );
+        let field = format!("endpoint={endpoint}");
+        let its_warnings: Vec<&&str> = warnings.iter().filter(|l| l.contains(&field)).collect();
+        assert_eq!(
+            its_warnings.len(),
+            1,
+            "the reporter to {endpoint} gave up {failed} spans and should log the outage \
+             once; the child logged:\n{}",
+            warnings.join("\n")
+        );
+        assert!(
+            its_warnings[0].contains("Zipkin collector unavailable"),
+            "{}",
+            its_warnings[0]
+        );
+        let recoveries: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.contains(RECOVERED) && line.contains(&field))
+            .collect();
+        assert_eq!(
+            recoveries.len(),
+            1,
+            "the reporter to {endpoint} logs the end of the outage once:\n{stderr}"
+        );
+        assert_eq!(
+            lost_spans(recoveries[0]),
+            Some(failed),
+            "the end of the outage counts exactly the spans given up meanwhile: {}",
+            recoveries[0]
         );
     }
 }
@@ -285,35 +306,41 @@ fn lost_spans(line: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The child's part: logs as the binaries do, makes each reporter give up
-/// [`BATCHES_GIVEN_UP`] batches against a refused endpoint, then brings the collector up.
+/// The child's part: logs as the binaries do, and makes two reporters, each to a refused
+/// endpoint of its own, give up at least [`BATCHES_GIVEN_UP`] batches; once every span
+/// is given up, brings the collectors up and sends one more span through each. Prints
+/// each reporter's endpoint and `failed` count for the parent.
 async fn give_up_many_batches_with_logging() {
     plumbing::init_logging("info", None).unwrap();
-    let down = CollectorDouble::down().unwrap();
-    let config = ReporterConfig {
+    let config = |endpoint: String| ReporterConfig {
         batch_size: CHILD_BATCH_SIZE,
         batch_interval: Duration::from_millis(10),
         retry_window: Duration::from_millis(100),
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(20),
-        ..ReporterConfig::http(down.endpoint().parse().unwrap())
+        ..ReporterConfig::http(endpoint.parse().unwrap())
     };
-    let chain = Chain::options(down.endpoint())
-        .reporter(config)
-        .start()
-        .await
-        .unwrap();
-    let client = reqwest::Client::new();
-    for _ in 0..2 * BATCHES_GIVEN_UP {
-        timed_get(&client, &chain.entry_url()).await.unwrap();
+    let doubles = [
+        CollectorDouble::down().unwrap(),
+        CollectorDouble::down().unwrap(),
+    ];
+    let mut reporters = Vec::new();
+    for double in &doubles {
+        let reporter = AsyncReporter::start(config(double.endpoint())).unwrap();
+        let tracer = Tracer::builder("child").reporter(reporter.clone()).build();
+        reporters.push((double.endpoint(), reporter, tracer));
     }
-    let enough = BATCHES_GIVEN_UP * CHILD_BATCH_SIZE as u64;
-    for service in chain.services() {
-        let what = format!("{} to give up {enough} spans", service.name());
+    let spans = BATCHES_GIVEN_UP * CHILD_BATCH_SIZE as u64;
+    for (endpoint, reporter, tracer) in &reporters {
+        for _ in 0..spans {
+            tracer.start(tracer.new_trace(), "work", None).finish();
+        }
+        // Every span given up, none left retrying: the outage's count is then final.
+        let what = format!("the reporter to {endpoint} to give up all {spans} spans");
         wait_until(&what, Duration::from_secs(10), || {
-            let stats = service.stats();
+            let stats = reporter.stats();
             async move {
-                if stats.failed >= enough {
+                if stats.failed == spans && stats.queued == spans {
                     Ok(())
                 } else {
                     Err(format!("{stats:?}"))
@@ -323,9 +350,18 @@ async fn give_up_many_batches_with_logging() {
         .await
         .unwrap();
     }
-    let _collector = down.come_up(ACCEPTED).await.unwrap();
-    // Spans after the recovery, so that each reporter has something to send; the flush
-    // returns once they are sent, after the reporter logged the recovery.
-    timed_get(&client, &chain.entry_url()).await.unwrap();
-    assert!(chain.flush(Duration::from_secs(10)).await);
+    let mut up = Vec::new();
+    for double in doubles {
+        up.push(double.come_up(ACCEPTED).await.unwrap());
+    }
+    for (endpoint, reporter, tracer) in &reporters {
+        // A span after the recovery, so that the reporter has something to send; the
+        // flush returns once it is sent, after the reporter logged the recovery.
+        tracer.start(tracer.new_trace(), "work", None).finish();
+        assert!(reporter.flush(Duration::from_secs(10)).await);
+        println!(
+            "{CHILD_COUNTS} {endpoint} failed={}",
+            reporter.stats().failed
+        );
+    }
 }
