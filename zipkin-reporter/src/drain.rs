@@ -256,3 +256,26 @@ async fn send_batches<T: Transport>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lane_vector_that_grew_in_a_burst_keeps_only_a_batchs_room() {
+        let mut queue = Queue::new(100);
+        queue.drains.push_back(Drain {
+            undelivered: 1,
+            flushes: Vec::new(),
+        });
+        let burst: Vec<FinishedSpan> = Vec::with_capacity(100_000);
+        queue.delivered(Batch {
+            vector: Arc::new(burst),
+            range: 0..0,
+            drain: 0,
+        });
+        assert_eq!(queue.empty_vectors.len(), 1);
+        assert!(queue.empty_vectors[0].capacity() <= 100);
+        assert!(queue.drains.is_empty(), "the drain is delivered");
+    }
+}

@@ -75,6 +75,23 @@ impl KafkaTransport {
             .await
     }
 
+    /// Opens (and closes) a TCP connection to the first bootstrap server that takes one.
+    /// rskafka retries a refused connection until its deadline; checked here first, a
+    /// broker that is down fails the attempt at once, and the pipeline's backoff decides
+    /// when to try again.
+    async fn reach_a_broker(&self) -> Result<(), String> {
+        let mut reasons = Vec::new();
+        for server in &self.servers.0 {
+            let connect = tokio::net::TcpStream::connect(server.as_str());
+            match tokio::time::timeout(self.timeout, connect).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(error)) => reasons.push(format!("{server}: {error}")),
+                Err(_) => reasons.push(format!("{server}: no answer within {:?}", self.timeout)),
+            }
+        }
+        Err(reasons.join("; "))
+    }
+
     async fn produce(&mut self, batches: &[Bytes]) -> Result<(), Error> {
         if self.partition.is_none() {
             self.partition = Some(self.connect().await?);
@@ -121,6 +138,11 @@ impl Transport for KafkaTransport {
     }
 
     async fn send(&mut self, batches: &[Bytes]) -> Attempt {
+        if self.partition.is_none()
+            && let Err(reason) = self.reach_a_broker().await
+        {
+            return Attempt::Failed(reason);
+        }
         let outcome = tokio::time::timeout(self.timeout, self.produce(batches)).await;
         let error = match outcome {
             Ok(Ok(())) => return Attempt::Sent,
@@ -139,5 +161,33 @@ impl Transport for KafkaTransport {
             } => Attempt::Rejected(error.to_string()),
             _ => Attempt::Failed(error.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_fails_the_attempt_at_once_not_at_the_timeout() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().expect("bound").port()
+        };
+        let servers = format!("127.0.0.1:{port}").parse().expect("a server list");
+        let topic = "zipkin".parse().expect("a topic");
+        let mut transport = KafkaTransport::new(servers, topic, Duration::from_secs(30));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime starts");
+        let started = std::time::Instant::now();
+        let attempt = runtime.block_on(transport.send(&[Bytes::from_static(b"[]")]));
+        let Attempt::Failed(reason) = attempt else {
+            panic!("nothing listens on {port}: the attempt must fail");
+        };
+        assert!(reason.contains("refused"), "{reason}");
+        // Well under the 30 s the attempt may take: rskafka's own retries are not waited.
+        assert!(started.elapsed() < Duration::from_secs(10), "{reason}");
     }
 }
