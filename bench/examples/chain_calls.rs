@@ -8,7 +8,9 @@
 //! valgrind --tool=callgrind target/release/examples/chain_calls 0.0 chain 1000
 //! ```
 //!
-//! Arguments: `untraced` or a sample rate (`0.0`, `1.0`); `chain` or `service2`; `N`.
+//! Arguments: `untraced` or a sample rate (`0.0`, `1.0`); `chain` or `service2`; `N`; and,
+//! optionally, `single`: the B3 headers in their single-header form (`B3_FORMAT=single`)
+//! instead of the services' default, the multi-header form.
 
 use std::time::Duration;
 
@@ -20,12 +22,21 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use zipkin_tracing::B3Format;
 
 fn main() -> anyhow::Result<()> {
-    const USAGE: &str = "usage: chain_calls untraced|SAMPLE_RATE chain|service2 REQUESTS";
+    const USAGE: &str =
+        "usage: chain_calls untraced|SAMPLE_RATE chain|service2 REQUESTS [single|multi]";
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [variant, route, n] = args.as_slice() else {
-        anyhow::bail!("{USAGE}");
+    let (variant, route, n, b3_format) = match args.as_slice() {
+        [variant, route, n] => (variant, route, n, B3Format::Multi),
+        [variant, route, n, format] => {
+            let format = format
+                .parse()
+                .map_err(|error| anyhow::anyhow!("{error}; {USAGE}"))?;
+            (variant, route, n, format)
+        }
+        _ => anyhow::bail!("{USAGE}"),
     };
     let variant = match variant.as_str() {
         "untraced" => Variant::Untraced,
@@ -48,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let deployment = deploy(variant, route, backend.endpoint()).await?;
+        let deployment = deploy(variant, route, backend.endpoint(), b3_format).await?;
         let stream = tokio::net::TcpStream::connect(deployment.address).await?;
         stream.set_nodelay(true)?;
         let (mut sender, driver) =

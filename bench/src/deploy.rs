@@ -10,8 +10,9 @@
 use std::net::SocketAddr;
 
 use demo::{Chain, ChainSettings};
+use plumbing::TracingArgs;
 use zipkin_reporter::{AsyncReporter, ReporterStats};
-use zipkin_tracing::ProbabilitySampler;
+use zipkin_tracing::{B3Format, ProbabilitySampler};
 
 /// The route under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,17 +58,24 @@ impl Variant {
         }
     }
 
-    /// The chain of this variant, reporting to `endpoint`, with no sleeps.
-    fn settings(self, endpoint: &str) -> ChainSettings {
+    /// The chain of this variant, reporting to `endpoint`, with no sleeps; a traced one
+    /// propagates in `b3_format`.
+    fn settings(self, endpoint: &str, b3_format: B3Format) -> ChainSettings {
         let endpoint = endpoint
             .parse()
             .expect("the backend's endpoint is an http URL");
         let settings = ChainSettings::reporting_to(endpoint).time_scale(0.0);
         match self {
             Variant::Untraced => settings.untraced(),
-            Variant::Traced(rate) => settings.sampler(
-                ProbabilitySampler::new(rate).expect("a variant's rate is from 0.0 to 1.0"),
-            ),
+            Variant::Traced(rate) => {
+                let tracing = TracingArgs {
+                    sample_rate: ProbabilitySampler::new(rate)
+                        .expect("a variant's rate is from 0.0 to 1.0"),
+                    b3_format,
+                    ..settings.tracing_settings().clone()
+                };
+                settings.tracing(tracing)
+            }
         }
     }
 }
@@ -84,11 +92,18 @@ pub struct Deployment {
     _chain: Chain,
 }
 
-/// Starts `variant` of `route` on the current runtime: service2 alone, or the whole chain.
-pub async fn deploy(variant: Variant, route: Route, endpoint: &str) -> anyhow::Result<Deployment> {
+/// Starts `variant` of `route` on the current runtime: service2 alone, or the whole chain;
+/// a traced variant's B3 headers in `b3_format` (the services' default is
+/// [`B3Format::Multi`]).
+pub async fn deploy(
+    variant: Variant,
+    route: Route,
+    endpoint: &str,
+    b3_format: B3Format,
+) -> anyhow::Result<Deployment> {
     let settings = match route {
-        Route::Service2 => variant.settings(endpoint).without_service1(),
-        Route::Chain => variant.settings(endpoint),
+        Route::Service2 => variant.settings(endpoint, b3_format).without_service1(),
+        Route::Chain => variant.settings(endpoint, b3_format),
     };
     let chain = settings.start().await?;
     Ok(Deployment {
@@ -134,7 +149,9 @@ mod tests {
         let backend = Backend::start(BackendKind::StandIn, 1000).unwrap();
         for route in [Route::Service2, Route::Chain] {
             for variant in Variant::ALL {
-                let deployment = deploy(variant, route, backend.endpoint()).await.unwrap();
+                let deployment = deploy(variant, route, backend.endpoint(), B3Format::Multi)
+                    .await
+                    .unwrap();
                 let url = format!("http://{}{}", deployment.address, route.path());
                 let response = reqwest::get(url).await.unwrap();
                 assert_eq!(response.status(), 200, "{route:?} {variant:?}");

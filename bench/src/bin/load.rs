@@ -22,6 +22,7 @@ use bench::report::{Table, command_line, median, parse_seconds, parse_seconds_or
 use clap::Parser;
 use tokio::runtime::Runtime;
 use zipkin_reporter::ReporterStats;
+use zipkin_tracing::B3Format;
 
 /// The throughput each traced variant of `route` should keep, as a share of untraced:
 /// `(index in Variant::ALL, share)`.
@@ -128,7 +129,14 @@ fn main() -> anyhow::Result<()> {
 
     let deployments = Variant::ALL
         .iter()
-        .map(|&variant| server_runtime.block_on(deploy(variant, args.route, backend.endpoint())))
+        .map(|&variant| {
+            server_runtime.block_on(deploy(
+                variant,
+                args.route,
+                backend.endpoint(),
+                B3Format::Multi,
+            ))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let path = args.route.path();
     // Each traced deployment's reporters send from a thread of their own, one each: its
