@@ -172,8 +172,11 @@ impl Queue {
             }
             spans += vector.len();
         }
-        self.drains.push_back(drain);
-        self.settle();
+        // A drain that took nothing and has no flush to answer is not kept.
+        if drain.undelivered > 0 || !drain.flushes.is_empty() {
+            self.drains.push_back(drain);
+            self.settle();
+        }
         spans
     }
 
