@@ -1,10 +1,12 @@
 //! Ingest: `POST /api/v2/spans`, a JSON list of Zipkin v2 spans, plain or gzip.
 //!
-//! The body is decoded strictly with the shared span model (lower-case hex ids, known
-//! kinds, string tags) plus the schema rules the types cannot express (`duration >= 1`).
-//! Any problem is a 400 whose text names the span index and field; a body over the limit
+//! The body is read as Zipkin 3.6.1 reads it (`json_v2`: short ids padded, numbers and
+//! text taken for each other, zero timings absent) into the shared span model. Any problem
+//! is a 400 whose text names the span index and field; a body over the limit
 //! is a 413, checked again after decompression so a small gzip "bomb" cannot expand in
 //! memory past the limit. A valid list, even an empty one, is stored and answered 202.
+
+mod json_v2;
 
 use std::io::Read;
 
@@ -18,6 +20,7 @@ use serde_path_to_error::Segment;
 use zipkin_tracing::Span;
 
 use crate::Collector;
+use json_v2::{BodyRefusal, read_span_list};
 
 /// Why a `POST /api/v2/spans` body was refused.
 #[derive(Debug, thiserror::Error)]
@@ -69,37 +72,28 @@ impl IntoResponse for IngestError {
     }
 }
 
-/// Decodes a JSON v2 span list and checks the rules the span types leave open.
-///
-/// Also normalises what Zipkin treats as absent: a zero `timestamp` and a zero endpoint
-/// `port` become `None`.
+/// Decodes a JSON v2 span list as Zipkin reads it (see `json_v2`): ids are padded, text
+/// and number fields take either form, values Zipkin treats as absent (a zero timestamp,
+/// duration or port, an empty name) are left out.
 pub fn decode_spans(json: &[u8]) -> Result<Vec<Span>, IngestError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let mut spans: Vec<Span> =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| IngestError::Invalid {
-            at: describe_path(e.path()),
-            problem: e.into_inner().to_string(),
-        })?;
-    deserializer.end().map_err(|e| IngestError::Invalid {
-        at: "after the list".to_owned(),
-        problem: e.to_string(),
-    })?;
-    for (index, span) in spans.iter_mut().enumerate() {
-        if span.duration == Some(0) {
-            return Err(IngestError::Invalid {
-                at: format!("span {index}, field duration"),
-                problem: "must be at least 1 microsecond when present".to_owned(),
-            });
-        }
-        span.timestamp = span.timestamp.filter(|&t| t != 0);
-        for endpoint in [&mut span.local_endpoint, &mut span.remote_endpoint]
-            .into_iter()
-            .flatten()
-        {
-            endpoint.port = endpoint.port.filter(|&p| p != 0);
-        }
-    }
-    Ok(spans)
+    read_span_list(json).map_err(|refusal| match refusal {
+        BodyRefusal::NotAList => IngestError::Invalid {
+            at: "top level".to_owned(),
+            problem: "expected a JSON list of spans, starting with [".to_owned(),
+        },
+        BodyRefusal::Json { path, problem } => IngestError::Invalid {
+            at: describe_path(&path),
+            problem,
+        },
+        BodyRefusal::Span { index, refusal } if refusal.field.is_empty() => IngestError::Invalid {
+            at: format!("span {index}"),
+            problem: refusal.problem,
+        },
+        BodyRefusal::Span { index, refusal } => IngestError::Invalid {
+            at: format!("span {index}, field {}", refusal.field),
+            problem: refusal.problem,
+        },
+    })
 }
 
 /// Decompresses a gzip body, refusing it as soon as the output passes `limit` bytes.

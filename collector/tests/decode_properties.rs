@@ -24,6 +24,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use zipkin_tracing::{Annotation, Endpoint, Kind, Span, SpanId, TraceId};
 
+/// The largest timestamp Zipkin reads: its numbers are Java's signed 64-bit `long`.
+const MAX_LONG: u64 = i64::MAX as u64;
+
 /// The fields of the v2 `Span` schema, plus two the schema does not have.
 const FIELDS: [&str; 15] = [
     "traceId",
@@ -129,8 +132,10 @@ fn span_like_list() -> impl Strategy<Value = Value> {
     proptest::collection::vec(object, 0..4).prop_map(Value::Array)
 }
 
+/// A trace id as Zipkin keeps it: a 128-bit one whose high half is zero is written with
+/// 16 digits, so a wide id here has a non-zero high half.
 fn trace_id() -> impl Strategy<Value = TraceId> {
-    (any::<bool>(), 1u64.., any::<u64>()).prop_map(|(wide, low, high)| {
+    (any::<bool>(), 1u64.., 1u64..).prop_map(|(wide, low, high)| {
         let text = if wide {
             format!("{high:016x}{low:016x}")
         } else {
@@ -152,7 +157,7 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
         proptest::option::of(1u16..),
     )
         .prop_map(|(name, ipv4, ipv6, port)| Endpoint {
-            service_name: name.map(Arc::from),
+            service_name: name.filter(|name| !name.is_empty()).map(Arc::from),
             ipv4: ipv4.map(Ipv4Addr::from),
             ipv6: ipv6.map(Ipv6Addr::from),
             port,
@@ -168,21 +173,23 @@ fn kind() -> impl Strategy<Value = Kind> {
     ]
 }
 
-/// A span as the decoder stores it: zero timestamps and ports are already absent.
+/// A span as the decoder stores it, in the form Zipkin keeps: zero timestamps and ports,
+/// empty names and endpoints, a parent equal to the span's own id and `shared` on a
+/// client are absent; annotations are in time order without duplicates.
 fn span() -> impl Strategy<Value = Span> {
     let ids = (trace_id(), span_id(), proptest::option::of(span_id()));
     let what = (
         proptest::option::of(kind()),
         proptest::option::of(any::<String>()),
-        proptest::option::of(1u64..),
-        proptest::option::of(1u64..),
+        proptest::option::of(1u64..=MAX_LONG),
+        proptest::option::of(1u64..=MAX_LONG),
         any::<bool>(),
         any::<bool>(),
     );
     let context = (
         proptest::option::of(endpoint()),
         proptest::option::of(endpoint()),
-        proptest::collection::vec((any::<u64>(), any::<String>()), 0..3),
+        proptest::collection::vec((0u64..=MAX_LONG, any::<String>()), 0..3),
         proptest::collection::btree_map(any::<String>(), any::<String>(), 0..4),
     );
     (ids, what, context).prop_map(
@@ -191,20 +198,24 @@ fn span() -> impl Strategy<Value = Span> {
             (kind, name, timestamp, duration, debug, shared),
             (local, remote, annotations, tags),
         )| {
+            let some = |endpoint: &Endpoint| *endpoint != Endpoint::default();
             let mut span = Span::new(trace_id, id);
-            span.parent_id = parent_id;
+            span.parent_id = parent_id.filter(|parent| *parent != id);
             span.kind = kind;
-            span.name = name;
+            span.name = name.filter(|name| !name.is_empty());
             span.timestamp = timestamp;
             span.duration = duration;
             span.debug = debug;
-            span.shared = shared;
-            span.local_endpoint = local;
-            span.remote_endpoint = remote;
+            span.shared = shared && kind != Some(Kind::Client);
+            span.local_endpoint = local.filter(some);
+            span.remote_endpoint = remote.filter(some);
             span.annotations = annotations
                 .into_iter()
                 .map(|(timestamp, value)| Annotation { timestamp, value })
                 .collect();
+            span.annotations
+                .sort_by(|a, b| (a.timestamp, &a.value).cmp(&(b.timestamp, &b.value)));
+            span.annotations.dedup();
             span.tags = tags.into_iter().collect::<BTreeMap<_, _>>();
             span
         },
