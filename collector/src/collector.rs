@@ -46,20 +46,20 @@ struct Inner {
 }
 
 impl Collector {
-    /// An empty collector with the given limits.
+    /// An empty collector with the given settings.
     pub fn new(config: CollectorConfig) -> Self {
         Collector {
             inner: Arc::new(Inner {
-                config,
                 store: Mutex::new(Store::new(config.max_spans)),
+                config,
                 changes: watch::Sender::new(0),
             }),
         }
     }
 
-    /// The limits this collector was built with.
-    pub fn config(&self) -> CollectorConfig {
-        self.inner.config
+    /// The settings this collector was built with.
+    pub fn config(&self) -> &CollectorConfig {
+        &self.inner.config
     }
 
     /// Stores `spans` as if they had been posted (merging repeated reports, evicting the

@@ -1,7 +1,7 @@
 //! Settings of the collector, for embedding and for the command line.
 //!
 //! [`CollectorConfig`] is what a [`Collector`](crate::Collector) needs: how large a request
-//! body may be and how many spans to keep in memory. [`Config`] is the binary's command
+//! body may be, how many spans to keep in memory and which tags autocomplete offers. [`Config`] is the binary's command
 //! line, where every setting is both a flag and an environment variable, and a bad value
 //! stops the program with a message naming the setting.
 
@@ -15,13 +15,16 @@ pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 pub const DEFAULT_MAX_SPANS: usize = 100_000;
 
 /// What a [`Collector`](crate::Collector) is allowed to accept and keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectorConfig {
     /// Largest accepted request body in bytes, checked on the wire and again after gzip
     /// decompression, so a small compressed "bomb" cannot expand past it.
     pub body_limit: usize,
     /// Most spans kept at once; beyond it, whole traces are evicted, oldest arrival first.
     pub max_spans: usize,
+    /// The tag keys whose values `/api/v2/autocompleteValues` offers and
+    /// `/api/v2/autocompleteKeys` lists: Zipkin's `AUTOCOMPLETE_KEYS`, none by default.
+    pub autocomplete_keys: Vec<String>,
 }
 
 impl Default for CollectorConfig {
@@ -29,6 +32,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             max_spans: DEFAULT_MAX_SPANS,
+            autocomplete_keys: Vec::new(),
         }
     }
 }
@@ -55,6 +59,9 @@ pub struct Config {
     #[arg(long, env = "MAX_SPANS", default_value_t = DEFAULT_MAX_SPANS,
           value_parser = positive_usize)]
     pub max_spans: usize,
+    /// Tag keys offered by autocomplete, comma-separated (Zipkin's setting of the same name).
+    #[arg(long, env = "AUTOCOMPLETE_KEYS", value_delimiter = ',', value_parser = tag_key)]
+    pub autocomplete_keys: Vec<String>,
 }
 
 impl Config {
@@ -68,7 +75,16 @@ impl Config {
         CollectorConfig {
             body_limit: self.body_limit,
             max_spans: self.max_spans,
+            autocomplete_keys: self.autocomplete_keys.clone(),
         }
+    }
+}
+
+/// One autocomplete key, trimmed as Zipkin trims the entries of its list.
+fn tag_key(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "" => Err("a key may not be empty".to_owned()),
+        key => Ok(key.to_owned()),
     }
 }
 
@@ -107,6 +123,8 @@ mod tests {
             "1024",
             "--max-spans",
             "7",
+            "--autocomplete-keys",
+            "http.method, env",
         ])
         .unwrap();
         assert_eq!(config.addr(), "0.0.0.0:0".parse().unwrap());
@@ -114,7 +132,8 @@ mod tests {
             config.collector_config(),
             CollectorConfig {
                 body_limit: 1024,
-                max_spans: 7
+                max_spans: 7,
+                autocomplete_keys: vec!["http.method".to_owned(), "env".to_owned()],
             }
         );
     }

@@ -16,11 +16,8 @@ use serde::{Deserialize, Serialize};
 use zipkin_tracing::{Kind, Span};
 
 use crate::Collector;
-use crate::query::QueryError;
+use crate::query::{DEFAULT_LOOKBACK_MS, Params, QueryError, above_zero};
 use span_tree::SpanTree;
-
-/// Zipkin's default `lookback`: one day, in milliseconds.
-const DEFAULT_LOOKBACK_MS: u64 = 86_400_000;
 
 /// One edge of the service graph, as `/api/v2/dependencies` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,26 +144,20 @@ fn link_trace(tree: &SpanTree, counts: &mut Counts) {
     }
 }
 
-/// `GET /api/v2/dependencies?endTs=&lookback=`: `endTs` is required, `lookback` defaults
-/// to one day; both are milliseconds and must be positive.
+/// `GET /api/v2/dependencies?endTs=&lookback=`: `endTs` is required (even empty, it is
+/// refused), `lookback` defaults to one day; both are milliseconds, Java `long`s above 0.
 pub(crate) async fn get_dependencies(
     State(collector): State<Collector>,
-    Query(params): Query<BTreeMap<String, String>>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<DependencyLink>>, QueryError> {
-    let positive = |name: &'static str| -> Result<Option<u64>, QueryError> {
-        let Some(value) = params.get(name).filter(|v| !v.is_empty()) else {
-            return Ok(None);
-        };
-        match value.parse::<u64>() {
-            Ok(number) if number > 0 => Ok(Some(number)),
-            _ => Err(QueryError::Invalid {
-                name,
-                value: value.clone(),
-                reason: "expected a whole number of milliseconds above 0".to_owned(),
-            }),
-        }
-    };
-    let end_ts = positive("endTs")?.ok_or(QueryError::Missing("endTs"))?;
-    let lookback = positive("lookback")?.unwrap_or(DEFAULT_LOOKBACK_MS);
-    Ok(Json(collector.dependencies(end_ts, lookback)))
+    let params = Params::new(query);
+    let end_ts = params.number("endTs", false)?;
+    let end_ts = above_zero("endTs", end_ts.ok_or(QueryError::Missing("endTs"))?)?;
+    let lookback = params.number("lookback", true)?;
+    let lookback = above_zero("lookback", lookback.unwrap_or(DEFAULT_LOOKBACK_MS))?;
+    // Both are above zero.
+    let positive = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(Json(
+        collector.dependencies(positive(end_ts), positive(lookback)),
+    ))
 }

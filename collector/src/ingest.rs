@@ -20,6 +20,7 @@ use serde_path_to_error::Segment;
 use zipkin_tracing::Span;
 
 use crate::Collector;
+pub(crate) use json_v2::normalise_trace_id;
 use json_v2::{BodyRefusal, read_span_list};
 
 /// Why a `POST /api/v2/spans` body was refused.

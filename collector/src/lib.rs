@@ -6,10 +6,13 @@
 //! same query API or straight from a [`Collector`] handle in the same process; the demo
 //! prints a trace with [`waterfall::render`], like the trace page of the Zipkin UI.
 //!
-//! - [`config`]: limits ([`CollectorConfig`]) and the binary's command line ([`Config`]).
+//! - [`config`]: limits and autocomplete keys ([`CollectorConfig`]) and the binary's
+//!   command line ([`Config`]).
 //! - [`Collector`]: the shared in-memory store, with a way to wait for a trace.
-//! - ingest: `POST /api/v2/spans`, strict decoding, gzip, size limits ([`IngestError`]).
-//! - query: the read API and [`TraceQuery`], the filters of `/api/v2/traces`.
+//! - ingest: `POST /api/v2/spans`, read as Zipkin reads it, gzip, size limits
+//!   ([`IngestError`]).
+//! - query: traces by id and [`TraceQuery`], the filters of `/api/v2/traces`.
+//! - names: services, span names, remote services, autocomplete keys and values.
 //! - dependencies: `/api/v2/dependencies`, the service graph as [`DependencyLink`]s.
 //! - [`app`] and [`serve`]: the router and the server loop.
 //! - [`waterfall`]: a trace drawn as text.
@@ -48,6 +51,7 @@ pub mod config;
 mod dependencies;
 mod ingest;
 mod merge;
+mod names;
 mod query;
 mod server;
 mod store;

@@ -1,12 +1,15 @@
-//! Queries: the part of Zipkin's v2 read API that UIs and tests use.
+//! Queries: reading traces back, as Zipkin 3.6.1's v2 read API answers.
 //!
-//! `GET /api/v2/trace/{traceId}`, `/api/v2/traces`, `/api/v2/services` and `/api/v2/spans`
+//! `GET /api/v2/trace/{traceId}`, `/api/v2/traceMany?traceIds=` and `/api/v2/traces`
 //! answer with the shapes of `zipkin2-api.yaml`: a trace is a list of spans, a search is a
-//! list of traces. Searches follow Zipkin's in-memory storage: a trace is placed in time by
-//! its root span (or its earliest span), and each span filter must hold on some span of the
-//! service searched for (not necessarily the same span).
+//! list of traces. Trace ids are read as Zipkin reads them: trimmed, 1 to 32 hex digits,
+//! left-padded. Parameters are checked by Zipkin's rules (`endTs`, `lookback`, `limit` and
+//! `minDuration` above zero; the first of a repeated parameter counts), and searches follow
+//! its in-memory storage (see [`TraceQuery`]). The name lists live in `names`.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod search;
+
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -16,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 use zipkin_tracing::{Span, TraceId};
 
 use crate::Collector;
-use crate::store::sort_trace;
+use crate::ingest::normalise_trace_id;
+pub(crate) use search::DEFAULT_LOOKBACK_MS;
+pub use search::TraceQuery;
 
 /// Why a query was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,9 +39,9 @@ pub enum QueryError {
         /// What is wrong with it.
         reason: String,
     },
-    /// No trace has this id (never stored, or evicted).
+    /// No trace has this id (never stored, or evicted); the id as Zipkin writes it.
     #[error("trace {0} not found")]
-    NotFound(TraceId),
+    NotFound(String),
 }
 
 impl IntoResponse for QueryError {
@@ -49,249 +54,130 @@ impl IntoResponse for QueryError {
     }
 }
 
-/// The filters of `GET /api/v2/traces`. Times are epoch milliseconds, durations
-/// microseconds, as in the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceQuery {
-    /// Some span's local service name must equal this (case-insensitive); the filters
-    /// below then look only at that service's spans.
-    pub service_name: Option<String>,
-    /// Some span must have this remote service name (case-insensitive).
-    pub remote_service_name: Option<String>,
-    /// Some span must have this name (case-insensitive).
-    pub span_name: Option<String>,
-    /// Tags/annotations: `key=value` terms and bare words, joined by ` and `; each term
-    /// must hold on some span.
-    pub annotation_query: Option<String>,
-    /// Some span must last at least this many microseconds.
-    pub min_duration: Option<u64>,
-    /// That span must last at most this many microseconds (only with `min_duration`).
-    pub max_duration: Option<u64>,
-    /// The trace must start at or before this epoch millisecond.
-    pub end_ts: u64,
-    /// The trace must start at or after `end_ts - lookback`.
-    pub lookback: u64,
-    /// The most traces returned, newest first.
-    pub limit: usize,
-}
+/// A request's query parameters; when one is repeated, the first counts, as in Zipkin.
+#[derive(Debug, Default)]
+pub(crate) struct Params(BTreeMap<String, String>);
 
-impl TraceQuery {
-    /// The query that matches every trace up to `now_ms`, returning at most 10.
-    pub fn everything(now_ms: u64) -> Self {
-        TraceQuery {
-            service_name: None,
-            remote_service_name: None,
-            span_name: None,
-            annotation_query: None,
-            min_duration: None,
-            max_duration: None,
-            end_ts: now_ms,
-            lookback: now_ms,
-            limit: 10,
+impl Params {
+    /// Reads the parameters of `query`.
+    pub(crate) fn new(query: Vec<(String, String)>) -> Self {
+        let mut params = BTreeMap::new();
+        for (name, value) in query {
+            params.entry(name).or_insert(value);
         }
+        Params(params)
     }
 
-    /// Reads the query parameters of `/api/v2/traces`; `endTs` defaults to `now_ms` and
-    /// `lookback` to `endTs`. Empty values count as absent; unknown names are ignored.
-    pub fn from_params(params: &BTreeMap<String, String>, now_ms: u64) -> Result<Self, QueryError> {
-        let text = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-        let number = |name: &'static str| -> Result<Option<u64>, QueryError> {
-            let Some(value) = text(name) else {
-                return Ok(None);
-            };
-            value.parse().map(Some).map_err(|e| QueryError::Invalid {
+    /// The value of `name`, possibly empty; `None` when absent.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The value of `name`, which must be present (it may be empty).
+    pub(crate) fn required(&self, name: &'static str) -> Result<&str, QueryError> {
+        self.get(name).ok_or(QueryError::Missing(name))
+    }
+
+    /// `name` as a whole number (Java's `long`, as Zipkin reads it); an empty value is
+    /// absent unless `empty_is_absent` is false, as for Zipkin's required numbers.
+    pub(crate) fn number(
+        &self,
+        name: &'static str,
+        empty_is_absent: bool,
+    ) -> Result<Option<i64>, QueryError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("") if empty_is_absent => Ok(None),
+            Some(value) => value.parse().map(Some).map_err(|e| QueryError::Invalid {
                 name,
+                value: value.to_owned(),
                 reason: format!("expected a whole number: {e}"),
-                value,
-            })
-        };
-        let mut query = TraceQuery::everything(now_ms);
-        query.service_name = text("serviceName");
-        query.remote_service_name = text("remoteServiceName");
-        query.span_name = text("spanName");
-        query.annotation_query = text("annotationQuery");
-        query.min_duration = number("minDuration")?;
-        query.max_duration = number("maxDuration")?;
-        query.end_ts = number("endTs")?.unwrap_or(now_ms);
-        query.lookback = number("lookback")?.unwrap_or(query.end_ts);
-        if let Some(limit) = number("limit")? {
-            query.limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            if limit == 0 {
-                return Err(invalid("limit", limit, "must be at least 1"));
-            }
+            }),
         }
-        match (query.min_duration, query.max_duration) {
-            (None, Some(max)) => return Err(invalid("maxDuration", max, "needs minDuration")),
-            (Some(min), Some(max)) if max < min => {
-                return Err(invalid("maxDuration", max, "is less than minDuration"));
-            }
-            _ => {}
-        }
-        Ok(query)
-    }
-
-    /// Whether `spans` (one whole trace) passes the filters. As in Zipkin, each filter may
-    /// be met by a different span, as long as that span is on the service searched for.
-    pub fn matches(&self, spans: &[Span]) -> bool {
-        let Some(start) = trace_start(spans) else {
-            return false;
-        };
-        let earliest = self
-            .end_ts
-            .saturating_sub(self.lookback)
-            .saturating_mul(1000);
-        let latest = self.end_ts.saturating_mul(1000);
-        if !(earliest..=latest).contains(&start) {
-            return false;
-        }
-        let same = |wanted: &str, actual: Option<&str>| {
-            actual.is_some_and(|actual| actual.eq_ignore_ascii_case(wanted))
-        };
-        let candidates: Vec<&Span> = spans
-            .iter()
-            .filter(|span| {
-                let service = self.service_name.as_deref();
-                service.is_none_or(|wanted| same(wanted, span.service_name()))
-            })
-            .collect();
-        let some_span = |test: &dyn Fn(&Span) -> bool| candidates.iter().any(|span| test(span));
-        let terms = self.annotation_query.as_deref().map_or(Vec::new(), |q| {
-            let terms = q.split(" and ").map(str::trim);
-            terms.filter(|t| !t.is_empty()).collect()
-        });
-        !candidates.is_empty()
-            && self.remote_service_name.as_deref().is_none_or(|wanted| {
-                some_span(&|span| {
-                    let remote = span.remote_endpoint.as_ref();
-                    same(wanted, remote.and_then(|e| e.service_name.as_deref()))
-                })
-            })
-            && (self.span_name.as_deref())
-                .is_none_or(|wanted| some_span(&|span| same(wanted, span.name.as_deref())))
-            && self.min_duration.is_none_or(|min| {
-                some_span(&|span| {
-                    // Zipkin reads a missing duration as zero.
-                    let duration = span.duration.unwrap_or(0);
-                    duration >= min && self.max_duration.is_none_or(|max| duration <= max)
-                })
-            })
-            && terms
-                .iter()
-                .all(|term| some_span(&|span| matches_term(term, span)))
     }
 }
 
-fn invalid(name: &'static str, value: u64, reason: &str) -> QueryError {
-    let (value, reason) = (value.to_string(), reason.to_owned());
-    QueryError::Invalid {
+/// Refuses `value` of `name` unless it is above zero, as Zipkin does.
+pub(crate) fn above_zero(name: &'static str, value: i64) -> Result<i64, QueryError> {
+    if value > 0 {
+        Ok(value)
+    } else {
+        Err(QueryError::Invalid {
+            name,
+            value: value.to_string(),
+            reason: "must be above 0".to_owned(),
+        })
+    }
+}
+
+/// A trace id from a request in Zipkin's form, and the id itself unless no trace can have
+/// it here (its low 64 bits are zeros, which the span model refuses).
+fn trace_id(name: &'static str, id: &str) -> Result<(String, Option<TraceId>), QueryError> {
+    let normal = normalise_trace_id(id).map_err(|reason| QueryError::Invalid {
         name,
-        value,
+        value: id.to_owned(),
         reason,
-    }
+    })?;
+    let parsed = normal.parse().ok();
+    Ok((normal, parsed))
 }
 
-/// One term of an annotation query: `key=value` must be a tag, a bare word an annotation
-/// value or a tag key.
-fn matches_term(term: &str, span: &Span) -> bool {
-    match term.split_once('=') {
-        Some((key, value)) => span.tag(key) == Some(value),
-        None => span.tags.contains_key(term) || span.annotations.iter().any(|a| a.value == term),
-    }
-}
-
-/// When a trace started: its root span's timestamp, else its earliest one.
-fn trace_start(spans: &[Span]) -> Option<u64> {
-    let root = spans
-        .iter()
-        .find(|s| s.parent_id.is_none() && s.timestamp.is_some());
-    root.and_then(|s| s.timestamp)
-        .or_else(|| spans.iter().filter_map(|s| s.timestamp).min())
-}
-
-impl Collector {
-    /// The traces matching `query`, newest first, at most `query.limit` of them.
-    pub fn traces(&self, query: &TraceQuery) -> Vec<Vec<Span>> {
-        let mut found: Vec<(u64, Vec<Span>)> = self.with_store(|store| {
-            let matching = store.all_traces().filter(|spans| query.matches(spans));
-            matching
-                .filter_map(|s| Some((trace_start(s)?, s.to_vec())))
-                .collect()
-        });
-        found.sort_by_key(|(start, _)| std::cmp::Reverse(*start));
-        found.truncate(query.limit);
-        found
-            .into_iter()
-            .map(|(_, mut spans)| {
-                sort_trace(&mut spans);
-                spans
-            })
-            .collect()
-    }
-
-    /// Every local service name seen, sorted.
-    pub fn services(&self) -> Vec<String> {
-        self.names(|span| span.service_name())
-    }
-
-    /// The span names recorded by `service` (case-insensitive), sorted.
-    pub fn span_names(&self, service: &str) -> Vec<String> {
-        self.names(|span| {
-            let ours = span.service_name()?.eq_ignore_ascii_case(service);
-            if ours { span.name.as_deref() } else { None }
-        })
-    }
-
-    fn names(&self, name: impl Fn(&Span) -> Option<&str>) -> Vec<String> {
-        self.with_store(|store| {
-            let names: BTreeSet<&str> = store.all_traces().flatten().filter_map(&name).collect();
-            names.into_iter().map(str::to_owned).collect()
-        })
-    }
-}
-
-/// `GET /api/v2/trace/{traceId}`.
+/// `GET /api/v2/trace/{traceId}`: the id is trimmed first, as Zipkin trims it.
 pub(crate) async fn get_trace(
     State(collector): State<Collector>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Span>>, QueryError> {
-    let trace_id: TraceId =
-        id.parse()
-            .map_err(|e: zipkin_tracing::IdParseError| QueryError::Invalid {
-                name: "traceId",
-                value: id.clone(),
-                reason: e.to_string(),
-            })?;
-    collector
-        .trace(&trace_id)
-        .map(Json)
-        .ok_or(QueryError::NotFound(trace_id))
+    let (normal, parsed) = trace_id("traceId", id.trim_matches(|c: char| c <= ' '))?;
+    let spans = parsed.and_then(|parsed| collector.trace(&parsed));
+    spans.map(Json).ok_or(QueryError::NotFound(normal))
+}
+
+/// `GET /api/v2/traceMany?traceIds=`: two or more distinct comma-separated ids; the traces
+/// found, in the order asked.
+pub(crate) async fn get_trace_many(
+    State(collector): State<Collector>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Vec<Vec<Span>>>, QueryError> {
+    let params = Params::new(query);
+    let ids = params.required("traceIds")?;
+    let invalid = |reason: String| QueryError::Invalid {
+        name: "traceIds",
+        value: ids.to_owned(),
+        reason,
+    };
+    if ids.is_empty() {
+        return Err(invalid("is empty".to_owned()));
+    }
+    let mut wanted: Vec<(String, Option<TraceId>)> = Vec::new();
+    // Zipkin splits into at most 1000 parts; the last keeps any further commas.
+    for id in ids.splitn(1000, ',') {
+        let (normal, parsed) = trace_id("traceIds", id)?;
+        if wanted.iter().any(|(seen, _)| *seen == normal) {
+            return Err(invalid(format!("asks for {id} twice")));
+        }
+        wanted.push((normal, parsed));
+    }
+    if wanted.len() == 1 {
+        return Err(invalid(
+            "names one trace: ask /api/v2/trace/{traceId}".to_owned(),
+        ));
+    }
+    let traces = wanted
+        .iter()
+        .filter_map(|(_, id)| collector.trace(id.as_ref()?));
+    Ok(Json(traces.collect()))
 }
 
 /// `GET /api/v2/traces`.
 pub(crate) async fn get_traces(
     State(collector): State<Collector>,
-    Query(params): Query<BTreeMap<String, String>>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<Vec<Span>>>, QueryError> {
     // A clock before 1970 is a broken host; searching up to time zero is harmless then.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
-    let query = TraceQuery::from_params(&params, now_ms)?;
+    let query = TraceQuery::from_params(&Params::new(query), now_ms)?;
     Ok(Json(collector.traces(&query)))
-}
-
-/// `GET /api/v2/services`.
-pub(crate) async fn get_services(State(collector): State<Collector>) -> Json<Vec<String>> {
-    Json(collector.services())
-}
-
-/// `GET /api/v2/spans?serviceName=`.
-pub(crate) async fn get_span_names(
-    State(collector): State<Collector>,
-    Query(params): Query<BTreeMap<String, String>>,
-) -> Result<Json<Vec<String>>, QueryError> {
-    let service = params.get("serviceName").filter(|s| !s.is_empty());
-    let service = service.ok_or(QueryError::Missing("serviceName"))?;
-    Ok(Json(collector.span_names(service)))
 }

@@ -25,7 +25,11 @@ use tokio::net::TcpListener;
 use crate::Collector;
 use crate::dependencies::get_dependencies;
 use crate::ingest::post_spans;
-use crate::query::{get_services, get_span_names, get_trace, get_traces};
+use crate::names::{
+    get_autocomplete_keys, get_autocomplete_values, get_remote_services, get_services,
+    get_span_names,
+};
+use crate::query::{get_trace, get_trace_many, get_traces};
 
 /// The collector's routes, sharing `collector`'s store. Unknown paths answer 404 and
 /// known paths with another method 405.
@@ -39,8 +43,12 @@ pub fn app(collector: Collector) -> Router {
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/api/v2/trace/{trace_id}", get(get_trace))
+        .route("/api/v2/traceMany", get(get_trace_many))
         .route("/api/v2/traces", get(get_traces))
         .route("/api/v2/services", get(get_services))
+        .route("/api/v2/remoteServices", get(get_remote_services))
+        .route("/api/v2/autocompleteKeys", get(get_autocomplete_keys))
+        .route("/api/v2/autocompleteValues", get(get_autocomplete_values))
         .route("/api/v2/dependencies", get(get_dependencies))
         .with_state(collector)
 }

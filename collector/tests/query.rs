@@ -75,10 +75,13 @@ async fn unknown_and_malformed_trace_ids() {
         (StatusCode::NOT_FOUND, "trace 463ac35c9f6413ad not found")
     );
     for (id, reason) in [
-        ("463AC35C9F6413AD", "lower-case hex"),
-        ("463ac35c9f6413a", "got 15"),
-        ("0000000000000000", "all zeros"),
-        ("trace", "got 5"),
+        ("463AC35C9F6413AD", "is not lower-case hex"),
+        ("0000000000000000", "is all zeros"),
+        ("trace", "is not lower-case hex"),
+        (
+            "463ac35c9f6413ad48485a3953bb61240",
+            "is longer than 32 digits",
+        ),
     ] {
         let (status, message) = get(&router, &format!("/api/v2/trace/{id}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{id}");
@@ -87,6 +90,81 @@ async fn unknown_and_malformed_trace_ids() {
             "{message}"
         );
         assert!(message.contains(reason), "{message}");
+    }
+}
+
+/// Zipkin takes trace ids of 1 to 32 hex digits and pads them to 16 or 32: a 22-digit id
+/// is stored padded, and read back by either form.
+#[tokio::test]
+async fn short_trace_ids_are_padded_as_zipkin_pads_them() {
+    let (_collector, router) = setup(1 << 20, 100);
+    let short = span("1234567890abcdef123456", "1", None, "svc", "get /", T0, 5);
+    post_ok(&router, &json!([short])).await;
+    for id in [
+        "1234567890abcdef123456",
+        "00000000001234567890abcdef123456",
+        "%201234567890abcdef123456%20",
+    ] {
+        let trace = get_json(&router, &format!("/api/v2/trace/{id}")).await;
+        assert_eq!(
+            trace[0]["traceId"],
+            json!("00000000001234567890abcdef123456"),
+            "{id}"
+        );
+        assert_eq!(trace[0]["id"], json!("0000000000000001"), "{id}");
+    }
+    // A 32-digit id whose high half is zeros is the 64-bit id.
+    post_ok(
+        &router,
+        &json!([span(
+            "0000000000000000000000000000abcd",
+            "2",
+            None,
+            "svc",
+            "x",
+            T0,
+            5
+        )]),
+    )
+    .await;
+    let trace = get_json(&router, "/api/v2/trace/abcd").await;
+    assert_eq!(trace[0]["traceId"], json!("000000000000abcd"));
+    // An id no span can have here (low 64 bits of zeros) is simply not found.
+    let (status, message) = get(&router, "/api/v2/trace/10000000000000000000000000000000").await;
+    assert_eq!(
+        (status, message.as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            "trace 10000000000000000000000000000000 not found"
+        )
+    );
+}
+
+/// `traceMany` answers the traces found among two or more distinct ids, as Zipkin does.
+#[tokio::test]
+async fn trace_many_finds_the_traces_asked_for() {
+    let (_collector, router) = two_traces().await;
+    let answer = get_json(
+        &router,
+        &format!("/api/v2/traceMany?traceIds={TRACE},2,{OTHER_TRACE}"),
+    )
+    .await;
+    assert_eq!(trace_ids(&answer), [TRACE, OTHER_TRACE]);
+    assert_eq!(answer[0].as_array().unwrap().len(), 6);
+    for (query, reason) in [
+        ("", "the query parameter traceIds is required"),
+        ("traceIds=", "is empty"),
+        ("traceIds=1", "names one trace"),
+        (
+            "traceIds=1,0000000000000001",
+            "asks for 0000000000000001 twice",
+        ),
+        ("traceIds=1,", "is empty"),
+        ("traceIds=1,XYZ", "is not lower-case hex"),
+    ] {
+        let (status, message) = get(&router, &format!("/api/v2/traceMany?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {message}");
+        assert!(message.contains(reason), "{query}: {message}");
     }
 }
 
@@ -107,17 +185,22 @@ async fn services_and_span_names_are_sorted_lists() {
         get_json(&router, "/api/v2/spans?serviceName=nobody").await,
         json!([])
     );
-    for uri in ["/api/v2/spans", "/api/v2/spans?serviceName="] {
-        let (status, message) = get(&router, uri).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
-        assert_eq!(message, "the query parameter serviceName is required");
-    }
+    // An empty name is an empty list, a missing one a 400, as in Zipkin.
+    assert_eq!(
+        get_json(&router, "/api/v2/spans?serviceName=").await,
+        json!([])
+    );
+    let (status, message) = get(&router, "/api/v2/spans").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(message, "the query parameter serviceName is required");
 }
 
 #[tokio::test]
 async fn trace_search_filters() {
     let (_collector, router) = two_traces().await;
     let t0_ms = T0 / 1000;
+    // Both traces lie in the window unless a case sets its own.
+    let window = format!("endTs={}&lookback=3600000", t0_ms + 120_000);
     let cases = [
         (String::new(), vec![OTHER_TRACE, TRACE]),
         ("serviceName=service2".into(), vec![TRACE]),
@@ -152,12 +235,25 @@ async fn trace_search_filters() {
             vec![],
         ),
         ("serviceName=service3&minDuration=51".into(), vec![]),
-        (format!("endTs={}", t0_ms + 1_000), vec![TRACE]),
+        (
+            format!("endTs={}&lookback=5000", t0_ms + 1_000),
+            vec![TRACE],
+        ),
         (
             format!("endTs={}&lookback=90000", t0_ms + 120_000),
             vec![OTHER_TRACE],
         ),
-        (format!("endTs={}", t0_ms - 1), vec![]),
+        (format!("endTs={}&lookback=5000", t0_ms - 1), vec![]),
+        // `all` is no span name, and an empty value is no value.
+        ("spanName=ALL".into(), vec![OTHER_TRACE, TRACE]),
+        (
+            "annotationQuery=&minDuration=".into(),
+            vec![OTHER_TRACE, TRACE],
+        ),
+        // A blank annotation query asks for an empty tag key: nothing has one.
+        ("annotationQuery=%20".into(), vec![]),
+        // `key=` asks for the tag key, or an annotation of that value.
+        ("annotationQuery=http.method%3D".into(), vec![TRACE]),
         ("limit=1".into(), vec![OTHER_TRACE]),
         (
             "annotationQuery=http.path%3D%2Fservice%2F".into(),
@@ -173,10 +269,19 @@ async fn trace_search_filters() {
         ),
     ];
     for (query, expected) in cases {
+        let query = if query.contains("endTs") {
+            query
+        } else {
+            format!("{window}&{query}")
+        };
         let answer = get_json(&router, &format!("/api/v2/traces?{query}")).await;
         assert_eq!(trace_ids(&answer), expected, "{query}");
     }
-    let whole = get_json(&router, &format!("/api/v2/traces?endTs={}", t0_ms + 1_000)).await;
+    let whole = get_json(
+        &router,
+        &format!("/api/v2/traces?endTs={}&lookback=5000", t0_ms + 1_000),
+    )
+    .await;
     assert_eq!(
         whole[0].as_array().unwrap().len(),
         6,
@@ -188,13 +293,22 @@ async fn trace_search_filters() {
 async fn bad_search_parameters_are_a_400_naming_them() {
     let (_collector, router) = two_traces().await;
     for (query, expected) in [
-        ("limit=0", "invalid limit \"0\": must be at least 1"),
+        ("limit=0", "invalid limit \"0\": must be above 0"),
         (
             "limit=ten",
             "invalid limit \"ten\": expected a whole number",
         ),
-        ("minDuration=-1", "invalid minDuration \"-1\""),
+        // Zipkin's limit is a Java int, and an empty one is refused.
+        ("limit=2147483648", "invalid limit \"2147483648\""),
+        ("limit=", "invalid limit \"\""),
+        (
+            "minDuration=-1",
+            "invalid minDuration \"-1\": must be above 0",
+        ),
         ("endTs=soon", "invalid endTs \"soon\""),
+        ("endTs=0", "invalid endTs \"0\": must be above 0"),
+        ("endTs=-5", "invalid endTs \"-5\": must be above 0"),
+        ("lookback=0", "invalid lookback \"0\": must be above 0"),
         ("lookback=1.5", "invalid lookback \"1.5\""),
         (
             "maxDuration=10",
@@ -209,6 +323,65 @@ async fn bad_search_parameters_are_a_400_naming_them() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert!(message.starts_with(expected), "{query}: {message}");
     }
+}
+
+/// Without `endTs` and `lookback`, Zipkin searches the day up to now; an `endTs` so large
+/// that Zipkin's `endTs * 1000` overflows finds nothing, as in Zipkin.
+#[tokio::test]
+async fn a_search_without_a_window_looks_back_one_day() {
+    let (_collector, router) = setup(1 << 20, 100);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let now = u64::try_from(now.as_micros()).unwrap();
+    let hour = 3_600_000_000;
+    post_ok(
+        &router,
+        &json!([span("a1", "1", None, "svc", "recent", now - hour, 5)]),
+    )
+    .await;
+    post_ok(
+        &router,
+        &json!([span("b2", "1", None, "svc", "old", now - 25 * hour, 5)]),
+    )
+    .await;
+    let answer = get_json(&router, "/api/v2/traces").await;
+    assert_eq!(trace_ids(&answer), ["00000000000000a1"]);
+    let answer = get_json(&router, &format!("/api/v2/traces?endTs={}", i64::MAX)).await;
+    assert_eq!(trace_ids(&answer), Vec::<&str>::new());
+}
+
+/// Zipkin indexes traces by the low 64 bits of their id: `limit` counts such groups, so a
+/// 64-bit trace comes back with the 128-bit one that shares its low bits.
+#[tokio::test]
+async fn the_limit_counts_traces_by_their_low_64_bits() {
+    let (_collector, router) = setup(1 << 20, 100);
+    let spans = json!([
+        span("00000000000000ab", "1", None, "svc", "a", T0, 5),
+        span(
+            "00000000000000cd00000000000000ab",
+            "1",
+            None,
+            "svc",
+            "b",
+            T0 + 1_000,
+            5
+        ),
+        span("00000000000000ef", "1", None, "svc", "c", T0 + 2_000, 5),
+    ]);
+    post_ok(&router, &spans).await;
+    let window = format!("endTs={}&lookback=60000", T0 / 1000 + 10);
+    let answer = get_json(&router, &format!("/api/v2/traces?{window}&limit=1")).await;
+    assert_eq!(trace_ids(&answer), ["00000000000000ef"]);
+    let answer = get_json(&router, &format!("/api/v2/traces?{window}&limit=2")).await;
+    assert_eq!(
+        trace_ids(&answer),
+        [
+            "00000000000000ef",
+            "00000000000000ab",
+            "00000000000000cd00000000000000ab"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ pub fn setup(body_limit: usize, max_spans: usize) -> (Collector, Router) {
     let collector = Collector::new(CollectorConfig {
         body_limit,
         max_spans,
+        ..CollectorConfig::default()
     });
     let router = app(collector.clone());
     (collector, router)
