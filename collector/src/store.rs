@@ -1,21 +1,23 @@
 //! The in-memory span store: traces by id, with a cap on the total number of spans.
 //!
 //! Spans are grouped by trace as they arrive, and repeated reports of one span are merged
-//! on the way in (see `merge`), so a trace read back is already what Zipkin would return.
+//! on the way in (see `merge`), so a trace read back is what Zipkin's merge of its reports
+//! would give.
 //! Memory is bounded: when the store holds more than `max_spans`, whole traces are evicted
 //! in the order they first arrived, oldest first, so a trace is never left half-deleted.
 
 use std::collections::{HashMap, VecDeque};
 
-use zipkin_tracing::{Span, TraceId};
+use zipkin_tracing::{Span, SpanId, TraceId};
 
-use crate::merge::{SpanKey, merge_into};
+use crate::merge::{merge_into, repair_shared, same_span};
 
-/// One stored trace: its spans in arrival order, and where each span identity sits.
+/// One stored trace: its spans in arrival order, and where the spans of each id and
+/// `shared` flag sit.
 #[derive(Debug, Default)]
 struct StoredTrace {
     spans: Vec<Span>,
-    positions: HashMap<SpanKey, usize>,
+    positions: HashMap<(SpanId, bool), Vec<usize>>,
 }
 
 /// Traces by id, plus the arrival order used for eviction. Not synchronised: the
@@ -48,9 +50,13 @@ impl Store {
                 self.arrival.push_back(span.trace_id);
                 StoredTrace::default()
             });
-            let key = SpanKey::of(&span);
-            match trace.positions.get(&key) {
-                Some(&at) => merge_into(&mut trace.spans[at], span),
+            let positions = trace.positions.entry((span.id, span.shared)).or_default();
+            let kept = positions
+                .iter()
+                .copied()
+                .find(|&at| same_span(&trace.spans[at], &span));
+            match kept {
+                Some(at) => merge_into(&mut trace.spans[at], span),
                 None => {
                     let mut span = span;
                     // Zipkin keeps a span's annotations in time order, without duplicates,
@@ -58,7 +64,7 @@ impl Store {
                     span.annotations
                         .sort_by(|a, b| (a.timestamp, &a.value).cmp(&(b.timestamp, &b.value)));
                     span.annotations.dedup();
-                    trace.positions.insert(key, trace.spans.len());
+                    positions.push(trace.spans.len());
                     trace.spans.push(span);
                     self.span_count += 1;
                 }
@@ -83,10 +89,10 @@ impl Store {
         evicted
     }
 
-    /// The spans of one trace, in a stable order (see [`sort_trace`]).
+    /// The spans of one trace as they are read (see [`read_trace`]).
     pub(crate) fn trace(&self, id: &TraceId) -> Option<Vec<Span>> {
         let mut spans = self.traces.get(id)?.spans.clone();
-        sort_trace(&mut spans);
+        read_trace(&mut spans);
         Some(spans)
     }
 
@@ -106,9 +112,16 @@ impl Store {
     }
 }
 
+/// A stored trace as it is answered: Zipkin's repairs of shared spans (see
+/// `merge::repair_shared`), then in a stable order (see [`sort_trace`]).
+pub(crate) fn read_trace(spans: &mut [Span]) {
+    repair_shared(spans);
+    sort_trace(spans);
+}
+
 /// Sorts a trace's spans by start time, spans without a timestamp last, ties broken by id
 /// and kind so that the JSON answer does not depend on arrival order.
-pub(crate) fn sort_trace(spans: &mut [Span]) {
+fn sort_trace(spans: &mut [Span]) {
     spans.sort_by_key(|span| {
         (
             span.timestamp.is_none(),
@@ -136,14 +149,34 @@ mod tests {
 
     #[test]
     fn duplicates_merge_and_shared_ids_do_not() {
+        let mut shared = span(1, 1, Some(Kind::Server));
+        shared.shared = true;
+        let mut elsewhere = span(1, 1, Some(Kind::Server));
+        elsewhere.local_endpoint = Some(Endpoint::service("other"));
         let mut store = Store::new(100);
         store.insert(vec![
             span(1, 1, Some(Kind::Client)),
-            span(1, 1, Some(Kind::Server)),
+            shared,
             span(1, 1, Some(Kind::Client)),
+            elsewhere,
         ]);
-        assert_eq!(store.span_count(), 2);
+        assert_eq!(store.span_count(), 3);
         assert_eq!(store.trace_count(), 1);
+    }
+
+    #[test]
+    fn a_late_report_without_kind_or_endpoint_joins_its_span() {
+        let mut late = span(1, 1, None);
+        late.local_endpoint = None;
+        late.duration = Some(7);
+        let mut store = Store::new(100);
+        store.insert(vec![span(1, 1, Some(Kind::Server)), late]);
+        let trace = store.trace(&span(1, 1, None).trace_id).unwrap();
+        assert_eq!(trace.len(), 1);
+        assert_eq!(
+            (trace[0].kind, trace[0].duration),
+            (Some(Kind::Server), Some(7))
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use zipkin_tracing::Span;
 
 use super::{Params, QueryError, above_zero};
 use crate::Collector;
-use crate::store::sort_trace;
+use crate::store::read_trace;
 
 /// Zipkin's default `lookback`: one day, in milliseconds.
 pub(crate) const DEFAULT_LOOKBACK_MS: i64 = 86_400_000;
@@ -259,7 +259,7 @@ impl Collector {
             }
             traces.sort_by_key(|spans| spans.first().map(|span| span.trace_id));
             for mut spans in traces.into_iter().filter(|spans| query.matches(spans)) {
-                sort_trace(&mut spans);
+                read_trace(&mut spans);
                 found.push(spans);
             }
         }
