@@ -1,11 +1,15 @@
 //! The stand-in collector beside the real Zipkin: the same spans are posted to both, and
-//! every query answer is compared field by field: one trace, services, span names, trace
-//! search with filters, and the dependency graph.
+//! every query answer is compared field by field: one trace, services, span and remote
+//! service names, trace search with filters (every span of every trace found), and the
+//! dependency graph.
 //!
 //! The spans are the article's chain as the services report it (run against the
 //! stand-in), plus generated sets of the shapes a collector could get wrong (see
-//! `span_sets`). Where the two may differ by design, `normalise` says why; the table "The
-//! stand-in beside the real Zipkin" in docs/operations.md lists the same differences.
+//! `span_sets`). Zipkin keeps each report of a span and merges them when read; `normalise`
+//! merges its answers by Zipkin's rules, written there, before comparing. Where the two
+//! may differ by design, `normalise` says why; the table "The stand-in beside the real
+//! Zipkin" in docs/operations.md lists the same differences. Generated requests of every
+//! kind, valid and not, are compared in `stand_in_vs_zipkin_requests.rs`.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers: a panic is the failure report"
@@ -151,6 +155,18 @@ async fn the_stand_in_answers_every_query_as_zipkin_does() {
         );
     }
 
+    // Every trace at once: traceMany answers each trace as /api/v2/trace/{id} does.
+    let ids: Vec<&str> = reports.keys().map(String::as_str).collect();
+    let path = format!("/api/v2/traceMany?traceIds={}", ids.join(","));
+    let (zipkin_answer, stand_in_answer) = pair.both(&path).await;
+    let zipkin_traces = normalise::zipkin_traces(zipkin_answer);
+    assert_eq!(zipkin_traces.len(), reports.len(), "GET {path}");
+    normalise::assert_same_traces(
+        &format!("GET {path}"),
+        &zipkin_traces,
+        &normalise::stand_in_traces(stand_in_answer),
+    );
+
     compare_names(&pair).await;
     compare_searches(&pair, now).await;
     compare_dependencies(&pair, now, sets.len()).await;
@@ -160,27 +176,31 @@ async fn the_stand_in_answers_every_query_as_zipkin_does() {
     zipkin.stop();
 }
 
-/// `/api/v2/services`, and `/api/v2/spans` for each service (asked in mixed case too).
+/// `/api/v2/services`, and `/api/v2/spans` and `/api/v2/remoteServices` for each service
+/// (asked in mixed case too).
 async fn compare_names(pair: &Pair) {
     let (zipkin, stand_in) = pair.both("/api/v2/services").await;
     let services = normalise::names(zipkin);
     assert_eq!(services, normalise::names(stand_in), "GET /api/v2/services");
     assert!(services.len() >= 14, "every set's services: {services:?}");
+    let mut remote_services = 0;
     for service in services
         .iter()
         .chain(&["Frontend".to_owned(), "nobody".to_owned()])
     {
-        let path = format!("/api/v2/spans?serviceName={service}");
-        let (zipkin, stand_in) = pair.both(&path).await;
-        assert_eq!(
-            normalise::names(zipkin),
-            normalise::names(stand_in),
-            "GET {path}"
-        );
+        for list in ["spans", "remoteServices"] {
+            let path = format!("/api/v2/{list}?serviceName={service}");
+            let (zipkin, stand_in) = pair.both(&path).await;
+            let zipkin = normalise::names(zipkin);
+            assert_eq!(zipkin, normalise::names(stand_in), "GET {path}");
+            remote_services += usize::from(list == "remoteServices" && !zipkin.is_empty());
+        }
     }
+    assert!(remote_services >= 5, "most services call another");
 }
 
-/// `/api/v2/traces` with each filter, alone and combined, and time windows.
+/// `/api/v2/traces` with each filter, alone and combined, and time windows: the traces
+/// found, and every field of their spans.
 async fn compare_searches(pair: &Pair, now: u64) {
     let now_ms = now / 1000;
     let hour_ms = 3_600_000;
@@ -218,12 +238,19 @@ async fn compare_searches(pair: &Pair, now: u64) {
         format!("endTs={}&lookback=2", now_ms - 7 * hour_ms + 51),
         format!("endTs={}&limit=2", now_ms + 60_000),
     ];
+    let mut found = 0;
     for query in queries {
         let path = format!("/api/v2/traces?{query}");
         let (zipkin, stand_in) = pair.both(&path).await;
-        let (zipkin, stand_in) = (normalise::trace_ids(zipkin), normalise::trace_ids(stand_in));
-        assert_eq!(zipkin, stand_in, "GET {path}");
+        let zipkin = normalise::zipkin_traces(zipkin);
+        normalise::assert_same_traces(
+            &format!("GET {path}"),
+            &zipkin,
+            &normalise::stand_in_traces(stand_in),
+        );
+        found += usize::from(!zipkin.is_empty());
     }
+    assert!(found >= 15, "most searches find traces to compare");
 }
 
 /// `/api/v2/dependencies` for each set's hour alone, for all of them, and with the
