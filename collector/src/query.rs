@@ -110,16 +110,23 @@ pub(crate) fn above_zero(name: &'static str, value: i64) -> Result<i64, QueryErr
     }
 }
 
-/// A trace id from a request in Zipkin's form, and the id itself unless no trace can have
-/// it here (its low 64 bits are zeros, which the span model refuses).
+/// A trace id from a request in Zipkin's form, and the trace id to look up, unless no
+/// trace can have it here (its low 64 bits are zeros, which the span model refuses).
+///
+/// Zipkin normalises the id twice on the way to its storage, so a 32-digit id whose high
+/// half is zeros becomes the 64-bit id even when it was padded from fewer digits: a trace
+/// stored under such a padded id (`0000000000000201c9c1f5`, 22 digits) is found by no id,
+/// only by searches, in Zipkin and here alike.
 fn trace_id(name: &'static str, id: &str) -> Result<(String, Option<TraceId>), QueryError> {
     let normal = normalise_trace_id(id).map_err(|reason| QueryError::Invalid {
         name,
         value: id.to_owned(),
         reason,
     })?;
-    let parsed = normal.parse().ok();
-    Ok((normal, parsed))
+    let looked_up = normalise_trace_id(&normal)
+        .ok()
+        .and_then(|id| id.parse().ok());
+    Ok((normal, looked_up))
 }
 
 /// `GET /api/v2/trace/{traceId}`: the id is trimmed first, as Zipkin trims it.

@@ -12,11 +12,13 @@ use zipkin_tracing::{Span, SpanId, TraceId};
 
 use crate::merge::{merge_into, repair_shared, same_span};
 
-/// One stored trace: its spans in arrival order, and where the spans of each id and
-/// `shared` flag sit.
+/// One stored trace: its spans in arrival order, when each first arrived (a number that
+/// grows with every new span in the store), and where the spans of each id and `shared`
+/// flag sit.
 #[derive(Debug, Default)]
 struct StoredTrace {
     spans: Vec<Span>,
+    arrivals: Vec<u64>,
     positions: HashMap<(SpanId, bool), Vec<usize>>,
 }
 
@@ -29,6 +31,8 @@ pub(crate) struct Store {
     /// Trace ids by first arrival, oldest at the front; holds exactly the keys of `traces`.
     arrival: VecDeque<TraceId>,
     span_count: usize,
+    /// The arrival number of the next new span.
+    next_arrival: u64,
 }
 
 impl Store {
@@ -39,6 +43,7 @@ impl Store {
             traces: HashMap::new(),
             arrival: VecDeque::new(),
             span_count: 0,
+            next_arrival: 0,
         }
     }
 
@@ -66,6 +71,8 @@ impl Store {
                     span.annotations.dedup();
                     positions.push(trace.spans.len());
                     trace.spans.push(span);
+                    trace.arrivals.push(self.next_arrival);
+                    self.next_arrival += 1;
                     self.span_count += 1;
                 }
             }
@@ -99,6 +106,13 @@ impl Store {
     /// Every stored trace, spans in arrival order, traces in no particular order.
     pub(crate) fn all_traces(&self) -> impl Iterator<Item = &[Span]> {
         self.traces.values().map(|trace| trace.spans.as_slice())
+    }
+
+    /// Every stored trace with the arrival number of each of its spans (see
+    /// [`StoredTrace`]), traces in no particular order.
+    pub(crate) fn all_traces_with_arrivals(&self) -> impl Iterator<Item = (&[Span], &[u64])> {
+        let traces = self.traces.values();
+        traces.map(|trace| (trace.spans.as_slice(), trace.arrivals.as_slice()))
     }
 
     /// The number of spans stored, after merging.

@@ -113,6 +113,18 @@ async fn short_trace_ids_are_padded_as_zipkin_pads_them() {
         );
         assert_eq!(trace[0]["id"], json!("0000000000000001"), "{id}");
     }
+    // Zipkin normalises a query's id twice: padded from 22 digits to 32 with a high half of
+    // zeros, it becomes the 64-bit id, so that trace is found by no id (only by searches).
+    let zeros_above = span("0000000000000201c9c1f5", "1", None, "svc", "x", T0, 5);
+    post_ok(&router, &json!([zeros_above])).await;
+    for id in [
+        "0000000000000201c9c1f5",
+        "00000000000000000000000201c9c1f5",
+        "0000000201c9c1f5",
+    ] {
+        let (status, _) = get(&router, &format!("/api/v2/trace/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+    }
     // A 32-digit id whose high half is zeros is the 64-bit id.
     post_ok(
         &router,
@@ -382,6 +394,21 @@ async fn the_limit_counts_traces_by_their_low_64_bits() {
             "00000000000000cd00000000000000ab"
         ]
     );
+}
+
+/// A trace with two roots is placed in time by the root Zipkin lists first: spans are
+/// listed by the millisecond they started in, the millisecond that first had a span
+/// first, so a root arriving last can come first.
+#[tokio::test]
+async fn a_trace_starts_at_the_root_zipkin_lists_first() {
+    let (_collector, router) = setup(1 << 20, 100);
+    let child = span(TRACE, "1", Some("2"), "svc", "child", T0 + 5_000, 5);
+    let late_root = span(TRACE, "2", None, "svc", "root", T0 + 7_000, 5);
+    let early_root = span(TRACE, "3", None, "svc", "root", T0 + 5_500, 5);
+    post_ok(&router, &json!([child, late_root, early_root])).await;
+    let window = format!("endTs={}&lookback=10", T0 / 1000 + 6);
+    let answer = get_json(&router, &format!("/api/v2/traces?{window}")).await;
+    assert_eq!(trace_ids(&answer), [TRACE]);
 }
 
 #[tokio::test]

@@ -210,7 +210,8 @@ fn matches_term(key: &str, value: &str, span: &Span) -> bool {
     }
 }
 
-/// When a trace started: its first root span's timestamp, else its earliest one.
+/// When a trace started: the timestamp of its first root span (in the order Zipkin lists
+/// spans, see [`zipkin_listing`]), else its earliest one.
 fn trace_start(spans: &[Span]) -> Option<u64> {
     let root = spans
         .iter()
@@ -219,31 +220,60 @@ fn trace_start(spans: &[Span]) -> Option<u64> {
         .or_else(|| spans.iter().filter_map(|s| s.timestamp).min())
 }
 
+/// Spans with the arrival number of each, as the store keeps them.
+type Arrived = Vec<(u64, Span)>;
+
+/// The millisecond Zipkin files a span under (a span without a timestamp under zero).
+fn millisecond(span: &Span) -> u64 {
+    span.timestamp.unwrap_or(0) / 1000
+}
+
+/// When each millisecond of `spans` (the spans of traces sharing their low 64 bits) first
+/// had a span: Zipkin lists such traces' spans by it.
+fn first_arrivals(spans: &[&(u64, Span)]) -> BTreeMap<u64, u64> {
+    let mut first: BTreeMap<u64, u64> = BTreeMap::new();
+    for (arrival, span) in spans {
+        let at = first.entry(millisecond(span)).or_insert(*arrival);
+        *at = (*at).min(*arrival);
+    }
+    first
+}
+
+/// `spans` in the order Zipkin's in-memory storage lists them: by the millisecond of
+/// their start, the millisecond that first had a span (see [`first_arrivals`]) first,
+/// then by arrival. Which root span places a trace in time depends on this order.
+fn zipkin_listing(spans: &[&(u64, Span)], first: &BTreeMap<u64, u64>) -> Vec<Span> {
+    let mut spans = spans.to_vec();
+    spans.sort_by_key(|(arrival, span)| (first.get(&millisecond(span)), *arrival));
+    spans.into_iter().map(|(_, span)| span.clone()).collect()
+}
+
 impl Collector {
     /// The traces matching `query`, by Zipkin's order and limit (see the module
     /// documentation).
     pub fn traces(&self, query: &TraceQuery) -> Vec<Vec<Span>> {
         let end_ts = java_long(query.end_ts);
         let begin_ts = end_ts.wrapping_sub(java_long(query.lookback));
-        let mut groups: BTreeMap<u64, Vec<Vec<Span>>> = BTreeMap::new();
+        let mut groups: BTreeMap<u64, Vec<Arrived>> = BTreeMap::new();
         self.with_store(|store| {
-            for spans in store.all_traces() {
+            for (spans, arrivals) in store.all_traces_with_arrivals() {
                 if let Some(first) = spans.first() {
+                    let arrived = arrivals.iter().copied().zip(spans.iter().cloned());
                     let group = groups.entry(first.trace_id.low()).or_default();
-                    group.push(spans.to_vec());
+                    group.push(arrived.collect());
                 }
             }
         });
         // Each group's latest start inside the window, in milliseconds (a span without a
         // timestamp counts as starting at zero).
-        let latest_in_window = |traces: &Vec<Vec<Span>>| {
+        let latest_in_window = |traces: &Vec<Arrived>| {
             let starts = traces
                 .iter()
                 .flatten()
-                .map(|span| java_long(span.timestamp.unwrap_or(0)) / 1000);
+                .map(|(_, span)| java_long(millisecond(span)));
             starts.filter(|ms| (begin_ts..=end_ts).contains(ms)).max()
         };
-        let mut ordered: Vec<(i64, u64, Vec<Vec<Span>>)> = groups
+        let mut ordered: Vec<(i64, u64, Vec<Arrived>)> = groups
             .into_iter()
             .filter_map(|(low, traces)| Some((latest_in_window(&traces)?, low, traces)))
             .collect();
@@ -253,14 +283,18 @@ impl Collector {
             if found.len() >= query.limit {
                 break;
             }
-            let all: Vec<Span> = traces.iter().flatten().cloned().collect();
-            if !query.matches(&all) {
+            let all: Vec<&(u64, Span)> = traces.iter().flatten().collect();
+            let first = first_arrivals(&all);
+            if !query.matches(&zipkin_listing(&all, &first)) {
                 continue;
             }
-            traces.sort_by_key(|spans| spans.first().map(|span| span.trace_id));
-            for mut spans in traces.into_iter().filter(|spans| query.matches(spans)) {
-                read_trace(&mut spans);
-                found.push(spans);
+            traces.sort_by_key(|spans| spans.first().map(|(_, span)| span.trace_id));
+            for trace in &traces {
+                let mut spans = zipkin_listing(&trace.iter().collect::<Vec<_>>(), &first);
+                if query.matches(&spans) {
+                    read_trace(&mut spans);
+                    found.push(spans);
+                }
             }
         }
         found
