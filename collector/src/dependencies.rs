@@ -43,29 +43,30 @@ fn is_zero(count: &u64) -> bool {
 type Counts = BTreeMap<(String, String), (u64, u64)>;
 
 impl Collector {
-    /// The links of every trace with a span that started between `end_ts - lookback` and
-    /// `end_ts` (epoch milliseconds, both inclusive), sorted by parent then child.
+    /// The links of every trace with a report that started between `end_ts - lookback`
+    /// and `end_ts` (epoch milliseconds, both inclusive), sorted by parent then child.
     /// Traces are grouped by the low 64 bits of their id, as Zipkin groups them here.
     pub fn dependencies(&self, end_ts: u64, lookback: u64) -> Vec<DependencyLink> {
         let earliest = end_ts.saturating_sub(lookback);
+        // Zipkin files a report without a timestamp under time zero, and keeps every
+        // report: one merged away here still counts (see `store::StoredTrace`).
+        let in_window = |ms: &u64| (earliest..=end_ts).contains(ms);
         let traces: Vec<Vec<Span>> = self.with_store(|store| {
-            let mut by_low_id: HashMap<u64, Vec<Span>> = HashMap::new();
-            for span in store.all_traces().flatten() {
-                let spans = by_low_id.entry(span.trace_id.low()).or_default();
-                spans.push(span.clone());
+            let mut by_low_id: HashMap<u64, (bool, Vec<Span>)> = HashMap::new();
+            for trace in store.stored_traces() {
+                let Some(first) = trace.spans().first() else {
+                    continue;
+                };
+                let (seen, spans) = by_low_id.entry(first.trace_id.low()).or_default();
+                *seen |= trace.report_times().keys().any(in_window);
+                spans.extend(trace.spans().iter().cloned());
             }
-            by_low_id.into_values().collect()
+            let in_window = by_low_id.into_values().filter(|(seen, _)| *seen);
+            in_window.map(|(_, spans)| spans).collect()
         });
-        let in_window = |span: &Span| {
-            // Zipkin files a span without a timestamp under time zero.
-            let ms = span.timestamp.unwrap_or(0) / 1000;
-            (earliest..=end_ts).contains(&ms)
-        };
         let mut counts = Counts::new();
         for spans in traces {
-            if spans.iter().any(in_window) {
-                link_trace(&SpanTree::new(spans), &mut counts);
-            }
+            link_trace(&SpanTree::new(spans), &mut counts);
         }
         let links =
             counts.into_iter().map(

@@ -6,20 +6,40 @@
 //! Memory is bounded: when the store holds more than `max_spans`, whole traces are evicted
 //! in the order they first arrived, oldest first, so a trace is never left half-deleted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use zipkin_tracing::{Span, SpanId, TraceId};
 
 use crate::merge::{merge_into, repair_shared, same_span};
 
-/// One stored trace: its spans in arrival order, when each first arrived (a number that
-/// grows with every new span in the store), and where the spans of each id and `shared`
-/// flag sit.
+/// One stored trace: its spans in arrival order, when each first arrived (an arrival
+/// number grows with every report the store takes), the milliseconds its reports started
+/// in, and where the spans of each id and `shared` flag sit.
 #[derive(Debug, Default)]
-struct StoredTrace {
+pub(crate) struct StoredTrace {
     spans: Vec<Span>,
     arrivals: Vec<u64>,
+    report_times: BTreeMap<u64, u64>,
     positions: HashMap<(SpanId, bool), Vec<usize>>,
+}
+
+impl StoredTrace {
+    /// The spans, merged, in arrival order.
+    pub(crate) fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+
+    /// The arrival number of each span's first report, beside [`StoredTrace::spans`].
+    pub(crate) fn arrivals(&self) -> &[u64] {
+        &self.arrivals
+    }
+
+    /// Each millisecond a report of this trace started in (a report without a timestamp
+    /// at zero), with the arrival number of the first such report. Zipkin keeps every
+    /// report, so a report merged away still places the trace in time, as in Zipkin.
+    pub(crate) fn report_times(&self) -> &BTreeMap<u64, u64> {
+        &self.report_times
+    }
 }
 
 /// Traces by id, plus the arrival order used for eviction. Not synchronised: the
@@ -31,7 +51,7 @@ pub(crate) struct Store {
     /// Trace ids by first arrival, oldest at the front; holds exactly the keys of `traces`.
     arrival: VecDeque<TraceId>,
     span_count: usize,
-    /// The arrival number of the next new span.
+    /// The arrival number of the next report.
     next_arrival: u64,
 }
 
@@ -55,6 +75,10 @@ impl Store {
                 self.arrival.push_back(span.trace_id);
                 StoredTrace::default()
             });
+            let arrival = self.next_arrival;
+            self.next_arrival += 1;
+            let millisecond = span.timestamp.unwrap_or(0) / 1000;
+            trace.report_times.entry(millisecond).or_insert(arrival);
             let positions = trace.positions.entry((span.id, span.shared)).or_default();
             let kept = positions
                 .iter()
@@ -71,8 +95,7 @@ impl Store {
                     span.annotations.dedup();
                     positions.push(trace.spans.len());
                     trace.spans.push(span);
-                    trace.arrivals.push(self.next_arrival);
-                    self.next_arrival += 1;
+                    trace.arrivals.push(arrival);
                     self.span_count += 1;
                 }
             }
@@ -108,11 +131,10 @@ impl Store {
         self.traces.values().map(|trace| trace.spans.as_slice())
     }
 
-    /// Every stored trace with the arrival number of each of its spans (see
-    /// [`StoredTrace`]), traces in no particular order.
-    pub(crate) fn all_traces_with_arrivals(&self) -> impl Iterator<Item = (&[Span], &[u64])> {
-        let traces = self.traces.values();
-        traces.map(|trace| (trace.spans.as_slice(), trace.arrivals.as_slice()))
+    /// Every stored trace with what it knows of its reports' arrival and times, traces in
+    /// no particular order.
+    pub(crate) fn stored_traces(&self) -> impl Iterator<Item = &StoredTrace> {
+        self.traces.values()
     }
 
     /// The number of spans stored, after merging.

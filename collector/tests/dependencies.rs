@@ -255,3 +255,20 @@ async fn bad_parameters_are_a_400_naming_them() {
         assert!(message.starts_with(expected), "{query}: {message}");
     }
 }
+
+/// Zipkin keeps every report of a span and files one without a timestamp under time
+/// zero: a late report merged into its span here still puts the trace in a window that
+/// reaches back to zero, as in Zipkin.
+#[tokio::test]
+async fn a_late_report_without_a_timestamp_counts_at_time_zero() {
+    let (_collector, router) = setup(1 << 20, 100);
+    let call = remote("a000000000000001", None, "web", "CLIENT", Some("db"));
+    let mut late = json!({"traceId": TRACE, "id": "a000000000000001"});
+    late["localEndpoint"] = json!({"serviceName": "web"});
+    late["tags"] = json!({"late": "yes"});
+    post_ok(&router, &json!([call, late])).await;
+    let web_to_db = json!([{"parent": "web", "child": "db", "callCount": 1}]);
+    assert_eq!(links(&router, 1_000, 1_000).await, web_to_db);
+    assert_eq!(links(&router, END_MS, 1_000).await, web_to_db);
+    assert_eq!(links(&router, END_MS - 5_000, 1_000).await, json!([]));
+}

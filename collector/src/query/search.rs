@@ -220,30 +220,37 @@ fn trace_start(spans: &[Span]) -> Option<u64> {
         .or_else(|| spans.iter().filter_map(|s| s.timestamp).min())
 }
 
-/// Spans with the arrival number of each, as the store keeps them.
-type Arrived = Vec<(u64, Span)>;
+/// The spans of one trace with the arrival number of each, and the milliseconds its
+/// reports started in with the first arrival in each (see `store::StoredTrace`).
+struct Arrived {
+    spans: Vec<(u64, Span)>,
+    report_times: BTreeMap<u64, u64>,
+}
 
 /// The millisecond Zipkin files a span under (a span without a timestamp under zero).
 fn millisecond(span: &Span) -> u64 {
     span.timestamp.unwrap_or(0) / 1000
 }
 
-/// When each millisecond of `spans` (the spans of traces sharing their low 64 bits) first
-/// had a span: Zipkin lists such traces' spans by it.
-fn first_arrivals(spans: &[&(u64, Span)]) -> BTreeMap<u64, u64> {
+/// When each millisecond of `traces` (traces sharing their low 64 bits) first had a
+/// report: Zipkin lists such traces' spans by it.
+fn first_arrivals(traces: &[Arrived]) -> BTreeMap<u64, u64> {
     let mut first: BTreeMap<u64, u64> = BTreeMap::new();
-    for (arrival, span) in spans {
-        let at = first.entry(millisecond(span)).or_insert(*arrival);
-        *at = (*at).min(*arrival);
+    for (&ms, &arrival) in traces.iter().flat_map(|trace| &trace.report_times) {
+        let at = first.entry(ms).or_insert(arrival);
+        *at = (*at).min(arrival);
     }
     first
 }
 
 /// `spans` in the order Zipkin's in-memory storage lists them: by the millisecond of
-/// their start, the millisecond that first had a span (see [`first_arrivals`]) first,
+/// their start, the millisecond that first had a report (see [`first_arrivals`]) first,
 /// then by arrival. Which root span places a trace in time depends on this order.
-fn zipkin_listing(spans: &[&(u64, Span)], first: &BTreeMap<u64, u64>) -> Vec<Span> {
-    let mut spans = spans.to_vec();
+fn zipkin_listing<'a>(
+    spans: impl Iterator<Item = &'a (u64, Span)>,
+    first: &BTreeMap<u64, u64>,
+) -> Vec<Span> {
+    let mut spans: Vec<&(u64, Span)> = spans.collect();
     spans.sort_by_key(|(arrival, span)| (first.get(&millisecond(span)), *arrival));
     spans.into_iter().map(|(_, span)| span.clone()).collect()
 }
@@ -256,21 +263,29 @@ impl Collector {
         let begin_ts = end_ts.wrapping_sub(java_long(query.lookback));
         let mut groups: BTreeMap<u64, Vec<Arrived>> = BTreeMap::new();
         self.with_store(|store| {
-            for (spans, arrivals) in store.all_traces_with_arrivals() {
-                if let Some(first) = spans.first() {
-                    let arrived = arrivals.iter().copied().zip(spans.iter().cloned());
-                    let group = groups.entry(first.trace_id.low()).or_default();
-                    group.push(arrived.collect());
-                }
+            for trace in store.stored_traces() {
+                let Some(first) = trace.spans().first() else {
+                    continue;
+                };
+                let spans = trace
+                    .arrivals()
+                    .iter()
+                    .copied()
+                    .zip(trace.spans().iter().cloned());
+                let arrived = Arrived {
+                    spans: spans.collect(),
+                    report_times: trace.report_times().clone(),
+                };
+                groups
+                    .entry(first.trace_id.low())
+                    .or_default()
+                    .push(arrived);
             }
         });
-        // Each group's latest start inside the window, in milliseconds (a span without a
-        // timestamp counts as starting at zero).
+        // Each group's latest report start inside the window, in milliseconds.
         let latest_in_window = |traces: &Vec<Arrived>| {
-            let starts = traces
-                .iter()
-                .flatten()
-                .map(|(_, span)| java_long(millisecond(span)));
+            let starts = traces.iter().flat_map(|trace| trace.report_times.keys());
+            let starts = starts.map(|&ms| java_long(ms));
             starts.filter(|ms| (begin_ts..=end_ts).contains(ms)).max()
         };
         let mut ordered: Vec<(i64, u64, Vec<Arrived>)> = groups
@@ -283,14 +298,14 @@ impl Collector {
             if found.len() >= query.limit {
                 break;
             }
-            let all: Vec<&(u64, Span)> = traces.iter().flatten().collect();
-            let first = first_arrivals(&all);
-            if !query.matches(&zipkin_listing(&all, &first)) {
+            let first = first_arrivals(&traces);
+            let all = traces.iter().flat_map(|trace| &trace.spans);
+            if !query.matches(&zipkin_listing(all, &first)) {
                 continue;
             }
-            traces.sort_by_key(|spans| spans.first().map(|(_, span)| span.trace_id));
+            traces.sort_by_key(|trace| trace.spans.first().map(|(_, span)| span.trace_id));
             for trace in &traces {
-                let mut spans = zipkin_listing(&trace.iter().collect::<Vec<_>>(), &first);
+                let mut spans = zipkin_listing(trace.spans.iter(), &first);
                 if query.matches(&spans) {
                     read_trace(&mut spans);
                     found.push(spans);
