@@ -19,6 +19,8 @@
 mod normalise;
 #[path = "stand_in_vs_zipkin/span_sets.rs"]
 mod span_sets;
+#[path = "stand_in_vs_zipkin/zipkin_merge.rs"]
+mod zipkin_merge;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
