@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use zipkin_reporter::{
-    AmqpUri, AsyncReporter, BootstrapServers, Destination, HttpEndpoint, QueueName, ReporterConfig,
-    ReporterError, TopicName,
+    AmqpUri, AsyncReporter, BootstrapServers, Destination, HttpEndpoint, HttpHeaders, QueueName,
+    ReporterConfig, ReporterError, TopicName,
 };
 use zipkin_tracing::{B3Format, ProbabilitySampler, Propagation, Tracer};
 
@@ -62,6 +62,12 @@ pub struct TracingArgs {
     #[arg(long, env = "JOIN_SPANS", default_value_t = true, action = clap::ArgAction::Set)]
     pub join_spans: bool,
 
+    /// Headers sent with every POST to Zipkin, such as a proxy's `Authorization`:
+    /// `Name=value` pairs separated by commas, values percent-encoded
+    /// (`Authorization=Bearer%20abc`). Never shown, not even in an error.
+    #[arg(long, env = "ZIPKIN_HEADERS", default_value = "", hide_env_values = true, value_parser = HeadersParser)]
+    pub zipkin_headers: HttpHeaders,
+
     /// How spans reach Zipkin: POSTed to the endpoint (http), or published to a RabbitMQ
     /// queue or a Kafka topic that the Zipkin server reads.
     #[arg(long, env = "ZIPKIN_TRANSPORT", value_enum, default_value_t = ZipkinTransport::Http)]
@@ -104,6 +110,32 @@ pub enum ZipkinTransport {
     Rabbitmq,
     /// Produce JSON messages to the topic `KAFKA_TOPIC` on `KAFKA_BOOTSTRAP_SERVERS`.
     Kafka,
+}
+
+/// Parses `ZIPKIN_HEADERS`. A parser of its own, because clap's message for a value that
+/// does not parse quotes the value, and a header's value is a secret.
+#[derive(Debug, Clone, Copy)]
+struct HeadersParser;
+
+impl clap::builder::TypedValueParser for HeadersParser {
+    type Value = HttpHeaders;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<HttpHeaders, clap::Error> {
+        let refuse = |why: String| {
+            let message = format!("invalid --zipkin-headers/ZIPKIN_HEADERS: {why}\n");
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(command)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("not UTF-8".to_owned()))?;
+        text.parse()
+            .map_err(|error: ReporterError| refuse(error.to_string()))
+    }
 }
 
 /// Parses `SAMPLE_RATE` into the sampler the tracer uses.
@@ -189,6 +221,7 @@ impl TracingArgs {
         }
         TracingArgs {
             zipkin_endpoint,
+            zipkin_headers: HttpHeaders::default(),
             sample_rate: ProbabilitySampler::always(),
             b3_format: B3Format::Multi,
             propagation: Propagation::default(),
@@ -228,12 +261,14 @@ impl TracingArgs {
     pub fn start_reporter(&self) -> Result<AsyncReporter, ReporterStartError> {
         let destination = self.destination()?;
         let shown = destination.to_string();
-        AsyncReporter::start(ReporterConfig::new(destination)).map_err(|source| {
-            ReporterStartError::Failed {
-                destination: shown,
-                settings: self.zipkin_transport.settings(),
-                source,
-            }
+        let config = ReporterConfig {
+            http_headers: self.zipkin_headers.clone(),
+            ..ReporterConfig::new(destination)
+        };
+        AsyncReporter::start(config).map_err(|source| ReporterStartError::Failed {
+            destination: shown,
+            settings: self.zipkin_transport.settings(),
+            source,
         })
     }
 
@@ -425,6 +460,12 @@ mod tests {
             ("--kafka-bootstrap-servers", "kafka", "host:port"),
             ("--kafka-bootstrap-servers", "k1:9092,k2", "host:port"),
             ("--kafka-topic", "zip kin", "not allowed"),
+            ("--zipkin-headers", "Authorization", "no `=`"),
+            (
+                "--zipkin-headers",
+                "Host=zipkin",
+                "set by the reporter itself",
+            ),
         ] {
             let error = parse(&[&format!("{flag}={value}")])
                 .unwrap_err()
@@ -432,6 +473,22 @@ mod tests {
             assert!(error.contains(flag), "{flag}={value}: {error}");
             assert!(error.contains(expected), "{flag}={value}: {error}");
         }
+    }
+
+    #[test]
+    fn zipkin_headers_reach_the_reporter_and_a_bad_value_is_never_shown() {
+        let args = parse(&["--zipkin-headers=Authorization=Bearer%20s3cret"]).unwrap();
+        assert!(!args.tracing.zipkin_headers.is_empty());
+        assert!(!format!("{args:?}").contains("s3cret"));
+        assert!(args.tracing.start_reporter().is_ok());
+        let error = parse(&["--zipkin-headers=X-Token=s3cret%0A"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("ZIPKIN_HEADERS"), "{error}");
+        assert!(error.contains("x-token"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+        let none = parse(&[]).unwrap();
+        assert!(none.tracing.zipkin_headers.is_empty());
     }
 
     #[test]
@@ -493,6 +550,7 @@ mod tests {
             ("RABBIT_QUEUE", "--rabbit-queue"),
             ("KAFKA_BOOTSTRAP_SERVERS", "--kafka-bootstrap-servers"),
             ("KAFKA_TOPIC", "--kafka-topic"),
+            ("ZIPKIN_HEADERS", "--zipkin-headers"),
         ];
         let command = <Command as clap::CommandFactory>::command();
         for (variable, flag) in variables {

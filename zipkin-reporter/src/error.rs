@@ -1,5 +1,6 @@
 //! Why a reporter refuses its settings or cannot start: one error type, [`ReporterError`],
-//! for a destination that does not parse, a size of zero, or a thread that cannot start.
+//! for a destination or headers that do not parse, a size of zero, or a thread that cannot
+//! start.
 
 /// The reporter cannot start with this configuration.
 #[derive(Debug, thiserror::Error)]
@@ -8,6 +9,10 @@ pub enum ReporterError {
     /// URI, a `host:port` list, or a legal queue or topic name. Says what is wrong.
     #[error("{0}")]
     BadDestination(String),
+    /// The extra HTTP headers are malformed, or set where nothing is sent over HTTP. Says
+    /// what is wrong, never a header's value.
+    #[error("bad Zipkin HTTP headers: {0}")]
+    BadHeaders(String),
     /// A size setting is zero.
     #[error("{0} must be at least 1")]
     Zero(&'static str),

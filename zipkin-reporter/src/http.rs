@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use zipkin_tracing::describe_error;
 
+use crate::config::HttpHeaders;
 use crate::delivery::{Attempt, Transport};
 use crate::destination::HttpEndpoint;
 
@@ -21,9 +22,16 @@ pub(crate) struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport to `endpoint`, whose calls give up after `timeout`.
-    pub(crate) fn new(endpoint: HttpEndpoint, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder().timeout(timeout).build()?;
+    /// A transport to `endpoint`, whose calls carry `headers` and give up after `timeout`.
+    pub(crate) fn new(
+        endpoint: HttpEndpoint,
+        headers: &HttpHeaders,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .default_headers(headers.0.clone())
+            .timeout(timeout)
+            .build()?;
         Ok(HttpTransport { endpoint, client })
     }
 }

@@ -81,9 +81,16 @@ impl AsyncReporter {
             return Err(ReporterError::Zero("batch size"));
         }
         let timeout = config.request_timeout;
+        if !config.http_headers.is_empty() && !matches!(config.destination, Destination::Http(_)) {
+            return Err(ReporterError::BadHeaders(format!(
+                "they are sent only over HTTP, and this reporter publishes to {}",
+                config.destination
+            )));
+        }
         match &config.destination {
             Destination::Http(endpoint) => {
-                let transport = HttpTransport::new(endpoint.clone(), timeout)?;
+                let transport =
+                    HttpTransport::new(endpoint.clone(), &config.http_headers, timeout)?;
                 // Clones share one client, and so its pool of keep-alive connections.
                 start_with(&config, vec![transport; HTTP_IN_FLIGHT])
             }
@@ -439,6 +446,22 @@ mod tests {
         };
         let error = AsyncReporter::start(config).expect_err("zero bytes hold nothing");
         assert_eq!(error.to_string(), "queue bytes must be at least 1");
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn headers_are_refused_for_a_broker() {
+        let config = ReporterConfig {
+            http_headers: "Authorization=s3cret".parse().expect("a header"),
+            ..ReporterConfig::new(Destination::Kafka {
+                bootstrap_servers: "127.0.0.1:9092".parse().expect("a server"),
+                topic: "zipkin".parse().expect("a topic"),
+            })
+        };
+        let error = AsyncReporter::start(config).expect_err("nothing would send them");
+        let error = error.to_string();
+        assert!(error.contains("sent only over HTTP"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
     }
 
     #[test]

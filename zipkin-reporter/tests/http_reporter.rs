@@ -273,3 +273,31 @@ fn the_reporter_starts_and_takes_spans_outside_any_tokio_runtime() {
     // Nothing listens on the discard port: the span is retried, so flush gives up.
     assert!(!runtime.block_on(reporter.flush(Duration::from_millis(50))));
 }
+
+#[tokio::test]
+async fn extra_headers_go_with_every_post() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/spans"))
+        .and(header("authorization", "Bearer abc"))
+        .and(header("x-scope-orgid", "team-a"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let reporter = AsyncReporter::start(ReporterConfig {
+        http_headers: "Authorization=Bearer%20abc,X-Scope-OrgID=team-a"
+            .parse()
+            .unwrap(),
+        batch_size: 2,
+        ..config(&server)
+    })
+    .unwrap();
+    for _ in 0..5 {
+        reporter.report(span());
+    }
+    assert!(reporter.flush(Duration::from_secs(10)).await);
+    // A POST without the headers would match no mock: wiremock answers it 404, a refusal.
+    let stats = reporter.stats();
+    assert_eq!((stats.sent, stats.failed), (5, 0));
+    assert!(server.received_requests().await.unwrap().len() >= 3);
+}
