@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use collector::{Collector, CollectorConfig};
 use tokio::sync::oneshot;
@@ -68,7 +68,8 @@ pub struct BackendUsage {
     pub cpu: Duration,
     /// POST requests the sink answered (0 for the stand-in collector).
     pub posts: u64,
-    /// Body bytes the sink read (0 for the stand-in collector).
+    /// Body bytes the sink read, as sent (compressed, for gzip bodies; 0 for the stand-in
+    /// collector).
     pub bytes: u64,
     /// Spans the sink counted in those bodies (0 for the stand-in collector).
     pub spans: u64,
@@ -163,12 +164,28 @@ impl Drop for Backend {
 /// The sink: `POST /api/v2/spans` reads the body, counts its spans and answers 202, like
 /// Zipkin.
 fn sink_app(counters: Arc<SinkCounters>) -> Router {
-    async fn take(State(counters): State<Arc<SinkCounters>>, body: Bytes) -> StatusCode {
-        let spans = memchr::memmem::find_iter(&body, b"\"traceId\"").count() as u64;
+    async fn take(
+        State(counters): State<Arc<SinkCounters>>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
         counters.posts.fetch_add(1, Ordering::Relaxed);
         counters
             .bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
+        // A gzip body is inflated to count its spans, as Zipkin would read it.
+        let gzip = headers
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|encoding| encoding == "gzip");
+        let json = if gzip {
+            match collector::gunzip(&body, collector::config::DEFAULT_BODY_LIMIT) {
+                Ok(json) => Bytes::from(json),
+                Err(_) => return StatusCode::BAD_REQUEST,
+            }
+        } else {
+            body
+        };
+        let spans = memchr::memmem::find_iter(&json, b"\"traceId\"").count() as u64;
         // Counted before the answer leaves, so a sender that saw its 202 sees its spans.
         counters.spans.fetch_add(spans, Ordering::Release);
         StatusCode::ACCEPTED

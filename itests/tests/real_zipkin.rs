@@ -6,6 +6,7 @@
 //! The same scenarios run against the container in `zipkin_container.rs`.
 
 use itests::{Chain, ZipkinServer, warning_lines, zipkin_queries, zipkin_scenarios};
+use zipkin_reporter::{HttpCompression, ReporterConfig};
 
 const TEST: &str = "real_zipkin";
 
@@ -93,5 +94,30 @@ async fn the_service_binaries_report_the_article_to_zipkin_without_a_warning() {
     };
     zipkin
         .assert_scenario("the binaries' chain", scenario)
+        .await;
+}
+
+#[tokio::test]
+async fn zipkin_stores_the_article_from_gzip_compressed_batches() {
+    let Some(zipkin) = ZipkinServer::shared_or_skip(TEST).await else {
+        return;
+    };
+    let api = zipkin.api();
+    let scenario = async move {
+        let endpoint = api.spans_endpoint();
+        let config = ReporterConfig {
+            http_compression: HttpCompression::Gzip,
+            ..ReporterConfig::http(endpoint.parse()?)
+        };
+        let trace = Chain::options(&endpoint)
+            .reporter(config)
+            .one_request(&[])
+            .await?;
+        zipkin_scenarios::stored_article(&api, trace)
+            .await
+            .map(drop)
+    };
+    zipkin
+        .assert_scenario("the article over gzip", scenario)
         .await;
 }

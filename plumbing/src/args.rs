@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use zipkin_reporter::{
-    AmqpUri, AsyncReporter, BootstrapServers, Destination, HttpEndpoint, HttpHeaders, QueueName,
-    ReporterConfig, ReporterError, TopicName,
+    AmqpUri, AsyncReporter, BootstrapServers, Destination, HttpCompression, HttpEndpoint,
+    HttpHeaders, QueueName, ReporterConfig, ReporterError, TopicName,
 };
 use zipkin_tracing::{B3Format, ProbabilitySampler, Propagation, Tracer};
 
@@ -67,6 +67,11 @@ pub struct TracingArgs {
     /// (`Authorization=Bearer%20abc`). Never shown, not even in an error.
     #[arg(long, env = "ZIPKIN_HEADERS", default_value = "", hide_env_values = true, value_parser = HeadersParser)]
     pub zipkin_headers: HttpHeaders,
+
+    /// How POST bodies to Zipkin are compressed: none or gzip (`Content-Encoding: gzip`,
+    /// which Zipkin and the stand-in read).
+    #[arg(long, env = "ZIPKIN_COMPRESSION", default_value = "none", value_parser = str::parse::<HttpCompression>)]
+    pub zipkin_compression: HttpCompression,
 
     /// How spans reach Zipkin: POSTed to the endpoint (http), or published to a RabbitMQ
     /// queue or a Kafka topic that the Zipkin server reads.
@@ -222,6 +227,7 @@ impl TracingArgs {
         TracingArgs {
             zipkin_endpoint,
             zipkin_headers: HttpHeaders::default(),
+            zipkin_compression: HttpCompression::None,
             sample_rate: ProbabilitySampler::always(),
             b3_format: B3Format::Multi,
             propagation: Propagation::default(),
@@ -263,6 +269,7 @@ impl TracingArgs {
         let shown = destination.to_string();
         let config = ReporterConfig {
             http_headers: self.zipkin_headers.clone(),
+            http_compression: self.zipkin_compression,
             ..ReporterConfig::new(destination)
         };
         AsyncReporter::start(config).map_err(|source| ReporterStartError::Failed {
@@ -492,6 +499,23 @@ mod tests {
     }
 
     #[test]
+    fn gzip_reaches_the_reporter_and_is_refused_with_a_broker() {
+        let args = parse(&["--zipkin-compression=gzip"]).unwrap();
+        assert_eq!(args.tracing.zipkin_compression, HttpCompression::Gzip);
+        assert!(args.tracing.start_reporter().is_ok());
+        assert_eq!(
+            parse(&[]).unwrap().tracing.zipkin_compression,
+            HttpCompression::None
+        );
+        #[cfg(feature = "kafka")]
+        {
+            let kafka = parse(&["--zipkin-compression=gzip", "--zipkin-transport=kafka"]);
+            let error = kafka.unwrap().tracing.start_reporter().unwrap_err();
+            assert!(error.to_string().contains("only HTTP bodies"), "{error}");
+        }
+    }
+
+    #[test]
     fn the_transport_chooses_the_destination_or_names_the_missing_feature() {
         let http = parse(&["--zipkin-endpoint=http://z:1/api/v2/spans"]).unwrap();
         assert_eq!(
@@ -551,6 +575,7 @@ mod tests {
             ("KAFKA_BOOTSTRAP_SERVERS", "--kafka-bootstrap-servers"),
             ("KAFKA_TOPIC", "--kafka-topic"),
             ("ZIPKIN_HEADERS", "--zipkin-headers"),
+            ("ZIPKIN_COMPRESSION", "--zipkin-compression"),
         ];
         let command = <Command as clap::CommandFactory>::command();
         for (variable, flag) in variables {

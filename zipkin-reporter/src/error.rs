@@ -13,6 +13,10 @@ pub enum ReporterError {
     /// what is wrong, never a header's value.
     #[error("bad Zipkin HTTP headers: {0}")]
     BadHeaders(String),
+    /// The compression is not `none` or `gzip`, or is set where nothing is sent over
+    /// HTTP.
+    #[error("bad Zipkin HTTP compression: {0}")]
+    BadCompression(String),
     /// A size setting is zero.
     #[error("{0} must be at least 1")]
     Zero(&'static str),

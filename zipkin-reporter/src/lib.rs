@@ -8,7 +8,7 @@
 //!
 //! | module | step |
 //! |---|---|
-//! | `config` | the settings: [`ReporterConfig`], [`Destination`], [`HttpHeaders`] |
+//! | `config` | the settings: [`ReporterConfig`], [`Destination`], [`HttpHeaders`], [`HttpCompression`] |
 //! | `destination` | where batches go, parsed: [`HttpEndpoint`], [`AmqpUri`] and [`QueueName`], [`BootstrapServers`] and [`TopicName`] |
 //! | `error` | why a reporter does not start: [`ReporterError`] |
 //! | `reporter` | the hand-off: [`AsyncReporter`] takes a place for the span, or drops and counts it |
@@ -65,7 +65,7 @@ mod kafka;
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq;
 
-pub use config::{Destination, HttpHeaders, ReporterConfig};
+pub use config::{Destination, HttpCompression, HttpHeaders, ReporterConfig};
 pub use delivery::ReporterStats;
 pub use destination::{AmqpUri, BootstrapServers, HttpEndpoint, QueueName, TopicName};
 pub use error::ReporterError;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 use zipkin_tracing::{FinishedSpan, Report};
 
-use crate::config::{Destination, ReporterConfig};
+use crate::config::{Destination, HttpCompression, ReporterConfig};
 use crate::delivery::{Counters, Delivery, Held, ReporterStats, Retries, Transport};
 use crate::drain::{Shared, Worker, lock};
 use crate::error::ReporterError;
@@ -81,16 +81,27 @@ impl AsyncReporter {
             return Err(ReporterError::Zero("batch size"));
         }
         let timeout = config.request_timeout;
-        if !config.http_headers.is_empty() && !matches!(config.destination, Destination::Http(_)) {
+        let http = matches!(config.destination, Destination::Http(_));
+        if !config.http_headers.is_empty() && !http {
             return Err(ReporterError::BadHeaders(format!(
                 "they are sent only over HTTP, and this reporter publishes to {}",
                 config.destination
             )));
         }
+        if config.http_compression != HttpCompression::None && !http {
+            return Err(ReporterError::BadCompression(format!(
+                "only HTTP bodies are compressed, and this reporter publishes to {}",
+                config.destination
+            )));
+        }
         match &config.destination {
             Destination::Http(endpoint) => {
-                let transport =
-                    HttpTransport::new(endpoint.clone(), &config.http_headers, timeout)?;
+                let transport = HttpTransport::new(
+                    endpoint.clone(),
+                    &config.http_headers,
+                    config.http_compression,
+                    timeout,
+                )?;
                 // Clones share one client, and so its pool of keep-alive connections.
                 start_with(&config, vec![transport; HTTP_IN_FLIGHT])
             }

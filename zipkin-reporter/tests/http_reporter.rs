@@ -4,12 +4,13 @@
 // Test helpers outside #[test] functions may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-use zipkin_reporter::{AsyncReporter, ReporterConfig};
+use zipkin_reporter::{AsyncReporter, HttpCompression, ReporterConfig};
 use zipkin_tracing::{FinishedSpan, Report, Span, Tracer};
 
 /// One span recorded by a tracer, as the request path hands it to a reporter.
@@ -300,4 +301,44 @@ async fn extra_headers_go_with_every_post() {
     let stats = reporter.stats();
     assert_eq!((stats.sent, stats.failed), (5, 0));
     assert!(server.received_requests().await.unwrap().len() >= 3);
+}
+
+#[tokio::test]
+async fn gzip_bodies_say_so_and_inflate_to_the_spans() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/spans"))
+        .and(header("content-encoding", "gzip"))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let reporter = AsyncReporter::start(ReporterConfig {
+        http_compression: HttpCompression::Gzip,
+        ..config(&server)
+    })
+    .unwrap();
+    let sent: Vec<FinishedSpan> = (0..30).map(|_| span()).collect();
+    for span in &sent {
+        reporter.report(span.clone());
+    }
+    assert!(reporter.flush(Duration::from_secs(10)).await);
+    let mut arrived = Vec::new();
+    let mut compressed = 0;
+    for request in server.received_requests().await.unwrap() {
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(&request.body[..])
+            .read_to_end(&mut json)
+            .expect("a gzip body");
+        compressed += request.body.len();
+        let spans: Vec<Span> = serde_json::from_slice(&json).expect("a JSON list of spans");
+        arrived.extend(spans);
+    }
+    let mut expected: Vec<Span> = sent.into_iter().map(FinishedSpan::into_span).collect();
+    let key = |span: &Span| (span.trace_id, span.id);
+    expected.sort_by_key(key);
+    arrived.sort_by_key(key);
+    assert_eq!(arrived, expected);
+    let plain = serde_json::to_vec(&expected).unwrap().len();
+    assert!(compressed < plain, "{compressed} bytes gzip, {plain} plain");
 }

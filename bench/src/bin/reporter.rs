@@ -31,7 +31,8 @@ use bench::report::{Table, command_line, median, thousands};
 use bench::spans::record_service2_spans;
 use clap::Parser;
 use zipkin_reporter::{
-    AmqpUri, AsyncReporter, BootstrapServers, Destination, ReporterConfig, ReporterStats,
+    AmqpUri, AsyncReporter, BootstrapServers, Destination, HttpCompression, ReporterConfig,
+    ReporterStats,
 };
 use zipkin_tracing::{NopReporter, Tracer};
 
@@ -83,6 +84,10 @@ struct Args {
     /// The reporter's queue (default 10,000, as in the services).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     queue_capacity: u32,
+
+    /// With `--transport http`: POST bodies as they are (none) or gzip-compressed.
+    #[arg(long, default_value = "none", value_parser = str::parse::<HttpCompression>)]
+    compression: HttpCompression,
 }
 
 /// One round's measurements.
@@ -97,6 +102,8 @@ struct Round {
     cpu: Duration,
     /// CPU time of the main thread, which records the spans.
     recording_cpu: Duration,
+    /// Body bytes the sink received, as sent (`None` for the stand-in and brokers).
+    body_bytes: Option<u64>,
     /// CPU time of the collector's thread (`None` for a broker, a process of its own).
     collector_cpu: Option<Duration>,
 }
@@ -145,6 +152,7 @@ fn main() -> anyhow::Result<()> {
                 cpu,
                 recording_cpu,
                 collector_cpu: Some(usage.cpu),
+                body_bytes: (usage.posts > 0).then_some(usage.bytes),
             });
             continue;
         };
@@ -157,6 +165,7 @@ fn main() -> anyhow::Result<()> {
             cpu,
             recording_cpu,
             collector_cpu: None,
+            body_bytes: None,
         });
     }
     print_report(&args, &rounds, recording_only);
@@ -203,7 +212,11 @@ async fn report_spans(
     destination: Destination,
     peer: SocketAddr,
 ) -> anyhow::Result<(ReporterStats, Duration, Duration, Duration)> {
+    let http = matches!(destination, Destination::Http(_));
     let mut config = ReporterConfig::new(destination);
+    if http {
+        config.http_compression = args.compression;
+    }
     config.batch_size = args.batch_size as usize;
     config.queue_capacity = args.queue_capacity as usize;
     // The previous round's reporter threads end within its batch interval; wait for them,
@@ -366,6 +379,19 @@ fn print_report(args: &Args, rounds: &[Round], recording_only: f64) {
         String::new(),
     ]);
     println!("{}", table.to_markdown());
+    if let Some(round) = rounds.last()
+        && let Some(bytes) = round.body_bytes
+        && round.stats.sent > 0
+    {
+        println!(
+            "Body bytes per span received by the sink, compression {}: {:.0}.\n",
+            match args.compression {
+                HttpCompression::None => "none",
+                HttpCompression::Gzip => "gzip",
+            },
+            bytes as f64 / round.stats.sent as f64
+        );
+    }
     let verdict = if wall_rate >= TARGET { "met" } else { "missed" };
     println!(
         "Target: ≥ {} spans/s delivered: {} spans/s ({verdict}); per CPU-second of the \
