@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use zipkin_tracing::{Endpoint, Kind, Span, SpanId};
+use zipkin_tracing::{Endpoint, Span, SpanId};
+
+use crate::merge::repair_shared;
 
 /// A local endpoint as a hashable key: every field, as Zipkin compares endpoints whole.
 type EndpointKey = (
@@ -49,21 +51,9 @@ pub(crate) struct SpanTree {
 impl SpanTree {
     /// Builds the tree of one trace's spans (already merged: one span per report key).
     pub(crate) fn new(mut spans: Vec<Span>) -> Self {
-        // Client before server within one id, so that a server half is recognised by the
-        // client half just before it, as Zipkin's clean-up pass does.
-        spans.sort_by_key(|span| {
-            let endpoint = span.local_endpoint.as_ref();
-            let service = endpoint.and_then(|e| e.service_name.clone());
-            let not_client = span.kind != Some(Kind::Client);
-            (
-                span.id,
-                span.shared,
-                not_client,
-                endpoint.is_some(),
-                service,
-            )
-        });
-        backfill_shared(&mut spans);
+        // Zipkin's repairs first: a server half right after its client half is marked
+        // shared, and borrows the client's parent when it has none.
+        repair_shared(&mut spans);
 
         // First pass: every span's own key and the key of its parent.
         let mut parent_key: HashMap<NodeKey, Option<NodeKey>> = HashMap::new();
@@ -183,21 +173,3 @@ impl SpanTree {
     }
 }
 
-/// Some tracers omit `shared` on a server span that reuses its client's id, and some omit
-/// the server half's parent id: within one id, a SERVER right after a CLIENT is taken as
-/// that client's shared half, and a shared span without a parent borrows the client's.
-fn backfill_shared(spans: &mut [Span]) {
-    for index in 1..spans.len() {
-        let (before, after) = spans.split_at_mut(index);
-        let (last, span) = (&before[index - 1], &mut after[0]);
-        if last.id != span.id {
-            continue;
-        }
-        if last.kind == Some(Kind::Client) && span.kind == Some(Kind::Server) {
-            span.shared = true;
-        }
-        if span.shared && span.parent_id.is_none() {
-            span.parent_id = last.parent_id;
-        }
-    }
-}
