@@ -288,6 +288,22 @@ mod tests {
         }
     }
 
+    /// `count` transports of which the first to be given a batch stalls; their shared
+    /// flag (set once it has stalled) and what the others deliver.
+    fn first_stalls(
+        count: usize,
+    ) -> (Arc<AtomicBool>, mpsc::Receiver<Vec<Span>>, Vec<FirstStalls>) {
+        let stalled = Arc::new(AtomicBool::new(false));
+        let (sender, batches) = mpsc::channel();
+        let transports = (0..count)
+            .map(|_| FirstStalls {
+                stalled: stalled.clone(),
+                collecting: Collecting(sender.clone()),
+            })
+            .collect();
+        (stalled, batches, transports)
+    }
+
     /// Holds each batch for `delay` before taking it, and says when it has taken one.
     struct Slow {
         delay: Duration,
@@ -492,14 +508,7 @@ mod tests {
 
     #[test]
     fn a_stalled_batch_holds_only_its_own_sender_and_the_others_go_on() {
-        let stalled = Arc::new(AtomicBool::new(false));
-        let (sender, batches) = mpsc::channel();
-        let transports = (0..3)
-            .map(|_| FirstStalls {
-                stalled: stalled.clone(),
-                collecting: Collecting(sender.clone()),
-            })
-            .collect();
+        let (stalled, batches, transports) = first_stalls(3);
         let reporter = start(100, 1, transports);
         reporter.report(span());
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -535,14 +544,7 @@ mod tests {
 
     #[test]
     fn a_flush_waits_for_an_earlier_batch_still_in_flight() {
-        let stalled = Arc::new(AtomicBool::new(false));
-        let (sender, batches) = mpsc::channel();
-        let transports = (0..2)
-            .map(|_| FirstStalls {
-                stalled: stalled.clone(),
-                collecting: Collecting(sender.clone()),
-            })
-            .collect();
+        let (_stalled, batches, transports) = first_stalls(2);
         let reporter = start(100, 1, transports);
         reporter.report(span());
         reporter.report(span());
