@@ -68,13 +68,7 @@ pub(crate) async fn get_span_names(
     State(collector): State<Collector>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<String>>, QueryError> {
-    let params = Params::new(query);
-    let service = params.required("serviceName")?;
-    Ok(Json(if service.is_empty() {
-        Vec::new()
-    } else {
-        collector.span_names(service)
-    }))
+    names_of_service(query, |service| collector.span_names(service))
 }
 
 /// `GET /api/v2/remoteServices?serviceName=`.
@@ -82,12 +76,21 @@ pub(crate) async fn get_remote_services(
     State(collector): State<Collector>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<String>>, QueryError> {
+    names_of_service(query, |service| collector.remote_services(service))
+}
+
+/// The names `list` gives for the query's `serviceName`, which must be there; an empty
+/// one has none, as in Zipkin.
+fn names_of_service(
+    query: Vec<(String, String)>,
+    list: impl FnOnce(&str) -> Vec<String>,
+) -> Result<Json<Vec<String>>, QueryError> {
     let params = Params::new(query);
     let service = params.required("serviceName")?;
     Ok(Json(if service.is_empty() {
         Vec::new()
     } else {
-        collector.remote_services(service)
+        list(service)
     }))
 }
 
