@@ -5,7 +5,8 @@
 //! where spans go and how traces are sampled and propagated. Each service flattens
 //! [`ServiceArgs`] into its own clap `Config`, so a bad value stops the program at start
 //! with clap's message naming the setting. Each setting is parsed once, into the type that
-//! uses it: the sampler, the reporter's endpoint, broker and queue or topic.
+//! uses it: the sampler, the reporter's endpoint, headers and compression, broker and
+//! queue or topic.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
