@@ -190,7 +190,7 @@ fn bad_settings_are_rejected_with_their_name() {
     for (flag, value) in [
         ("--service2-url", "service2:6000"),
         ("--service2-url", "https://service2:6000"),
-        ("--zipkin-endpoint", "https://zipkin:9411/api/v2/spans"),
+        ("--zipkin-endpoint", "http://zipkin:9411"),
         ("--client-timeout-secs", "0"),
         ("--time-scale", "fast"),
         ("--bind", "localhost"),

@@ -16,11 +16,11 @@ use crate::error::ReporterError;
 const SPANS_PATH: &str = "/api/v2/spans";
 
 /// A Zipkin spans endpoint: an absolute `http://` URL with a path, such as
-/// `http://127.0.0.1:9411/api/v2/spans`.
+/// `http://127.0.0.1:9411/api/v2/spans`, or `https://` with the crate's `https` feature.
 ///
-/// `https://` is refused (reqwest is built without TLS, to keep the build small and free
-/// of C code), and so is a server's bare address, which would answer every batch with a
-/// 404: the error names the URL meant.
+/// Without that feature `https://` is refused (reqwest is then built without TLS, to keep
+/// the build small and free of C code). A server's bare address is refused too, since it
+/// would answer every batch with a 404: the error names the URL meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpEndpoint(reqwest::Url);
 
@@ -46,19 +46,32 @@ impl FromStr for HttpEndpoint {
 
 fn parse_http_endpoint(text: &str) -> Result<HttpEndpoint, String> {
     let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    let tls = cfg!(feature = "https");
     match url.scheme() {
-        "http" if url.host_str().is_none_or(str::is_empty) => Err("the URL has no host".to_owned()),
-        "http" if url.path() == "/" => Err(format!(
+        "http" => {}
+        "https" if tls => {}
+        "https" => {
+            return Err(
+                "https needs zipkin-reporter's `https` feature (this build has no \
+                 TLS): build with it, or use http:// and a TLS-terminating proxy next to the \
+                 service"
+                    .to_owned(),
+            );
+        }
+        other if tls => return Err(format!("the scheme must be http or https, not {other}")),
+        other => return Err(format!("the scheme must be http, not {other}")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".to_owned());
+    }
+    if url.path() == "/" {
+        return Err(format!(
             "the URL has no path: Zipkin takes spans at {SPANS_PATH}, e.g. {}",
             url.join(SPANS_PATH)
                 .map_or_else(|_| SPANS_PATH.to_owned(), String::from)
-        )),
-        "http" => Ok(HttpEndpoint(url)),
-        "https" => Err("https is not supported (built without TLS): use http://, \
-             or a TLS-terminating proxy next to the service"
-            .to_owned()),
-        other => Err(format!("the scheme must be http, not {other}")),
+        ));
     }
+    Ok(HttpEndpoint(url))
 }
 
 impl fmt::Display for HttpEndpoint {
@@ -273,13 +286,28 @@ mod tests {
         for (text, expected) in [
             ("zipkin:9411/api/v2/spans", "must be http"),
             ("ftp://zipkin/api/v2/spans", "must be http"),
-            ("https://zipkin:9411/api/v2/spans", "https"),
             ("", "not a URL"),
             ("http://zipkin:9411", "http://zipkin:9411/api/v2/spans"),
             ("http://zipkin:9411/", "http://zipkin:9411/api/v2/spans"),
         ] {
             let error = text.parse::<HttpEndpoint>().unwrap_err();
             assert!(error.to_string().contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_https_endpoint_needs_the_https_feature() {
+        let parsed = "https://zipkin:9411/api/v2/spans".parse::<HttpEndpoint>();
+        if cfg!(feature = "https") {
+            assert_eq!(
+                parsed.unwrap().to_string(),
+                "https://zipkin:9411/api/v2/spans"
+            );
+            let error = "https://zipkin:9411".parse::<HttpEndpoint>().unwrap_err();
+            assert!(error.to_string().contains("/api/v2/spans"), "{error}");
+        } else {
+            let error = parsed.unwrap_err().to_string();
+            assert!(error.contains("`https` feature"), "{error}");
         }
     }
 
