@@ -80,10 +80,12 @@ pub struct TracingArgs {
     pub zipkin_transport: ZipkinTransport,
 
     /// The RabbitMQ broker, for `ZIPKIN_TRANSPORT=rabbitmq`: `amqp://user:password@host:port/vhost`.
+    /// `--help` does not show the variable's value, which holds a password.
     #[arg(
         long,
         env = "RABBIT_URI",
         default_value = "amqp://guest:guest@127.0.0.1:5672",
+        hide_env_values = true,
         value_parser = str::parse::<AmqpUri>
     )]
     pub rabbit_uri: AmqpUri,
@@ -477,6 +479,20 @@ mod tests {
             assert!(error.contains(flag), "{flag}={value}: {error}");
             assert!(error.contains(expected), "{flag}={value}: {error}");
         }
+    }
+
+    #[test]
+    fn the_help_never_shows_a_secret_variables_value() {
+        let command = <Command as clap::CommandFactory>::command();
+        for flag in ["rabbit-uri", "zipkin-headers"] {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(flag))
+                .unwrap_or_else(|| panic!("no --{flag}"));
+            assert!(arg.is_hide_env_values_set(), "--{flag}");
+        }
+        let args = parse(&["--rabbit-uri=amqp://zipkin:s3cret@rabbit:5672"]).unwrap();
+        assert!(!format!("{args:?}").contains("s3cret"));
     }
 
     #[test]

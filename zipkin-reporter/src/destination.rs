@@ -82,8 +82,9 @@ impl fmt::Display for HttpEndpoint {
 
 /// A RabbitMQ broker, from an `amqp://[user[:password]@]host[:port][/vhost]` URI such as
 /// `amqp://guest:guest@127.0.0.1:5672/`, read as RabbitMQ's clients read it. `amqps://`
-/// is refused: the crate is built without TLS. Shown without its password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// is refused: the crate is built without TLS. Shown without its password, by `Display`
+/// and by `Debug` alike.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AmqpUri {
     /// The broker's host name or address.
     pub(crate) host: String,
@@ -102,6 +103,19 @@ impl FromStr for AmqpUri {
 
     fn from_str(text: &str) -> Result<Self, ReporterError> {
         parse_amqp_uri(text).map_err(ReporterError::BadDestination)
+    }
+}
+
+impl fmt::Debug for AmqpUri {
+    /// Every part but the password, which is written `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmqpUri")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("vhost", &self.vhost)
+            .finish()
     }
 }
 
@@ -315,6 +329,11 @@ mod tests {
     fn a_broker_uri_is_shown_without_its_password() {
         let uri: AmqpUri = "amqp://zipkin:secret@rabbit:5673/traces".parse().unwrap();
         assert_eq!(uri.to_string(), "amqp://zipkin@rabbit:5673/traces");
+        let debug = format!("{uri:?}");
+        assert!(
+            !debug.contains("secret") && debug.contains("rabbit"),
+            "{debug}"
+        );
     }
 
     #[test]
