@@ -4,30 +4,16 @@
 // Test helpers outside #[test] functions may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Read as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::span;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use zipkin_reporter::{AsyncReporter, HttpCompression, ReporterConfig};
-use zipkin_tracing::{FinishedSpan, Report, Span, Tracer};
-
-/// One span recorded by a tracer, as the request path hands it to a reporter.
-fn span() -> FinishedSpan {
-    #[derive(Clone, Default)]
-    struct Keep(Arc<Mutex<Option<FinishedSpan>>>);
-    impl Report for Keep {
-        fn report(&self, span: FinishedSpan) {
-            *self.0.lock().unwrap() = Some(span);
-        }
-    }
-    let keep = Keep::default();
-    let tracer = Tracer::builder("svc").reporter(keep.clone()).build();
-    tracer.start(tracer.new_trace(), "work", None).finish();
-    let span = keep.0.lock().unwrap().take();
-    span.unwrap()
-}
+use zipkin_tracing::{FinishedSpan, Report as _, Span};
 
 fn config(server: &MockServer) -> ReporterConfig {
     ReporterConfig {

@@ -10,6 +10,8 @@
 // Test helpers outside #[test] functions may unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::span;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -27,7 +30,7 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use zipkin_reporter::{AsyncReporter, ReporterConfig};
-use zipkin_tracing::{FinishedSpan, Report, Tracer};
+use zipkin_tracing::Report as _;
 
 /// Set for the child: the endpoint to report to.
 const CHILD_ENDPOINT: &str = "ZIPKIN_REPORTER_HTTPS_CHILD_ENDPOINT";
@@ -178,20 +181,4 @@ async fn run_as_child() -> bool {
         _ => assert_eq!(counts, (0, SPANS as u64), "{stats:?}"),
     }
     true
-}
-
-/// One span recorded by a tracer, as the request path hands it to a reporter.
-fn span() -> FinishedSpan {
-    #[derive(Clone, Default)]
-    struct Keep(Arc<std::sync::Mutex<Option<FinishedSpan>>>);
-    impl Report for Keep {
-        fn report(&self, span: FinishedSpan) {
-            *self.0.lock().unwrap() = Some(span);
-        }
-    }
-    let keep = Keep::default();
-    let tracer = Tracer::builder("svc").reporter(keep.clone()).build();
-    tracer.start(tracer.new_trace(), "work", None).finish();
-    let span = keep.0.lock().unwrap().take();
-    span.unwrap()
 }
