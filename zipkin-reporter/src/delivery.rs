@@ -1,8 +1,8 @@
-//! Delivery: one batch to the collector, retried with backoff, and the counters that
-//! account for every span.
+//! Delivery: a send of one batch (or, for Kafka, of the batches queued together) to the
+//! collector, retried with backoff, and the counters that account for every span.
 //!
-//! A sender ([`Transport`]) knows only how to deliver one encoded batch once and say how it
-//! went. Everything else is here and shared by every transport: a failure (no connection,
+//! A sender ([`Transport`]) knows only how to deliver its encoded batches once and say how
+//! it went. Everything else is here and shared by every transport: a failure (no connection,
 //! a timeout, a 5xx) is retried with doubling pauses until the retry window closes; a
 //! refusal (a 4xx) drops the batch at once; the first failure of an outage is logged once,
 //! spans given up are logged as they go (at most once per retry window, with the count),
