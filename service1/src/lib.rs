@@ -17,7 +17,7 @@ use axum::routing::get;
 use clap::Parser;
 use plumbing::{ServiceArgs, scaled_sleep};
 use zipkin_reporter::AsyncReporter;
-use zipkin_tracing::{TracedRequest, Tracer, ZipkinLayer, current_context, local_span};
+use zipkin_tracing::{Call, TracedRequest, Tracer, ZipkinLayer, current_context, local_span};
 
 /// The service name recorded on service1's spans.
 pub const SERVICE_NAME: &str = "service1";
@@ -166,7 +166,12 @@ async fn index(State(state): State<AppState>) -> Response {
 async fn do_stuff(state: &AppState) -> Result<(), Downstream> {
     scaled_sleep(2.0, state.time_scale).await;
     let request = state.client.get(state.service2.clone());
-    let response = request.send_traced().await.map_err(Downstream::from)?;
+    // Named by the route called, as the article's trace shows it (unnamed, it would be "GET").
+    let call = Call::named("GET /service/");
+    let response = request
+        .send_traced_as(call)
+        .await
+        .map_err(Downstream::from)?;
     let status = response.status();
     // Read the body so that the connection can be reused (and a slow body is timed too).
     let body = response.bytes().await.map_err(Downstream::from)?;

@@ -5,15 +5,23 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::carrier::Carrier;
 use crate::context::{SamplingFlags, TraceContext};
 use crate::id::{IdParseError, SpanId, TraceId};
 
-const TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
-const SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
-const PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
-const SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
-const FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
-pub(crate) const SINGLE: HeaderName = HeaderName::from_static("b3");
+/// A B3 field: its HTTP header name (lower case, as HTTP/2 sends every name) and the
+/// name written into a [`Carrier`], B3's own spelling.
+pub(crate) struct Field(pub(crate) HeaderName, &'static str);
+
+const TRACE_ID: Field = Field(HeaderName::from_static("x-b3-traceid"), "X-B3-TraceId");
+const SPAN_ID: Field = Field(HeaderName::from_static("x-b3-spanid"), "X-B3-SpanId");
+const PARENT_SPAN_ID: Field = Field(
+    HeaderName::from_static("x-b3-parentspanid"),
+    "X-B3-ParentSpanId",
+);
+const SAMPLED: Field = Field(HeaderName::from_static("x-b3-sampled"), "X-B3-Sampled");
+const FLAGS: Field = Field(HeaderName::from_static("x-b3-flags"), "X-B3-Flags");
+pub(crate) const SINGLE: Field = Field(HeaderName::from_static("b3"), "b3");
 
 /// Which header form [`inject`] writes; [`inject`]'s example writes both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,15 +93,15 @@ pub(crate) fn quote(value: &str) -> String {
     }
 }
 
-/// The B3 header values of a request, found in one pass over its headers.
+/// The B3 values of a request or a message, as the bytes that came.
 #[derive(Default)]
 struct Found<'a> {
-    single: Option<&'a HeaderValue>,
-    trace_id: Option<&'a HeaderValue>,
-    span_id: Option<&'a HeaderValue>,
-    parent_id: Option<&'a HeaderValue>,
-    sampled: Option<&'a HeaderValue>,
-    flags: Option<&'a HeaderValue>,
+    single: Option<&'a [u8]>,
+    trace_id: Option<&'a [u8]>,
+    span_id: Option<&'a [u8]>,
+    parent_id: Option<&'a [u8]>,
+    sampled: Option<&'a [u8]>,
+    flags: Option<&'a [u8]>,
 }
 
 impl<'a> Found<'a> {
@@ -113,9 +121,22 @@ impl<'a> Found<'a> {
                 _ => continue,
             };
             // The first value of a repeated header wins, as with `HeaderMap::get`.
-            slot.get_or_insert(value);
+            slot.get_or_insert(value.as_bytes());
         }
         found
+    }
+
+    /// The B3 values of a carrier, by B3's spelling of each name.
+    fn lookup(carrier: &'a impl Carrier) -> Self {
+        let get = |field: &Field| carrier.get(field.1).map(str::as_bytes);
+        Found {
+            single: get(&SINGLE),
+            trace_id: get(&TRACE_ID),
+            span_id: get(&SPAN_ID),
+            parent_id: get(&PARENT_SPAN_ID),
+            sampled: get(&SAMPLED),
+            flags: get(&FLAGS),
+        }
     }
 
     fn has_multi(&self) -> bool {
@@ -131,16 +152,21 @@ impl<'a> Found<'a> {
     }
 }
 
+/// A value as text, if it is visible ASCII (as `HeaderValue::to_str` requires).
 fn header_str<'a>(
-    value: Option<&'a HeaderValue>,
+    value: Option<&'a [u8]>,
     label: &'static str,
 ) -> Result<Option<&'a str>, B3Error> {
-    match value {
-        None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .map(Some)
-            .map_err(|_| B3Error::NotAscii { header: label }),
+    let Some(value) = value else { return Ok(None) };
+    match std::str::from_utf8(value) {
+        Ok(text)
+            if text
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) =>
+        {
+            Ok(Some(text))
+        }
+        _ => Err(B3Error::NotAscii { header: label }),
     }
 }
 
@@ -168,7 +194,28 @@ fn parse_id<T: std::str::FromStr<Err = IdParseError>>(
 /// assert_eq!(extract(&headers), Extracted::Empty); // a new trace starts; no error
 /// ```
 pub fn extract(headers: &HeaderMap) -> Extracted {
-    match try_extract(headers) {
+    from_found(try_extract(Found::scan(headers)))
+}
+
+/// Reads B3 from a message's headers, or any [`Carrier`], as [`extract`] reads a request's:
+/// the `b3` header, else `X-B3-TraceId` and the others, by those exact names.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use zipkin_tracing::{B3Format, Extracted, SamplingFlags, TraceContext, extract_from, inject_into};
+/// let sent = TraceContext::new_root(SamplingFlags::SAMPLED, true);
+/// let mut message_headers = BTreeMap::new();
+/// inject_into(&sent, B3Format::Single, &mut message_headers); // what Brave's messaging writes
+/// assert_eq!(message_headers.keys().collect::<Vec<_>>(), ["b3"]);
+/// assert_eq!(extract_from(&message_headers), Extracted::Context(sent));
+/// ```
+pub fn extract_from(carrier: &impl Carrier) -> Extracted {
+    from_found(try_extract(Found::lookup(carrier)))
+}
+
+/// The context read, or [`Extracted::Empty`] with a debug-level log line saying why not.
+fn from_found(read: Result<Extracted, B3Error>) -> Extracted {
+    match read {
         Ok(extracted) => extracted,
         Err(error) => {
             tracing::debug!(%error, "ignoring invalid B3 headers; starting a new trace");
@@ -179,13 +226,10 @@ pub fn extract(headers: &HeaderMap) -> Extracted {
 
 /// [`extract`], saying why invalid headers are. The `b3` single header wins over the multi
 /// headers; if it is malformed, the multi headers are used instead, as Brave does.
-fn try_extract(headers: &HeaderMap) -> Result<Extracted, B3Error> {
-    let found = Found::scan(headers);
+fn try_extract(found: Found<'_>) -> Result<Extracted, B3Error> {
     if let Some(single) = found.single {
-        let parsed = single
-            .to_str()
-            .map_err(|_| B3Error::NotAscii { header: "b3" })
-            .and_then(parse_single);
+        let parsed =
+            header_str(Some(single), "b3").and_then(|text| parse_single(text.unwrap_or_default()));
         match parsed {
             Ok(extracted) => return Ok(extracted),
             Err(error) if found.has_multi() => {
@@ -314,33 +358,47 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
         (present.sampled.is_some(), &SAMPLED),
         (present.flags.is_some(), &FLAGS),
     ];
-    for (present, name) in stale {
+    for (present, field) in stale {
         if present {
-            headers.remove(name);
+            headers.remove(&field.0);
         }
     }
+    write(context, format, |field, value| {
+        let value = match value {
+            b"0" => HeaderValue::from_static("0"),
+            b"1" => HeaderValue::from_static("1"),
+            hex => hex_value(hex),
+        };
+        headers.insert(field.0.clone(), value);
+    });
+}
+
+/// Writes `context` into a message's headers, or any [`Carrier`], by B3's spelling of each
+/// name; messages take the single form, as Brave's messaging does. [`extract_from`]'s
+/// example writes one.
+pub fn inject_into(context: &TraceContext, format: B3Format, carrier: &mut impl Carrier) {
+    write(context, format, |field, value| {
+        carrier.set(field.1, String::from_utf8_lossy(value).into_owned());
+    });
+}
+
+/// Hands each B3 field of `context`, in `format`, to `put`.
+fn write(context: &TraceContext, format: B3Format, mut put: impl FnMut(&Field, &[u8])) {
     let flags = context.flags;
     match format {
         B3Format::Multi => {
-            headers.insert(
-                TRACE_ID,
-                hex_value(context.trace_id.hex().as_ref().as_bytes()),
-            );
-            headers.insert(
-                SPAN_ID,
-                hex_value(context.span_id.hex().as_ref().as_bytes()),
-            );
+            put(&TRACE_ID, context.trace_id.hex().as_ref().as_bytes());
+            put(&SPAN_ID, context.span_id.hex().as_ref().as_bytes());
             if let Some(parent) = context.parent_id {
-                headers.insert(PARENT_SPAN_ID, hex_value(parent.hex().as_ref().as_bytes()));
+                put(&PARENT_SPAN_ID, parent.hex().as_ref().as_bytes());
             }
             if flags.debug {
-                headers.insert(FLAGS, HeaderValue::from_static("1"));
+                put(&FLAGS, b"1");
             } else {
                 if let Some(sampled) = flags.sampled {
-                    let value = if sampled { "1" } else { "0" };
-                    headers.insert(SAMPLED, HeaderValue::from_static(value));
+                    put(&SAMPLED, if sampled { b"1" } else { b"0" });
                 }
-                headers.insert(FLAGS, HeaderValue::from_static("0"));
+                put(&FLAGS, b"0");
             }
         }
         B3Format::Single => {
@@ -370,7 +428,7 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
                     push(parent.hex().as_ref().as_bytes());
                 }
             }
-            headers.insert(SINGLE, hex_value(&value[..len]));
+            put(&SINGLE, &value[..len]);
         }
     }
 }

@@ -133,7 +133,11 @@ fn multi_header_forms() {
         (vec![("X-B3-Flags", "0")], Extracted::Empty),
     ];
     for (input, expected) in cases {
-        assert_eq!(try_extract(&headers(&input)), Ok(expected), "{input:?}");
+        assert_eq!(
+            try_extract(Found::scan(&headers(&input))),
+            Ok(expected),
+            "{input:?}"
+        );
     }
 }
 
@@ -177,7 +181,7 @@ fn single_header_forms() {
     ];
     for (value, expected) in cases {
         assert_eq!(
-            try_extract(&headers(&[("b3", &value)])),
+            try_extract(Found::scan(&headers(&[("b3", &value)]))),
             Ok(expected),
             "{value}"
         );
@@ -271,7 +275,10 @@ fn invalid_or_partial_inputs_give_no_context() {
     assert!(cases.len() >= 20);
     for input in cases {
         let map = headers(&input);
-        assert!(try_extract(&map).is_err(), "accepted {input:?}");
+        assert!(
+            try_extract(Found::scan(&map)).is_err(),
+            "accepted {input:?}"
+        );
         assert_eq!(extract(&map), Extracted::Empty, "{input:?}");
     }
 }
@@ -280,18 +287,18 @@ fn invalid_or_partial_inputs_give_no_context() {
 fn non_ascii_values_give_no_context() {
     let mut map = HeaderMap::new();
     map.insert(
-        TRACE_ID,
+        TRACE_ID.0,
         HeaderValue::from_bytes(b"463ac35c9f6413\xc3\xa9").unwrap(),
     );
-    map.insert(SPAN_ID, HeaderValue::from_static(SPAN));
+    map.insert(SPAN_ID.0, HeaderValue::from_static(SPAN));
     assert_eq!(
-        try_extract(&map),
+        try_extract(Found::scan(&map)),
         Err(B3Error::NotAscii {
             header: "X-B3-TraceId"
         })
     );
     let mut map = HeaderMap::new();
-    map.insert(SINGLE, HeaderValue::from_bytes(b"\xff-1").unwrap());
+    map.insert(SINGLE.0, HeaderValue::from_bytes(b"\xff-1").unwrap());
     assert_eq!(extract(&map), Extracted::Empty);
 }
 
@@ -299,7 +306,7 @@ fn non_ascii_values_give_no_context() {
 fn errors_quote_and_shorten_client_values() {
     let long = format!("\t\"{}", "f".repeat(100));
     let map = headers(&[("X-B3-TraceId", &long), ("X-B3-SpanId", SPAN)]);
-    let message = try_extract(&map).unwrap_err().to_string();
+    let message = try_extract(Found::scan(&map)).unwrap_err().to_string();
     assert!(!message.contains('\t'), "{message}");
     assert!(message.contains(r#""\t\"fff"#), "{message}");
     assert!(message.len() < 160, "{message}");
@@ -350,30 +357,33 @@ fn multi_inject_writes_exactly_the_py_zipkin_headers() {
     let root = TraceContext::new_root(SamplingFlags::SAMPLED, true);
     let child = root.new_child();
     let mut map = HeaderMap::new();
-    map.insert(SINGLE, HeaderValue::from_static("stale"));
+    map.insert(SINGLE.0, HeaderValue::from_static("stale"));
     inject(&child, B3Format::Multi, &mut map);
-    assert_eq!(map.get(TRACE_ID).unwrap(), &root.trace_id.to_string());
-    assert_eq!(map.get(SPAN_ID).unwrap(), &child.span_id.to_string());
-    assert_eq!(map.get(PARENT_SPAN_ID).unwrap(), &root.span_id.to_string());
-    assert_eq!(map.get(SAMPLED).unwrap(), "1");
-    assert_eq!(map.get(FLAGS).unwrap(), "0");
-    assert!(map.get(SINGLE).is_none());
+    assert_eq!(map.get(TRACE_ID.0).unwrap(), &root.trace_id.to_string());
+    assert_eq!(map.get(SPAN_ID.0).unwrap(), &child.span_id.to_string());
+    assert_eq!(
+        map.get(PARENT_SPAN_ID.0).unwrap(),
+        &root.span_id.to_string()
+    );
+    assert_eq!(map.get(SAMPLED.0).unwrap(), "1");
+    assert_eq!(map.get(FLAGS.0).unwrap(), "0");
+    assert!(map.get(SINGLE.0).is_none());
     assert_eq!(map.len(), 5);
 
     // A root has no parent header; an unsampled trace says so.
     let unsampled = TraceContext::new_root(SamplingFlags::NOT_SAMPLED, false);
     let mut map = HeaderMap::new();
     inject(&unsampled, B3Format::Multi, &mut map);
-    assert!(map.get(PARENT_SPAN_ID).is_none());
-    assert_eq!(map.get(SAMPLED).unwrap(), "0");
-    assert_eq!(map.get(TRACE_ID).unwrap().len(), 16);
+    assert!(map.get(PARENT_SPAN_ID.0).is_none());
+    assert_eq!(map.get(SAMPLED.0).unwrap(), "0");
+    assert_eq!(map.get(TRACE_ID.0).unwrap().len(), 16);
 
     // Debug sends X-B3-Flags: 1 and no X-B3-Sampled.
     let debug = TraceContext::new_root(SamplingFlags::DEBUG, true);
     let mut map = HeaderMap::new();
     inject(&debug, B3Format::Multi, &mut map);
-    assert_eq!(map.get(FLAGS).unwrap(), "1");
-    assert!(map.get(SAMPLED).is_none());
+    assert_eq!(map.get(FLAGS.0).unwrap(), "1");
+    assert!(map.get(SAMPLED.0).is_none());
 }
 
 #[test]
@@ -383,7 +393,7 @@ fn single_inject_writes_one_header() {
     let mut map = HeaderMap::new();
     inject(&child, B3Format::Single, &mut map);
     assert_eq!(
-        map.get(SINGLE).unwrap().to_str().unwrap(),
+        map.get(SINGLE.0).unwrap().to_str().unwrap(),
         format!("{}-{}-d-{}", root.trace_id, child.span_id, root.span_id)
     );
 }
@@ -402,8 +412,8 @@ fn inject_replaces_every_stale_b3_header_and_keeps_the_others() {
             &SAMPLED,
             &FLAGS,
         ] {
-            map.append(name, HeaderValue::from_static("stale"));
-            map.append(name, HeaderValue::from_static("stale again"));
+            map.append(name.0.clone(), HeaderValue::from_static("stale"));
+            map.append(name.0.clone(), HeaderValue::from_static("stale again"));
         }
         inject(&context, format, &mut map);
         assert!(
@@ -419,11 +429,11 @@ fn inject_replaces_every_stale_b3_header_and_keeps_the_others() {
 #[test]
 fn the_first_of_repeated_b3_headers_is_the_one_read() {
     let mut map = HeaderMap::new();
-    map.append(TRACE_ID, HeaderValue::from_static(T64));
-    map.append(SPAN_ID, HeaderValue::from_static(SPAN));
-    map.append(SPAN_ID, HeaderValue::from_static("0000000000000001"));
-    map.append(SAMPLED, HeaderValue::from_static("1"));
-    map.append(SAMPLED, HeaderValue::from_static("0"));
+    map.append(TRACE_ID.0, HeaderValue::from_static(T64));
+    map.append(SPAN_ID.0, HeaderValue::from_static(SPAN));
+    map.append(SPAN_ID.0, HeaderValue::from_static("0000000000000001"));
+    map.append(SAMPLED.0, HeaderValue::from_static("1"));
+    map.append(SAMPLED.0, HeaderValue::from_static("0"));
     assert_eq!(extract(&map), context(T64, None, SamplingFlags::SAMPLED));
 }
 
@@ -436,4 +446,33 @@ fn a_b3_format_setting_is_multi_or_single() {
         error.contains("multi") && error.contains("single"),
         "{error}"
     );
+}
+
+#[test]
+fn message_headers_carry_both_forms_by_b3_spelling() {
+    use std::collections::HashMap;
+    for context in all_contexts() {
+        let mut single = HashMap::new();
+        inject_into(&context, B3Format::Single, &mut single);
+        assert_eq!(single.len(), 1);
+        assert_eq!(single["b3"], headers_of(&context, B3Format::Single)["b3"]);
+        let mut multi = HashMap::new();
+        inject_into(&context, B3Format::Multi, &mut multi);
+        assert!(multi.contains_key("X-B3-TraceId") && multi.contains_key("X-B3-Flags"));
+        assert_eq!(extract_from(&multi), Extracted::Context(context));
+    }
+    // Read by exact name, as HTTP/2's lower case would not be for messages.
+    let lower: HashMap<String, String> = [("x-b3-traceid", T64), ("x-b3-spanid", SPAN)]
+        .map(|(k, v)| (k.into(), v.into()))
+        .into();
+    assert_eq!(extract_from(&lower), Extracted::Empty);
+    // A malformed b3 in a message starts a new trace, as in a request.
+    let bad: HashMap<String, String> = [("b3".to_owned(), "not-ids".to_owned())].into();
+    assert_eq!(extract_from(&bad), Extracted::Empty);
+}
+
+fn headers_of(context: &TraceContext, format: B3Format) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    inject(context, format, &mut map);
+    map
 }

@@ -22,7 +22,9 @@ const MAX_TAG_LEN: usize = 256;
 
 /// Records `tracing` spans opened inside traced requests as Zipkin spans (feature
 /// `tracing-bridge`); not those outside a traced request, of unsampled traces or below the
-/// minimum level (default `INFO`, `#[instrument]`'s). Events are left to the other layers.
+/// minimum level (default `INFO`, `#[instrument]`'s). Of the events, an `ERROR` one marks
+/// the span it happens in as an error, so `#[instrument(err)]` marks a function that
+/// returned `Err`; other events are left to the other layers.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
@@ -79,9 +81,10 @@ impl TracingBridge {
             move |metadata: &Metadata<'_>| {
                 // The server's per-request log span carries ids for log lines; it is not
                 // work to time (the SERVER span already covers the request).
-                metadata.is_span()
+                let span = metadata.is_span()
                     && *metadata.level() <= min_level
-                    && metadata.target() != concat!(env!("CARGO_CRATE_NAME"), "::server")
+                    && metadata.target() != concat!(env!("CARGO_CRATE_NAME"), "::server");
+                span || (metadata.is_event() && *metadata.level() == Level::ERROR)
             },
         ))
     }
@@ -138,6 +141,19 @@ where
         }
     }
 
+    /// An `ERROR` event marks the bridged span it happens in: with its `error` field (what
+    /// `#[instrument(err)]` records), else its message.
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.event_span(event)
+            && let Some(bridged) = span.extensions_mut().get_mut::<bridged::Bridged>()
+            && let Some(recording) = &mut bridged.recording
+        {
+            let mut error = ErrorField::default();
+            event.record(&mut error);
+            recording.error(error.0.unwrap_or_else(|| "error".to_owned()));
+        }
+    }
+
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(&id)
             && let Some(recording) = span
@@ -175,6 +191,22 @@ impl Visit for Fields<'_> {
         let mut text = String::new();
         let _ = write!(text, "{value:?}");
         self.tag(field, bounded(&text));
+    }
+}
+
+/// An event's `error` field, else its `message`, bounded as tags are.
+#[derive(Default)]
+struct ErrorField(Option<String>);
+
+impl Visit for ErrorField {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "error" || (field.name() == "message" && self.0.is_none()) {
+            self.0 = Some(bounded(&format!("{value:?}")));
+        }
     }
 }
 

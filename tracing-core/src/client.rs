@@ -1,7 +1,8 @@
 //! Client side: an outgoing reqwest call as a CLIENT span, a child of the current span. Its
 //! context goes into the request's headers (B3, and W3C if the tracer's `Propagation` lists
 //! it), the server joins it, and it finishes when the response head arrives or the call
-//! fails, with the status, the server's address and any error.
+//! fails, with the status, the server's address and any error. The caller names the span
+//! and the service called ([`Call`]); by default the span is named by the method alone.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,15 +42,43 @@ pub fn describe_error(error: &reqwest::Error) -> String {
     }
 }
 
+/// How a traced call is recorded: its CLIENT span's name and the service it calls.
+/// [`TracedRequest`]'s example sets both.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    name: Option<Text>,
+    remote_service: Option<String>,
+}
+
+impl Call {
+    /// A call whose span is named `name`, such as `"GET /items/{id}"` (a route template)
+    /// or `"charge card"`. Without one, the span is named by the method alone (`"GET"`), as
+    /// in Brave: the raw path, `/items/42`, would make one name per item.
+    pub fn named(name: impl Into<Text>) -> Self {
+        Call {
+            name: Some(name.into()),
+            remote_service: None,
+        }
+    }
+
+    /// The service called, as the dependency graph shows it: for a callee that records no
+    /// spans of its own (a database, a third-party API), the only way it appears there.
+    pub fn remote_service(mut self, name: &str) -> Self {
+        self.remote_service = Some(name.to_owned());
+        self
+    }
+}
+
 /// Sends `request` inside a CLIENT span that is a child of `parent` (or the root of a new
-/// trace when `parent` is `None`), with that span's headers. [`TracedRequest`]'s example
-/// calls it.
+/// trace when `parent` is `None`), recorded as `call` says, with that span's headers.
+/// [`TracedRequest`]'s example calls it.
 pub async fn send_with(
     tracer: &Tracer,
     parent: Option<&TraceContext>,
+    call: Call,
     request: RequestBuilder,
 ) -> reqwest::Result<Response> {
-    send_in(tracer, parent, None, request).await
+    send_in(tracer, parent, None, call, request).await
 }
 
 /// [`send_with`], passing a W3C caller's `tracestate` on.
@@ -57,6 +86,7 @@ async fn send_in(
     tracer: &Tracer,
     parent: Option<&TraceContext>,
     tracestate: Option<&TraceState>,
+    call: Call,
     request: RequestBuilder,
 ) -> reqwest::Result<Response> {
     let (client, request) = request.build_split();
@@ -68,12 +98,9 @@ async fn send_in(
     tracer.inject(&context, tracestate, request.headers_mut());
 
     let url = request.url();
-    // Unsampled calls skip the name's formatting along with the rest of the span.
-    let name = if context.is_sampled() {
-        Text::Owned(format!("{} {}", request.method(), url.path()))
-    } else {
-        Text::Borrowed("")
-    };
+    let name = call
+        .name
+        .unwrap_or_else(|| http_tags::method_text(request.method()));
     let mut span = tracer.start(context, name, Some(Kind::Client));
     if span.is_recording() {
         http_tags::request(&mut span, request.method(), url.path());
@@ -96,16 +123,19 @@ async fn send_in(
         }
         Err(error) => span.tag(http_tags::ERROR, describe_error(error)),
     }
+    if let Some(service) = &call.remote_service {
+        span.set_remote_service(service);
+    }
     span.finish();
     result
 }
 
-/// [`TracedRequest::send_traced`].
-async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
+/// [`TracedRequest::send_traced_as`].
+async fn send(call: Call, request: RequestBuilder) -> reqwest::Result<Response> {
     match current::current() {
         Some(current) => {
-            let tracestate = current.tracestate.as_ref();
-            send_in(&current.tracer, Some(&current.context), tracestate, request).await
+            let (tracer, tracestate) = (&current.tracer, current.tracestate.as_ref());
+            send_in(tracer, Some(&current.context), tracestate, call, request).await
         }
         None => request.send().await,
     }
@@ -114,22 +144,32 @@ async fn send(request: RequestBuilder) -> reqwest::Result<Response> {
 /// `.send_traced()` on a reqwest `RequestBuilder`.
 ///
 /// ```no_run
-/// use zipkin_tracing::{TracedRequest, Tracer, send_with};
+/// use zipkin_tracing::{Call, TracedRequest, Tracer, send_with};
 /// # async fn handler(client: reqwest::Client, tracer: Tracer) -> reqwest::Result<()> {
-/// // In a handler behind `ZipkinLayer`: a CLIENT span, a child of the SERVER span.
+/// // In a handler behind `ZipkinLayer`: a CLIENT span named "GET", a child of the SERVER span.
 /// client.get("http://127.0.0.1:6000/service/").send_traced().await?;
+/// // Named by its route, and an uninstrumented callee named for the dependency graph.
+/// let call = Call::named("GET /rates/{currency}").remote_service("rates-api");
+/// client.get("http://127.0.0.1:8080/rates/eur").send_traced_as(call).await?;
 /// // Outside any request: with no parent, the CLIENT span starts a new trace.
-/// send_with(&tracer, None, client.get("http://127.0.0.1:6000/service/")).await?;
+/// send_with(&tracer, None, Call::default(), client.get("http://127.0.0.1:6000/")).await?;
 /// # Ok(()) }
 /// ```
 pub trait TracedRequest {
-    /// Sends the request inside a CLIENT span, a child of the current span; with no current
-    /// span, sends it as is.
+    /// Sends the request inside a CLIENT span named by its method, a child of the current
+    /// span; with no current span, sends it as is.
     fn send_traced(self) -> impl Future<Output = reqwest::Result<Response>> + Send;
+
+    /// [`TracedRequest::send_traced`], the span recorded as `call` says.
+    fn send_traced_as(self, call: Call) -> impl Future<Output = reqwest::Result<Response>> + Send;
 }
 
 impl TracedRequest for RequestBuilder {
     fn send_traced(self) -> impl Future<Output = reqwest::Result<Response>> + Send {
-        send(self)
+        send(Call::default(), self)
+    }
+
+    fn send_traced_as(self, call: Call) -> impl Future<Output = reqwest::Result<Response>> + Send {
+        send(call, self)
     }
 }

@@ -2,16 +2,42 @@
 //! py_zipkin keeps a thread-local stack of spans, which breaks under async Rust: a task
 //! moves between threads at each `.await`, and one thread interleaves many requests. Here
 //! the current span is a tokio task-local set for the duration of a future ([`scope`]): it
-//! follows the future across threads and is never seen by a concurrent request.
+//! follows the future across threads and is never seen by a concurrent request. Work
+//! handed to another task or thread takes it along with a [`ParentSpan`].
 
+use std::cell::RefCell;
 use std::future::Future;
 
 use crate::context::TraceContext;
+use crate::span::OpenSpan;
 use crate::tracer::Tracer;
 use crate::w3c::TraceState;
 
 tokio::task_local! {
-    static CURRENT: Current;
+    static CURRENT: Scope;
+}
+
+/// What a task's scope holds: the current span, and the span being recorded while the
+/// scope runs, for [`with_current_span`] to edit (none in a scope a [`ParentSpan`] made:
+/// the span stays with the task that records it).
+pub(crate) struct Scope {
+    current: Current,
+    span: RefCell<Option<OpenSpan>>,
+}
+
+impl Scope {
+    /// A scope for `current` that records no span of its own.
+    fn carried(current: Current) -> Scope {
+        Scope {
+            current,
+            span: RefCell::new(None),
+        }
+    }
+
+    /// The span recorded in this scope, to finish once its future is done.
+    pub(crate) fn into_span(self) -> Option<OpenSpan> {
+        self.span.into_inner()
+    }
 }
 
 /// The current span's context and the tracer that recorded it, so that children can be
@@ -46,7 +72,93 @@ pub(crate) fn current() -> Option<Current> {
 
 /// The task's [`scope`] alone.
 pub(crate) fn scoped() -> Option<Current> {
-    CURRENT.try_with(Current::clone).ok()
+    CURRENT.try_with(|scope| scope.current.clone()).ok()
+}
+
+/// Runs `edit` on the span the calling code runs in: the SERVER span of a request, or the
+/// innermost [`local_span`](crate::local_span) or bridged `tracing` span, to tag, annotate,
+/// rename it or mark an error (Brave's `currentSpanCustomizer()`, py_zipkin's
+/// `update_binary_annotations` and `override_span_name`). `None` outside any span, and in a
+/// task a [`ParentSpan`] carries a span into, whose span the task that opened it records.
+///
+/// ```
+/// use zipkin_tracing::{InMemoryReporter, Tracer, root_span, with_current_span};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let reporter = InMemoryReporter::new();
+/// let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+/// root_span(&tracer, "job", async {
+///     with_current_span(|span| {
+///         span.rename("export orders");
+///         span.tag("orders.count", "12");
+///     });
+/// })
+/// .await;
+/// assert_eq!(reporter.spans()[0].name.as_deref(), Some("export orders"));
+/// assert_eq!(with_current_span(|span| span.annotate("lost")), None); // outside any span
+/// # }
+/// ```
+pub fn with_current_span<R>(edit: impl FnOnce(&mut OpenSpan) -> R) -> Option<R> {
+    #[cfg(feature = "tracing-bridge")]
+    if let Some(place) = bridged::innermost()
+        && bridged::is_innermost(&place, scoped().map(|scoped| scoped.context))
+    {
+        return bridged::with_recording(edit);
+    }
+    // A span being edited cannot be edited again from inside `edit`: that call gets `None`.
+    let edit_scoped = |scope: &Scope| Some(edit(scope.span.try_borrow_mut().ok()?.as_mut()?));
+    CURRENT.try_with(edit_scoped).ok().flatten()
+}
+
+/// The span the calling code runs in, captured to be the parent of work that runs in
+/// another task or thread: a task-local does not follow `tokio::spawn`, so without one
+/// the spawned work starts untraced.
+///
+/// ```
+/// use zipkin_tracing::{InMemoryReporter, ParentSpan, Tracer, local_span, root_span};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let reporter = InMemoryReporter::new();
+/// let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+/// root_span(&tracer, "request", async {
+///     let task = ParentSpan::current().wrap(local_span("send_email", async {}));
+///     tokio::spawn(task).await.unwrap();
+///     let parent = ParentSpan::current(); // a thread: its code runs inside `run`
+///     std::thread::spawn(move || parent.run(zipkin_tracing::current_context)).join().unwrap()
+/// })
+/// .await
+/// .expect("the request's context, seen from the thread");
+/// let spans = reporter.spans(); // send_email, then request
+/// assert_eq!(spans[0].parent_id, Some(spans[1].id));
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ParentSpan(Option<Current>);
+
+impl ParentSpan {
+    /// The span the calling code runs in (none outside a span: the work then runs untraced).
+    pub fn current() -> Self {
+        ParentSpan(current())
+    }
+
+    /// `future`, run with the captured span as its current span: its spans and traced
+    /// calls are the captured span's children.
+    pub fn wrap<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
+        let ParentSpan(current) = self;
+        async move {
+            match current {
+                Some(current) => scope(current, None, future).await,
+                None => future.await,
+            }
+        }
+    }
+
+    /// Runs `work` now, on this thread, with the captured span as its current span: for
+    /// work on a thread of its own, which no task-local reaches.
+    pub fn run<R>(self, work: impl FnOnce() -> R) -> R {
+        match self.0 {
+            Some(current) => CURRENT.sync_scope(Scope::carried(current), work),
+            None => work(),
+        }
+    }
 }
 
 /// The context of the span the calling code runs in, if it runs inside a traced request,
@@ -106,11 +218,32 @@ pub(crate) mod bridged {
     /// scope, a `local_span` or a request started inside it.
     pub(crate) fn innermost_of(scoped: Option<Current>, bridged: Option<Place>) -> Option<Current> {
         match bridged {
-            Some(bridged) if bridged.opened_under == scoped.as_ref().map(|s| s.context) => {
+            Some(bridged) if is_innermost(&bridged, scoped.as_ref().map(|s| s.context)) => {
                 Some(bridged.span)
             }
             _ => scoped,
         }
+    }
+
+    /// Whether a bridged span is inside the task's scope (`scoped`): it opened under that
+    /// scope, or the task has none (a task the `tracing` span was carried into with
+    /// `.instrument(span)`).
+    pub(crate) fn is_innermost(bridged: &Place, scoped: Option<TraceContext>) -> bool {
+        scoped.is_none() || bridged.opened_under == scoped
+    }
+
+    /// Runs `edit` on the recording of the innermost bridged span around the calling code.
+    pub(crate) fn with_recording<R>(edit: impl FnOnce(&mut OpenSpan) -> R) -> Option<R> {
+        let mut edit = Some(edit);
+        tracing::dispatcher::get_default(|dispatch| {
+            let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+            let current = registry.span(dispatch.current_span().id()?)?;
+            current.scope().find_map(|span| {
+                let mut extensions = span.extensions_mut();
+                let recording = extensions.get_mut::<Bridged>()?.recording.as_mut()?;
+                Some(edit.take()?(recording))
+            })
+        })
     }
 
     /// The place of the nearest span with a [`Bridged`] among `spans` (a span and its
@@ -145,13 +278,21 @@ pub(crate) mod bridged {
     }
 }
 
-/// Runs `future` with `current` as its current span. Scopes nest: inside, a new scope
-/// replaces the span until its future ends.
+/// Runs `future` with `current` as its current span, holding `span` (its recording) for
+/// [`with_current_span`]. Scopes nest: inside, a new scope replaces the span until its
+/// future ends.
 pub(crate) fn scope<F: Future>(
     current: Current,
+    span: Option<OpenSpan>,
     future: F,
-) -> tokio::task::futures::TaskLocalFuture<Current, F> {
-    CURRENT.scope(current, future)
+) -> tokio::task::futures::TaskLocalFuture<Scope, F> {
+    CURRENT.scope(
+        Scope {
+            span: RefCell::new(span),
+            ..Scope::carried(current)
+        },
+        future,
+    )
 }
 
 #[cfg(test)]
@@ -173,9 +314,9 @@ mod tests {
         let outer = tracer.new_trace();
         let inner = tracer.child(&outer);
         assert!(current().is_none());
-        scope(at(&tracer, outer), async {
+        scope(at(&tracer, outer), None, async {
             assert_eq!(current_context(), Some(outer));
-            scope(at(&tracer, inner), async {
+            scope(at(&tracer, inner), None, async {
                 assert_eq!(current_context(), Some(inner));
             })
             .await;
@@ -192,12 +333,16 @@ mod tests {
         for _ in 0..50 {
             let tracer = tracer.clone();
             let context = tracer.new_trace_with(SamplingFlags::SAMPLED);
-            tasks.push(tokio::spawn(scope(at(&tracer, context), async move {
-                for _ in 0..20 {
-                    tokio::task::yield_now().await;
-                    assert_eq!(current_context(), Some(context));
-                }
-            })));
+            tasks.push(tokio::spawn(scope(
+                at(&tracer, context),
+                None,
+                async move {
+                    for _ in 0..20 {
+                        tokio::task::yield_now().await;
+                        assert_eq!(current_context(), Some(context));
+                    }
+                },
+            )));
         }
         for task in tasks {
             task.await.unwrap();

@@ -2,7 +2,7 @@
 //! `http.method` and `http.path` (without the query string) on every span;
 //! `http.status_code` only when the status is not 2xx, since success is the common case;
 //! and `error` when the status is 400 or more (its value is the code) or the call failed
-//! (its value says how). Zipkin's UI colours spans with an `error` tag red.
+//! (its value says how), unless the handler marked one itself. Zipkin's UI colours spans with an `error` tag red.
 
 use http::{Method, StatusCode};
 
@@ -28,7 +28,8 @@ pub(crate) fn response(span: &mut OpenSpan, status: StatusCode) {
         return;
     }
     let code = status.as_str().to_owned();
-    if status.as_u16() >= 400 {
+    // An error the code already described (`OpenSpan::error`) says more than its status.
+    if status.as_u16() >= 400 && !span.has_tag(ERROR) {
         span.tag(ERROR, code.clone());
     }
     span.tag(STATUS_CODE, code);

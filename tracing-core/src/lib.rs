@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `id` | trace and span ids ([`TraceId`], [`SpanId`]) | `generate_random_64bit_string`, `generate_random_128bit_string` |
 //! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
+//! | `carrier` | where a context travels besides HTTP: a message's headers ([`Carrier`]) | — |
 //! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span`; its Flask example parses them by hand |
 //! | `sample` | sampling decisions ([`ProbabilitySampler`]) | `sample_rate` |
 //! | `w3c` | W3C Trace Context, OpenTelemetry's headers: `traceparent` and `tracestate` | — |
@@ -18,11 +19,12 @@
 //! | `report` | **where finished spans go**: the [`Report`] trait, [`NopReporter`], [`InMemoryReporter`] | `transport_handler` |
 //! | `span` | an open span being recorded ([`OpenSpan`]) | the body of `zipkin_span` |
 //! | `tracer` | **where a span is created**: per-service settings ([`Tracer`]) | `zipkin_span(service_name=..., transport_handler=...)` |
-//! | `current` | the current span of a task ([`current_context`]) | the thread-local `Stack` |
-//! | `local` | local child spans ([`local_span`], [`root_span`]) | `with zipkin_span(...)` inside a request |
+//! | `current` | the current span of a task ([`current_context`], [`with_current_span`], [`ParentSpan`]) | the thread-local `Stack` |
+//! | `local` | local child spans ([`local_span`], [`try_local_span`], [`root_span`]) | `with zipkin_span(...)` inside a request |
+//! | `message` | a trace across a broker: PRODUCER and CONSUMER spans ([`producer_span`], [`consumer_span`]) | — |
 //! | `bridge` | `#[tracing::instrument]` spans as Zipkin spans ([`TracingBridge`], feature `tracing-bridge`) | `@zipkin_span` on a function |
 //! | `server` | SERVER spans for axum ([`ZipkinLayer`]) | `zipkin_span` around a Flask view |
-//! | `client` | CLIENT spans for reqwest ([`TracedRequest`]) | the headers passed to `requests.get` |
+//! | `client` | CLIENT spans for reqwest ([`TracedRequest`], [`Call`]) | the headers passed to `requests.get` |
 //!
 //! The path of one span, from a request to the [`Report`] a service uses (`zipkin-reporter`'s
 //! `AsyncReporter`, whose lanes, batches, JSON, retries and senders take it to the collector):
@@ -36,6 +38,7 @@
 
 mod id;
 
+mod carrier;
 mod context;
 
 mod b3;
@@ -53,6 +56,7 @@ mod tracer;
 
 mod current;
 mod local;
+mod message;
 
 #[cfg(feature = "tracing-bridge")]
 mod bridge;
@@ -61,14 +65,16 @@ mod http_tags;
 mod client;
 mod server;
 
-pub use b3::{B3Format, Extracted, extract, inject};
+pub use b3::{B3Format, Extracted, extract, extract_from, inject, inject_into};
 #[cfg(feature = "tracing-bridge")]
 pub use bridge::TracingBridge;
-pub use client::{TracedRequest, describe_error, send_with};
+pub use carrier::Carrier;
+pub use client::{Call, TracedRequest, describe_error, send_with};
 pub use context::{SamplingFlags, TraceContext};
-pub use current::current_context;
+pub use current::{ParentSpan, current_context, with_current_span};
 pub use id::{IdParseError, SpanId, TraceId};
-pub use local::{local_span, root_span};
+pub use local::{local_span, root_span, try_local_span};
+pub use message::{consumer_span, producer_span};
 pub use model::{Annotation, Endpoint, Kind, Span};
 pub use propagation::Propagation;
 pub use record::FinishedSpan;

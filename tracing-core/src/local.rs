@@ -2,23 +2,56 @@
 //! kind and no remote side; it shows where time went inside one service, such as the
 //! article's `service_1_do_stuff`. [`root_span`] starts a trace for work no request started.
 
+use std::fmt::Display;
 use std::future::Future;
 
 use crate::current::{self, Current};
 use crate::record::Text;
+use crate::span::OpenSpan;
 use crate::tracer::Tracer;
 
 /// Runs `future` inside a new local span named `name`, a child of the current span and the
-/// current span inside `future`. With no current span (untraced code) the future just runs.
-/// [`root_span`]'s example nests one.
+/// current span inside `future`, where [`with_current_span`](crate::with_current_span)
+/// reaches it (as py_zipkin's `with zipkin_span(...) as span`). With no current span
+/// (untraced code) the future just runs. [`root_span`]'s example nests one.
 pub async fn local_span<F: Future>(name: impl Into<Text>, future: F) -> F::Output {
     match current::current() {
         Some(parent) => {
             let child = parent.with_context(parent.tracer.child(&parent.context));
-            in_span(child, name, future).await
+            let span = child.tracer.start(child.context, name, None);
+            in_span(child, span, future).await
         }
         None => future.await,
     }
+}
+
+/// [`local_span`] for work that can fail: an `Err` marks the span as an error, its
+/// `Display` the `error` tag, as a failed call marks a CLIENT span. (Rust cannot tell a
+/// `Result` apart inside the generic `local_span`, as `#[instrument]` needs its `err`.)
+///
+/// ```
+/// use zipkin_tracing::{InMemoryReporter, Tracer, root_span, try_local_span};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let reporter = InMemoryReporter::new();
+/// let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+/// let charge = try_local_span("charge_card", async { Err::<(), _>("card declined") });
+/// assert!(root_span(&tracer, "checkout", charge).await.is_err());
+/// assert_eq!(reporter.spans()[0].tag("error"), Some("card declined"));
+/// # }
+/// ```
+pub async fn try_local_span<F, T, E>(name: impl Into<Text>, future: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Display,
+{
+    let marked = async {
+        let result = future.await;
+        if let Err(error) = &result {
+            current::with_current_span(|span| span.error(error.to_string()));
+        }
+        result
+    };
+    local_span(name, marked).await
 }
 
 /// Runs `future` inside a new local span named `name`, the root of a new trace sampled
@@ -40,16 +73,14 @@ pub async fn root_span<F: Future>(tracer: &Tracer, name: impl Into<Text>, future
         context: tracer.new_trace(),
         tracestate: None,
     };
-    in_span(root, name, future).await
+    let span = tracer.start(root.context, name, None);
+    in_span(root, span, future).await
 }
 
-/// Records a local span for `span.context` around `future`, which runs with it as the
-/// current span.
-async fn in_span<F: Future>(span: Current, name: impl Into<Text>, future: F) -> F::Output {
-    let recording = span.tracer.start(span.context, name, None);
-    let output = current::scope(span, future).await;
-    recording.finish();
-    output
+/// Runs `future` with `current` as its current span, `span` recording it; the span
+/// finishes when the future does (or is dropped).
+pub(crate) async fn in_span<F: Future>(current: Current, span: OpenSpan, future: F) -> F::Output {
+    current::scope(current, Some(span), future).await
 }
 
 #[cfg(test)]
@@ -67,7 +98,7 @@ mod tests {
             context: root,
             tracestate: None,
         };
-        let inner_context = current::scope(at_root, async {
+        let inner_context = current::scope(at_root, None, async {
             local_span("outer", async {
                 local_span("inner", async { current::current_context() }).await
             })

@@ -18,11 +18,10 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use crate::current::{self, Current};
+use crate::current::{self, Current, Scope};
 use crate::http_tags;
 use crate::model::{Endpoint, Kind};
 use crate::record::Text;
-use crate::span::OpenSpan;
 use crate::tracer::{ServerContext, Tracer};
 
 /// Wraps services in [`ZipkinService`], which traces each request.
@@ -137,35 +136,31 @@ where
             context,
             tracestate: incoming.tracestate,
         };
-        let scoped = current::scope(current, inner);
+        // The span waits in the handler's scope, where `with_current_span` edits it.
+        let scoped = current::scope(current, Some(span), inner);
         ResponseFuture {
             inner: scoped.instrument(log_span),
-            span: SpanGuard(Some(span)),
-        }
-    }
-}
-
-/// Reports the span when dropped, marked as cancelled if the response never came (the
-/// client went away, or the server shut down mid-request).
-struct SpanGuard(Option<OpenSpan>);
-
-impl Drop for SpanGuard {
-    fn drop(&mut self) {
-        if let Some(mut span) = self.0.take()
-            && !std::thread::panicking()
-        {
-            span.tag("error", "cancelled");
         }
     }
 }
 
 pin_project_lite::pin_project! {
     /// The response future of [`ZipkinService`]: finishes the span when the response (or
-    /// an error) is ready. [`ZipkinService`]'s example awaits one.
+    /// an error) is ready, or marks it cancelled if dropped before (the client went away,
+    /// or the server shut down mid-request). [`ZipkinService`]'s example awaits one.
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: tracing::instrument::Instrumented<TaskLocalFuture<Current, F>>,
-        span: SpanGuard,
+        inner: tracing::instrument::Instrumented<TaskLocalFuture<Scope, F>>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(mut span) = this.project().inner.inner_pin_mut().take_value().and_then(Scope::into_span)
+                && !std::thread::panicking()
+            {
+                span.tag("error", "cancelled");
+            }
+        }
     }
 }
 
@@ -177,9 +172,13 @@ where
     type Output = Result<Response<ResBody>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
-        if let Some(mut span) = this.span.0.take() {
+        let mut inner = self.project().inner;
+        let result = std::task::ready!(inner.as_mut().poll(cx));
+        if let Some(mut span) = inner
+            .inner_pin_mut()
+            .take_value()
+            .and_then(Scope::into_span)
+        {
             match &result {
                 Ok(response) => http_tags::response(&mut span, response.status()),
                 Err(error) => span.tag(http_tags::ERROR, error.to_string()),

@@ -108,10 +108,41 @@ impl OpenSpan {
         }
     }
 
+    /// Whether the tag `key` is set.
+    pub(crate) fn has_tag(&self, key: &str) -> bool {
+        let recording = self.recording.as_ref();
+        recording.is_some_and(|r| r.span.tags.iter().any(|(k, _)| k == key))
+    }
+
+    /// Renames the span, for a name known only once the work has begun (py_zipkin's
+    /// `override_span_name`). Keep names low-cardinality: no ids in them.
+    pub fn rename(&mut self, name: impl Into<Text>) {
+        if let Some(span) = self.span_mut() {
+            span.name = name.into();
+        }
+    }
+
+    /// Marks the span as failed: the `error` tag, which Zipkin's UI shows in red, says how.
+    /// A response status that would set `error` too leaves this one in place, as in Brave.
+    pub fn error(&mut self, message: impl Into<Text>) {
+        self.tag("error", message);
+    }
+
     /// Records the other side of a remote call (py_zipkin's `add_remote_endpoint`).
     pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) {
         if let Some(span) = self.span_mut() {
             span.remote_endpoint = Some(endpoint);
+        }
+    }
+
+    /// Names the service on the other side of a CLIENT or PRODUCER span (Brave's
+    /// `remoteServiceName`, py_zipkin's `add_sa_binary_annotation`), keeping its address:
+    /// a database or broker that records no spans of its own then shows in the dependency
+    /// graph as the callee.
+    pub fn set_remote_service(&mut self, name: &str) {
+        if let Some(span) = self.span_mut() {
+            let endpoint = span.remote_endpoint.get_or_insert_with(Endpoint::default);
+            endpoint.service_name = Some(name.into());
         }
     }
 

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use support::{spawn_server, tracer};
-use zipkin_tracing::{Kind, Span, TraceContext, send_with};
+use zipkin_tracing::{Call, Kind, Span, TraceContext, send_with};
 
 fn one(spans: &[Span], kind: Option<Kind>) -> &Span {
     let matching: Vec<_> = spans.iter().filter(|s| s.kind == kind).collect();
@@ -31,6 +31,7 @@ async fn call(path: &str) -> (TraceContext, reqwest::StatusCode, Vec<Span>, Vec<
     let response = send_with(
         &client_tracer,
         Some(&root),
+        Call::default(),
         reqwest::Client::new().get(format!("{base}{path}?q=secret")),
     )
     .await
@@ -59,7 +60,8 @@ async fn the_server_joins_the_client_span() {
     assert!(server_span.shared && !client_span.shared);
     assert_eq!(local.parent_id, Some(server_span.id));
 
-    assert_eq!(client_span.name.as_deref(), Some("GET /ok"));
+    // The client knows no route: unnamed, its span is named by the method, never the path.
+    assert_eq!(client_span.name.as_deref(), Some("GET"));
     assert_eq!(server_span.name.as_deref(), Some("GET /ok"));
     for span in [client_span, server_span] {
         assert_eq!(span.tag("http.method"), Some("GET"));
@@ -121,6 +123,7 @@ async fn a_refused_connection_is_an_error_on_the_client_span() {
     let result = send_with(
         &tracer,
         None,
+        Call::default(),
         reqwest::Client::new().get(format!("http://{closed}/x")),
     )
     .await;
@@ -160,7 +163,13 @@ async fn a_timeout_is_an_error_on_the_client_span() {
         .timeout(Duration::from_millis(100))
         .build()
         .unwrap();
-    let result = send_with(&tracer, None, client.get(format!("http://{address}/slow"))).await;
+    let result = send_with(
+        &tracer,
+        None,
+        Call::default(),
+        client.get(format!("http://{address}/slow")),
+    )
+    .await;
     assert!(result.unwrap_err().is_timeout());
     let spans = spans.spans();
     assert!(
@@ -181,6 +190,7 @@ async fn unsampled_traces_propagate_and_report_nothing() {
     let response = send_with(
         &client_tracer,
         Some(&root),
+        Call::default(),
         reqwest::Client::new().get(format!("{base}/ok")),
     )
     .await
@@ -199,6 +209,7 @@ async fn debug_is_carried_to_every_span() {
     send_with(
         &client_tracer,
         Some(&root),
+        Call::default(),
         reqwest::Client::new().get(format!("{base}/ok")),
     )
     .await
@@ -260,4 +271,20 @@ async fn a_server_span_ends_at_the_response_head_not_at_the_end_of_a_streamed_bo
         duration < BODY_TIME,
         "the span lasted {duration:?}, as long as the body"
     );
+}
+
+#[tokio::test]
+async fn a_named_call_keeps_its_name_and_names_the_service_beside_its_address() {
+    let (server_tracer, _) = tracer("callee");
+    let (tracer, spans) = tracer("caller");
+    let base = spawn_server(server_tracer).await;
+    let call = Call::named("GET /items/{id}").remote_service("inventory");
+    let request = reqwest::Client::new().get(format!("{base}/ok"));
+    send_with(&tracer, None, call, request).await.unwrap();
+    let spans = spans.spans();
+    let client = one(&spans, Some(Kind::Client));
+    assert_eq!(client.name.as_deref(), Some("GET /items/{id}"));
+    let remote = client.remote_endpoint.as_ref().unwrap();
+    assert_eq!(remote.service_name.as_deref(), Some("inventory"));
+    assert_eq!(format!("http://127.0.0.1:{}", remote.port.unwrap()), base);
 }

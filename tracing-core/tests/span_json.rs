@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::{spawn_server, tracer};
-use zipkin_tracing::{Endpoint, Kind, SamplingFlags, Span, local_span, root_span, send_with};
+use zipkin_tracing::{Call, Endpoint, Kind, SamplingFlags, Span, local_span, root_span, send_with};
 
 fn is_lower_hex(text: &str, lengths: &[usize]) -> bool {
     lengths.contains(&text.len()) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -148,7 +148,7 @@ async fn local_server_client_shared_and_debug_spans_follow_the_specification() {
         let parent = zipkin_tracing::current_context();
         local_span("local child", async {}).await;
         let request = reqwest::Client::new().get(format!("{base}/ok"));
-        send_with(&client_tracer, parent.as_ref(), request)
+        send_with(&client_tracer, parent.as_ref(), Call::default(), request)
             .await
             .unwrap();
     })
@@ -157,6 +157,7 @@ async fn local_server_client_shared_and_debug_spans_follow_the_specification() {
     send_with(
         &client_tracer,
         Some(&debug_root),
+        Call::default(),
         reqwest::Client::new().get(format!("{base}/fail")),
     )
     .await
