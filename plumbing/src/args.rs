@@ -15,7 +15,7 @@ use zipkin_reporter::{
     AmqpUri, AsyncReporter, BootstrapServers, Destination, HttpCompression, HttpEndpoint,
     HttpHeaders, QueueName, ReporterConfig, ReporterError, TopicName,
 };
-use zipkin_tracing::{B3Format, ProbabilitySampler, Propagation, Tracer};
+use zipkin_tracing::{B3Format, ProbabilitySampler, Propagation, RuleSampler, Tracer};
 
 /// Parses a `TIME_SCALE`-style multiplier: a finite number, zero or more.
 pub fn parse_time_scale(text: &str) -> Result<f64, String> {
@@ -49,6 +49,12 @@ pub struct TracingArgs {
     /// Fraction of new traces to record, from 0.0 to 1.0 (py_zipkin's 100 is 1.0).
     #[arg(long, env = "SAMPLE_RATE", default_value = "1.0", value_parser = parse_sample_rate)]
     pub sample_rate: ProbabilitySampler,
+
+    /// Sampling rules by method and route, tried in order before SAMPLE_RATE: comma-separated
+    /// `[METHOD] ROUTE=KEEP`, KEEP a probability or N/s, ROUTE a route template or a start
+    /// ending in `*` (`GET /health=0,POST /orders=10/s,/api/*=0.5`). A caller's decision wins.
+    #[arg(long, env = "SAMPLER_RULES", value_parser = str::parse::<RuleSampler>)]
+    pub sampler_rules: Option<RuleSampler>,
 
     /// B3 header form on outgoing calls: multi or single.
     #[arg(long, env = "B3_FORMAT", default_value = "multi", value_parser = str::parse::<B3Format>)]
@@ -232,6 +238,7 @@ impl TracingArgs {
             zipkin_headers: HttpHeaders::default(),
             zipkin_compression: HttpCompression::None,
             sample_rate: ProbabilitySampler::always(),
+            sampler_rules: None,
             b3_format: B3Format::Multi,
             propagation: Propagation::default(),
             join_spans: true,
@@ -285,8 +292,12 @@ impl TracingArgs {
     /// A tracer for `service_name` that samples, propagates and joins as these settings
     /// say, and reports to `reporter`.
     pub fn tracer(&self, service_name: &str, reporter: AsyncReporter) -> Tracer {
-        Tracer::builder(service_name)
-            .sampler(self.sample_rate)
+        let builder = Tracer::builder(service_name);
+        let builder = match &self.sampler_rules {
+            Some(rules) => builder.sampler(rules.clone().otherwise(self.sample_rate)),
+            None => builder.sampler(self.sample_rate),
+        };
+        builder
             .reporter(reporter)
             .b3_format(self.b3_format)
             .propagation(self.propagation)
@@ -408,6 +419,7 @@ mod tests {
             "--time-scale=0.01",
             "--zipkin-endpoint=http://zipkin:9411/api/v2/spans",
             "--sample-rate=0.5",
+            "--sampler-rules=GET /health=0,POST /orders=10/s",
             "--b3-format=single",
             "--propagation=w3c,b3",
             "--join-spans=false",
@@ -436,6 +448,8 @@ mod tests {
             "http://zipkin:9411/api/v2/spans"
         );
         assert_eq!(args.tracing.sample_rate.rate(), 0.5);
+        let rules = "GET /health=0, POST /orders=10/s".parse().ok();
+        assert_eq!(args.tracing.sampler_rules, rules);
         assert_eq!(args.tracing.b3_format, B3Format::Single);
         assert_eq!(args.tracing.propagation.to_string(), "w3c,b3");
         assert!(!args.tracing.join_spans);
@@ -451,6 +465,12 @@ mod tests {
             ("--zipkin-endpoint", "http://zipkin:9411", "/api/v2/spans"),
             ("--sample-rate", "5", "1"),
             ("--sample-rate", "all", "0.0 to 1.0"),
+            (
+                "--sampler-rules",
+                "GET /health=0,POST /orders",
+                r#"rule 2 "POST /orders""#,
+            ),
+            ("--sampler-rules", "/x=2", "not a probability from 0 to 1"),
             ("--b3-format", "both", "expected multi or single"),
             ("--propagation", "tracecontext", "expected b3, w3c"),
             ("--propagation", "b3,b3", "listed twice"),

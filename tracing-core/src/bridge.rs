@@ -115,7 +115,7 @@ where
         let Some(parent) = bridged::innermost_of(scoped, ancestor) else {
             return; // not inside a traced request
         };
-        if !parent.context.is_sampled() {
+        if !parent.tracer.records(&parent.context) {
             return;
         }
         let context = parent.tracer.child(&parent.context);

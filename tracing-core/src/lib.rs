@@ -10,7 +10,7 @@
 //! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
 //! | `carrier` | where a context travels besides HTTP: a message's headers ([`Carrier`]) | — |
 //! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span`; its Flask example parses them by hand |
-//! | `sample` | sampling decisions ([`ProbabilitySampler`]) | `sample_rate` |
+//! | `sample` | sampling decisions ([`ProbabilitySampler`], [`RuleSampler`]) | `sample_rate` |
 //! | `w3c` | W3C Trace Context, OpenTelemetry's headers: `traceparent` and `tracestate` | — |
 //! | `propagation` | which formats a service reads and writes ([`Propagation`]: `b3`, `w3c`, `b3,w3c`) | — |
 //! | `clock` | epoch microseconds from a monotonic clock | `time.time()` |
@@ -79,7 +79,7 @@ pub use model::{Annotation, Endpoint, Kind, Span};
 pub use propagation::Propagation;
 pub use record::FinishedSpan;
 pub use report::{InMemoryReporter, NopReporter, Report};
-pub use sample::{ProbabilitySampler, Sample, SampleRateError};
+pub use sample::{ProbabilitySampler, RuleSampler, Sample, SampleRateError};
 pub use server::{ResponseFuture, ZipkinLayer, ZipkinService};
 pub use span::OpenSpan;
 pub use tracer::{Tracer, TracerBuilder};

@@ -107,11 +107,17 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let incoming = self.tracer.extract(request.headers());
-        let ServerContext { context, shared } = self
-            .tracer
-            .server_context(incoming.extracted, incoming.joinable);
-        // Unsampled requests skip the name's allocation along with the rest of the span.
-        let name = if context.is_sampled() {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        let ServerContext { context, shared } = (self.tracer).server_context(
+            incoming.extracted,
+            incoming.joinable,
+            (request.method(), route),
+        );
+        // Unrecorded requests skip the name's allocation along with the rest of the span.
+        let name = if self.tracer.records(&context) {
             Text::Owned(span_name(&request))
         } else {
             Text::Borrowed("")

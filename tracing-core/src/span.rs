@@ -31,7 +31,14 @@ pub struct OpenSpan {
 
 struct Recording {
     span: Box<Recorded>,
-    reporter: Arc<dyn Report>,
+    to: Reporters,
+}
+
+/// Where a span goes when it finishes: the tracer's reporter if its trace is sampled, and
+/// the tracer's firehose if it has one.
+pub(crate) struct Reporters {
+    pub(crate) reporter: Option<Arc<dyn Report>>,
+    pub(crate) firehose: Option<Arc<dyn Report>>,
 }
 
 impl OpenSpan {
@@ -40,9 +47,9 @@ impl OpenSpan {
         name: Text,
         kind: Option<Kind>,
         local_endpoint: &Arc<Endpoint>,
-        reporter: &Arc<dyn Report>,
+        to: Reporters,
     ) -> Self {
-        if !context.is_sampled() {
+        if to.reporter.is_none() && to.firehose.is_none() {
             return OpenSpan {
                 context,
                 recording: None,
@@ -65,7 +72,7 @@ impl OpenSpan {
                     annotations: Vec::new(),
                     tags: Tags::new(),
                 }),
-                reporter: reporter.clone(),
+                to,
             }),
         }
     }
@@ -75,7 +82,7 @@ impl OpenSpan {
         self.context
     }
 
-    /// Whether this span will be reported (its trace is sampled).
+    /// Whether this span will be reported (its trace is sampled, or a firehose takes all).
     pub fn is_recording(&self) -> bool {
         self.recording.is_some()
     }
@@ -156,7 +163,7 @@ impl OpenSpan {
 
 impl Drop for OpenSpan {
     fn drop(&mut self) {
-        let Some(Recording { mut span, reporter }) = self.recording.take() else {
+        let Some(Recording { mut span, to }) = self.recording.take() else {
             return;
         };
         span.end = Instant::now();
@@ -164,7 +171,14 @@ impl Drop for OpenSpan {
             span.tags
                 .push((Text::Borrowed("error"), Text::Borrowed("panic")));
         }
-        reporter.report(FinishedSpan(span));
+        match (to.reporter, to.firehose) {
+            (Some(reporter), Some(firehose)) => {
+                firehose.report(FinishedSpan(span.clone()));
+                reporter.report(FinishedSpan(span));
+            }
+            (Some(only), None) | (None, Some(only)) => only.report(FinishedSpan(span)),
+            (None, None) => {}
+        }
     }
 }
 
@@ -178,7 +192,12 @@ mod tests {
         let reporter: Arc<dyn Report> = Arc::new(reporter.clone());
         let context = TraceContext::new_root(flags, true);
         let endpoint = Arc::new(Endpoint::service("svc"));
-        OpenSpan::start(context, Text::Borrowed("work"), None, &endpoint, &reporter)
+        let reporter = context.is_sampled().then_some(reporter);
+        let to = Reporters {
+            reporter,
+            firehose: None,
+        };
+        OpenSpan::start(context, Text::Borrowed("work"), None, &endpoint, to)
     }
 
     #[test]

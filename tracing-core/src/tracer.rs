@@ -13,7 +13,7 @@ use crate::propagation::{Incoming, Propagation};
 use crate::record::Text;
 use crate::report::{NopReporter, Report};
 use crate::sample::{ProbabilitySampler, Sample};
-use crate::span::OpenSpan;
+use crate::span::{OpenSpan, Reporters};
 use crate::w3c::TraceState;
 
 /// Creates spans for one service. Cloning is cheap (one reference count).
@@ -38,6 +38,7 @@ struct Inner {
     local_endpoint: Arc<Endpoint>,
     sampler: Box<dyn Sample>,
     reporter: Arc<dyn Report>,
+    firehose: Option<Arc<dyn Report>>,
     join_spans: bool,
     trace_id_128: bool,
     b3_format: B3Format,
@@ -71,6 +72,15 @@ impl TracerBuilder {
     /// Where finished spans go (default: nowhere, [`NopReporter`]).
     pub fn reporter(mut self, reporter: impl Report) -> Self {
         self.inner.reporter = Arc::new(reporter);
+        self
+    }
+
+    /// A second reporter that receives every span, sampled or not, while the reporter
+    /// gets only the sampled ones (py_zipkin's `firehose_handler`, Brave's
+    /// `alwaysSampleLocal`): for local metrics or a full-fidelity store beside Zipkin.
+    /// Every span is then recorded, which costs what sampling saves.
+    pub fn firehose(mut self, reporter: impl Report) -> Self {
+        self.inner.firehose = Some(Arc::new(reporter));
         self
     }
 
@@ -116,6 +126,7 @@ impl Tracer {
                 local_endpoint: Arc::new(Endpoint::service(service_name)),
                 sampler: Box::new(ProbabilitySampler::always()),
                 reporter: Arc::new(NopReporter),
+                firehose: None,
                 join_spans: true,
                 trace_id_128: true,
                 b3_format: B3Format::Multi,
@@ -151,12 +162,22 @@ impl Tracer {
             .inject(context, inner.b3_format, tracestate, headers);
     }
 
-    /// Settles a deferred sampling decision with this tracer's sampler.
-    fn decide(&self, mut context: TraceContext) -> TraceContext {
+    /// Settles a deferred sampling decision with this tracer's sampler, which sees the
+    /// method and route of the `request` that starts the trace, if one does.
+    fn decide(&self, mut context: TraceContext, request: Option<Request<'_>>) -> TraceContext {
         if is_deferred(&context) {
-            context.flags.sampled = Some(self.inner.sampler.sample(context.trace_id));
+            let (sampler, trace_id) = (&self.inner.sampler, context.trace_id);
+            context.flags.sampled = Some(match request {
+                Some((method, route)) => sampler.sample_request(trace_id, method, route),
+                None => sampler.sample(trace_id),
+            });
         }
         context
+    }
+
+    /// Whether spans of `context` are recorded: sampled ones, and all with a firehose.
+    pub(crate) fn records(&self, context: &TraceContext) -> bool {
+        context.is_sampled() || self.inner.firehose.is_some()
     }
 
     /// The root of a new trace, sampled by this tracer's sampler.
@@ -166,29 +187,38 @@ impl Tracer {
 
     /// The root of a new trace keeping `flags` (a deferred decision is settled by the sampler).
     pub fn new_trace_with(&self, flags: SamplingFlags) -> TraceContext {
-        self.decide(TraceContext::new_root(flags, self.inner.trace_id_128))
+        self.decide(TraceContext::new_root(flags, self.inner.trace_id_128), None)
     }
 
     /// A child of `parent`, in the same trace.
     pub fn child(&self, parent: &TraceContext) -> TraceContext {
-        self.decide(parent.new_child())
+        self.decide(parent.new_child(), None)
     }
 
     /// The context of a server span for what the request's headers said: the caller's
     /// span joined (same span id), a child of it, or a new trace. Only a `joinable` caller
-    /// (one that sent B3) is joined.
-    pub(crate) fn server_context(&self, incoming: Extracted, joinable: bool) -> ServerContext {
-        match incoming {
-            Extracted::Context(caller) if joinable && self.inner.join_spans => ServerContext {
-                // A caller that left the decision to us may not have recorded its half of
-                // the span: ours is then not marked shared, as in Brave and rust-zipkin.
-                shared: !is_deferred(&caller),
-                context: self.decide(caller),
-            },
-            Extracted::Context(caller) => ServerContext::unshared(self.child(&caller)),
-            Extracted::Flags(flags) => ServerContext::unshared(self.new_trace_with(flags)),
-            Extracted::Empty => ServerContext::unshared(self.new_trace()),
-        }
+    /// (one that sent B3) is joined. A decision left to us is taken for `request`.
+    pub(crate) fn server_context(
+        &self,
+        incoming: Extracted,
+        joinable: bool,
+        request: Request<'_>,
+    ) -> ServerContext {
+        let wide = self.inner.trace_id_128;
+        let context = match incoming {
+            Extracted::Context(caller) if joinable && self.inner.join_spans => {
+                return ServerContext {
+                    // A caller that left the decision to us may not have recorded its half
+                    // of the span: ours is then not marked shared, as in Brave and rust-zipkin.
+                    shared: !is_deferred(&caller),
+                    context: self.decide(caller, Some(request)),
+                };
+            }
+            Extracted::Context(caller) => caller.new_child(),
+            Extracted::Flags(flags) => TraceContext::new_root(flags, wide),
+            Extracted::Empty => TraceContext::new_root(SamplingFlags::DEFERRED, wide),
+        };
+        ServerContext::unshared(self.decide(context, Some(request)))
     }
 
     /// Starts recording a span for `context`. Nothing is recorded (and nothing allocated)
@@ -200,15 +230,17 @@ impl Tracer {
         name: impl Into<Text>,
         kind: Option<Kind>,
     ) -> OpenSpan {
-        OpenSpan::start(
-            context,
-            name.into(),
-            kind,
-            &self.inner.local_endpoint,
-            &self.inner.reporter,
-        )
+        let inner = &self.inner;
+        let to = Reporters {
+            reporter: context.is_sampled().then(|| inner.reporter.clone()),
+            firehose: inner.firehose.clone(),
+        };
+        OpenSpan::start(context, name.into(), kind, &inner.local_endpoint, to)
     }
 }
+
+/// A request's method and route template (if the router matched one), for the sampler.
+pub(crate) type Request<'a> = (&'a http::Method, Option<&'a str>);
 
 /// Whether nobody has decided yet if this trace is sampled.
 fn is_deferred(context: &TraceContext) -> bool {
@@ -235,6 +267,9 @@ impl ServerContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::InMemoryReporter;
+
+    const GET: Request<'static> = (&http::Method::GET, Some("/"));
 
     fn caller(flags: SamplingFlags) -> TraceContext {
         TraceContext::new_root(flags, true).new_child()
@@ -245,7 +280,7 @@ mod tests {
         let incoming = caller(SamplingFlags::SAMPLED);
         let joining = Tracer::builder("svc").build();
         assert_eq!(
-            joining.server_context(Extracted::Context(incoming), true),
+            joining.server_context(Extracted::Context(incoming), true, GET),
             ServerContext {
                 context: incoming,
                 shared: true
@@ -253,7 +288,7 @@ mod tests {
         );
         let child_making = Tracer::builder("svc").join_spans(false).build();
         let ServerContext { context, shared } =
-            child_making.server_context(Extracted::Context(incoming), true);
+            child_making.server_context(Extracted::Context(incoming), true, GET);
         assert!(!shared);
         assert_eq!(context.trace_id, incoming.trace_id);
         assert_eq!(context.parent_id, Some(incoming.span_id));
@@ -267,19 +302,37 @@ mod tests {
             .build();
         let always = Tracer::builder("svc").build();
         let sampled = Extracted::Context(caller(SamplingFlags::SAMPLED));
-        assert!(never.server_context(sampled, true).context.is_sampled());
+        assert!(
+            never
+                .server_context(sampled, true, GET)
+                .context
+                .is_sampled()
+        );
         let debug = Extracted::Context(caller(SamplingFlags::DEBUG));
-        assert!(never.server_context(debug, true).context.flags.debug);
+        assert!(never.server_context(debug, true, GET).context.flags.debug);
         let unsampled = Extracted::Context(caller(SamplingFlags::NOT_SAMPLED));
-        assert!(!always.server_context(unsampled, true).context.is_sampled());
+        assert!(
+            !always
+                .server_context(unsampled, true, GET)
+                .context
+                .is_sampled()
+        );
 
         let deferred = Extracted::Context(caller(SamplingFlags::DEFERRED));
         assert_eq!(
-            always.server_context(deferred, true).context.flags.sampled,
+            always
+                .server_context(deferred, true, GET)
+                .context
+                .flags
+                .sampled,
             Some(true)
         );
         assert_eq!(
-            never.server_context(deferred, true).context.flags.sampled,
+            never
+                .server_context(deferred, true, GET)
+                .context
+                .flags
+                .sampled,
             Some(false)
         );
     }
@@ -293,13 +346,13 @@ mod tests {
             SamplingFlags::DEBUG,
         ] {
             let incoming = caller(flags);
-            let joined = tracer.server_context(Extracted::Context(incoming), true);
+            let joined = tracer.server_context(Extracted::Context(incoming), true, GET);
             assert!(joined.shared, "{flags:?}");
         }
         // Deferred: the caller may not have recorded its half, so ours is not shared,
         // though it keeps the caller's ids.
         let incoming = caller(SamplingFlags::DEFERRED);
-        let joined = tracer.server_context(Extracted::Context(incoming), true);
+        let joined = tracer.server_context(Extracted::Context(incoming), true, GET);
         assert!(!joined.shared);
         assert_eq!(joined.context.span_id, incoming.span_id);
         assert_eq!(joined.context.parent_id, incoming.parent_id);
@@ -311,7 +364,7 @@ mod tests {
         let incoming = caller(SamplingFlags::SAMPLED);
         let tracer = Tracer::builder("svc").build();
         let ServerContext { context, shared } =
-            tracer.server_context(Extracted::Context(incoming), false);
+            tracer.server_context(Extracted::Context(incoming), false, GET);
         assert!(!shared);
         assert_eq!(context.trace_id, incoming.trace_id);
         assert_eq!(context.parent_id, Some(incoming.span_id));
@@ -322,12 +375,36 @@ mod tests {
     fn a_sampling_decision_alone_starts_new_ids_that_keep_it() {
         let always = Tracer::builder("svc").build();
         let ServerContext { context, shared } =
-            always.server_context(Extracted::Flags(SamplingFlags::NOT_SAMPLED), true);
+            always.server_context(Extracted::Flags(SamplingFlags::NOT_SAMPLED), true, GET);
         assert_eq!((context.parent_id, shared), (None, false));
         assert_eq!(context.flags, SamplingFlags::NOT_SAMPLED);
-        let context = always.server_context(Extracted::Empty, true).context;
+        let context = always.server_context(Extracted::Empty, true, GET).context;
         assert!(context.trace_id.is_128() && context.is_sampled());
         let narrow = Tracer::builder("svc").trace_id_128(false).build();
         assert!(!narrow.new_trace().trace_id.is_128());
+    }
+
+    #[tokio::test]
+    async fn a_firehose_receives_every_span_and_the_reporter_only_sampled_ones() {
+        let (reporter, firehose) = (InMemoryReporter::new(), InMemoryReporter::new());
+        let tracer = |sampler| {
+            Tracer::builder("svc")
+                .sampler(sampler)
+                .reporter(reporter.clone())
+                .firehose(firehose.clone())
+                .build()
+        };
+        let unsampled = tracer(ProbabilitySampler::never());
+        crate::local::root_span(
+            &unsampled,
+            "job",
+            crate::local::local_span("step", async {}),
+        )
+        .await;
+        assert_eq!((reporter.spans().len(), firehose.take().len()), (0, 2));
+        let sampled = tracer(ProbabilitySampler::always());
+        sampled.start(sampled.new_trace(), "job", None).finish();
+        assert_eq!((reporter.spans().len(), firehose.spans().len()), (1, 1));
+        assert_eq!(reporter.spans(), firehose.spans());
     }
 }
