@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! Zipkin tracing for axum and reqwest: the library behind the two-service demo.
 //!
 //! Each module is one concept of Dapper-style tracing. They are private and listed here in

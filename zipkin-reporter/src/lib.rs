@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! Zipkin reporting: what happens to a span after it finishes, until a collector has it.
 //!
 //! A service's tracer (the `zipkin-tracing` crate) hands each finished, sampled span to a
