@@ -19,7 +19,8 @@ use itests::{
 };
 use zipkin_reporter::{AsyncReporter, ReporterConfig};
 use zipkin_tracing::{
-    Kind, TraceId, TracedRequest, Tracer, TracingBridge, ZipkinLayer, current_context, local_span,
+    Call, Kind, TraceId, TracedRequest, Tracer, TracingBridge, ZipkinLayer, current_context,
+    local_span,
 };
 
 const TEST: &str = "tracing_bridge";
@@ -104,7 +105,7 @@ async fn fetch_item(back_end: String, item: u32) -> String {
     local_span("prepare_call", async {
         let response = reqwest::Client::new()
             .get(format!("{back_end}/item?id={item}"))
-            .send_traced()
+            .send_traced_as(Call::named("GET /item"))
             .await
             .expect("the back end answers");
         response.text().await.expect("a body")
