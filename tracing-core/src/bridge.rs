@@ -383,4 +383,45 @@ mod tests {
         assert!(cut.len() <= MAX_TAG_LEN && cut.ends_with("..."));
         assert!(cut.starts_with('é'));
     }
+
+    #[tracing::instrument(err)]
+    async fn failing(fail: bool) -> Result<(), String> {
+        if fail {
+            Err("disk full".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_err_from_an_instrumented_function_marks_its_span_and_only_its_span() {
+        let _bridge = bridged(TracingBridge::new());
+        let reporter = InMemoryReporter::new();
+        let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+        root_span(&tracer, "root", async {
+            let _ = failing(true).await;
+            let _ = failing(false).await;
+            tracing::error!("logged outside any bridged span");
+        })
+        .await;
+        let spans = reporter.spans();
+        let errors: Vec<_> = spans.iter().map(|span| span.tag("error")).collect();
+        assert_eq!(errors, [Some("disk full"), None, None], "{spans:?}");
+    }
+
+    #[tokio::test]
+    async fn with_current_span_edits_the_innermost_bridged_span() {
+        let _bridge = bridged(TracingBridge::new());
+        let reporter = InMemoryReporter::new();
+        let tracer = Tracer::builder("svc").reporter(reporter.clone()).build();
+        root_span(&tracer, "root", async {
+            let span = tracing::info_span!("bridged");
+            let edited = span.in_scope(|| crate::current::with_current_span(|s| s.tag("k", "v")));
+            assert!(edited.is_some());
+        })
+        .await;
+        let spans = reporter.spans();
+        assert_eq!(named(&spans, "bridged").tag("k"), Some("v"));
+        assert_eq!(named(&spans, "root").tag("k"), None);
+    }
 }

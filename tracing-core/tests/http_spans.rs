@@ -106,6 +106,33 @@ async fn a_5xx_is_tagged_on_both_sides() {
 }
 
 #[tokio::test]
+async fn a_handler_renames_tags_and_marks_its_server_span_and_its_error_outlives_the_status() {
+    let (_, status, _, server) = call("/edited").await;
+    assert_eq!(status, 500);
+    let span = one(&server, Some(Kind::Server));
+    assert_eq!(span.name.as_deref(), Some("reserve stock"));
+    assert_eq!(span.tag("stock.sku"), Some("A-42"));
+    assert_eq!(span.annotations[0].value, "stock checked");
+    assert_eq!(
+        span.tag("error"),
+        Some("out of stock"),
+        "not the status code"
+    );
+    assert_eq!(span.tag("http.status_code"), Some("500"));
+}
+
+#[tokio::test]
+async fn a_spawned_task_is_under_the_request_only_when_its_span_is_carried() {
+    let (_, _, _, server) = call("/spawned").await;
+    let request = one(&server, Some(Kind::Server));
+    let carried = one(&server, None);
+    assert_eq!(carried.name.as_deref(), Some("carried"));
+    assert_eq!(carried.parent_id, Some(request.id));
+    // The task spawned without it ran untraced: no `not_carried` span at all.
+    assert_eq!(server.len(), 2, "{server:?}");
+}
+
+#[tokio::test]
 async fn the_health_route_is_not_traced() {
     let (_, status, client, server) = call("/health").await;
     assert_eq!(status, 200);

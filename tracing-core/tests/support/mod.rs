@@ -6,13 +6,18 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::net::TcpListener;
-use zipkin_tracing::{InMemoryReporter, Tracer, ZipkinLayer, local_span};
+use zipkin_tracing::{
+    InMemoryReporter, ParentSpan, Tracer, ZipkinLayer, local_span, with_current_span,
+};
 
-/// A server traced by `tracer` with `/ok`, `/fail` (500), `/items/{id}` and an untraced
-/// `/health`; returns its base URL.
+/// A server traced by `tracer` with `/ok`, `/fail` (500), `/items/{id}`, `/edited` (whose
+/// handler edits its span and answers 500), `/spawned` (which runs a local span in a task
+/// with and one without the request's span) and an untraced `/health`; returns its base URL.
 pub async fn spawn_server(tracer: Tracer) -> String {
     let app = Router::new()
         .route("/ok", get(|| local_span("work", async { "ok" })))
+        .route("/edited", get(edited))
+        .route("/spawned", get(spawned))
         .route(
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "no") }),
@@ -33,6 +38,25 @@ pub async fn spawn_server(tracer: Tracer) -> String {
         .expect("serve");
     });
     format!("http://{address}")
+}
+
+async fn edited() -> StatusCode {
+    with_current_span(|span| {
+        span.rename("reserve stock");
+        span.tag("stock.sku", "A-42");
+        span.annotate("stock checked");
+        span.error("out of stock");
+    });
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+async fn spawned() -> &'static str {
+    let carried = ParentSpan::current().wrap(local_span("carried", async {}));
+    tokio::spawn(carried).await.expect("the carried task");
+    tokio::spawn(local_span("not_carried", async {}))
+        .await
+        .expect("the task");
+    "ok"
 }
 
 /// A tracer for `service` reporting into a fresh in-memory reporter.
