@@ -5,13 +5,12 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::carrier::Carrier;
 use crate::context::{SamplingFlags, TraceContext};
 use crate::id::{IdParseError, SpanId, TraceId};
 
 /// A B3 field: its HTTP header name (lower case, as HTTP/2 sends every name) and the
-/// name written into a [`Carrier`], B3's own spelling.
-pub(crate) struct Field(pub(crate) HeaderName, &'static str);
+/// name in a message's headers ([`Carrier`](crate::Carrier)), B3's own spelling.
+pub(crate) struct Field(pub(crate) HeaderName, pub(crate) &'static str);
 
 const TRACE_ID: Field = Field(HeaderName::from_static("x-b3-traceid"), "X-B3-TraceId");
 const SPAN_ID: Field = Field(HeaderName::from_static("x-b3-spanid"), "X-B3-SpanId");
@@ -126,9 +125,9 @@ impl<'a> Found<'a> {
         found
     }
 
-    /// The B3 values of a carrier, by B3's spelling of each name.
-    fn lookup(carrier: &'a impl Carrier) -> Self {
-        let get = |field: &Field| carrier.get(field.1).map(str::as_bytes);
+    /// The B3 values that `get` finds by B3's spelling of each name.
+    fn lookup(get: impl Fn(&'static str) -> Option<&'a str>) -> Self {
+        let get = |field: &Field| get(field.1).map(str::as_bytes);
         Found {
             single: get(&SINGLE),
             trace_id: get(&TRACE_ID),
@@ -197,20 +196,9 @@ pub fn extract(headers: &HeaderMap) -> Extracted {
     from_found(try_extract(Found::scan(headers)))
 }
 
-/// Reads B3 from a message's headers, or any [`Carrier`], as [`extract`] reads a request's:
-/// the `b3` header, else `X-B3-TraceId` and the others, by those exact names.
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// use zipkin_tracing::{B3Format, Extracted, SamplingFlags, TraceContext, extract_from, inject_into};
-/// let sent = TraceContext::new_root(SamplingFlags::SAMPLED, true);
-/// let mut message_headers = BTreeMap::new();
-/// inject_into(&sent, B3Format::Single, &mut message_headers); // what Brave's messaging writes
-/// assert_eq!(message_headers.keys().collect::<Vec<_>>(), ["b3"]);
-/// assert_eq!(extract_from(&message_headers), Extracted::Context(sent));
-/// ```
-pub fn extract_from(carrier: &impl Carrier) -> Extracted {
-    from_found(try_extract(Found::lookup(carrier)))
+/// [`extract`] from the values `get` finds by B3's spelling of each name.
+pub(crate) fn extract_with<'a>(get: impl Fn(&'static str) -> Option<&'a str>) -> Extracted {
+    from_found(try_extract(Found::lookup(get)))
 }
 
 /// The context read, or [`Extracted::Empty`] with a debug-level log line saying why not.
@@ -373,17 +361,8 @@ pub fn inject(context: &TraceContext, format: B3Format, headers: &mut HeaderMap)
     });
 }
 
-/// Writes `context` into a message's headers, or any [`Carrier`], by B3's spelling of each
-/// name; messages take the single form, as Brave's messaging does. [`extract_from`]'s
-/// example writes one.
-pub fn inject_into(context: &TraceContext, format: B3Format, carrier: &mut impl Carrier) {
-    write(context, format, |field, value| {
-        carrier.set(field.1, String::from_utf8_lossy(value).into_owned());
-    });
-}
-
 /// Hands each B3 field of `context`, in `format`, to `put`.
-fn write(context: &TraceContext, format: B3Format, mut put: impl FnMut(&Field, &[u8])) {
+pub(crate) fn write(context: &TraceContext, format: B3Format, mut put: impl FnMut(&Field, &[u8])) {
     let flags = context.flags;
     match format {
         B3Format::Multi => {

@@ -312,7 +312,7 @@ fn errors_quote_and_shorten_client_values() {
     assert!(message.len() < 160, "{message}");
 }
 
-fn all_contexts() -> Vec<TraceContext> {
+pub(crate) fn all_contexts() -> Vec<TraceContext> {
     let mut contexts = Vec::new();
     for wide in [false, true] {
         for flags in [
@@ -446,33 +446,4 @@ fn a_b3_format_setting_is_multi_or_single() {
         error.contains("multi") && error.contains("single"),
         "{error}"
     );
-}
-
-#[test]
-fn message_headers_carry_both_forms_by_b3_spelling() {
-    use std::collections::HashMap;
-    for context in all_contexts() {
-        let mut single = HashMap::new();
-        inject_into(&context, B3Format::Single, &mut single);
-        assert_eq!(single.len(), 1);
-        assert_eq!(single["b3"], headers_of(&context, B3Format::Single)["b3"]);
-        let mut multi = HashMap::new();
-        inject_into(&context, B3Format::Multi, &mut multi);
-        assert!(multi.contains_key("X-B3-TraceId") && multi.contains_key("X-B3-Flags"));
-        assert_eq!(extract_from(&multi), Extracted::Context(context));
-    }
-    // Read by exact name, as HTTP/2's lower case would not be for messages.
-    let lower: HashMap<String, String> = [("x-b3-traceid", T64), ("x-b3-spanid", SPAN)]
-        .map(|(k, v)| (k.into(), v.into()))
-        .into();
-    assert_eq!(extract_from(&lower), Extracted::Empty);
-    // A malformed b3 in a message starts a new trace, as in a request.
-    let bad: HashMap<String, String> = [("b3".to_owned(), "not-ids".to_owned())].into();
-    assert_eq!(extract_from(&bad), Extracted::Empty);
-}
-
-fn headers_of(context: &TraceContext, format: B3Format) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    inject(context, format, &mut map);
-    map
 }

@@ -9,8 +9,8 @@
 //! |---|---|---|
 //! | `id` | trace and span ids ([`TraceId`], [`SpanId`]) | `generate_random_64bit_string`, `generate_random_128bit_string` |
 //! | `context` | the propagated context ([`TraceContext`]) | `ZipkinAttrs` |
-//! | `carrier` | where a context travels besides HTTP: a message's headers ([`Carrier`]) | — |
 //! | `b3` | **where headers are read and written**: [`extract`], [`inject`] | `create_http_headers_for_new_span`; its Flask example parses them by hand |
+//! | `carrier` | B3 in a message's headers, or any string-keyed [`Carrier`] ([`extract_from`], [`inject_into`]) | — |
 //! | `sample` | sampling decisions ([`ProbabilitySampler`], [`RuleSampler`]) | `sample_rate` |
 //! | `w3c` | W3C Trace Context, OpenTelemetry's headers: `traceparent` and `tracestate` | — |
 //! | `propagation` | which formats a service reads and writes ([`Propagation`]: `b3`, `w3c`, `b3,w3c`) | — |
@@ -39,10 +39,10 @@
 
 mod id;
 
-mod carrier;
 mod context;
 
 mod b3;
+mod carrier;
 mod sample;
 mod w3c;
 
@@ -66,10 +66,10 @@ mod http_tags;
 mod client;
 mod server;
 
-pub use b3::{B3Format, Extracted, extract, extract_from, inject, inject_into};
+pub use b3::{B3Format, Extracted, extract, inject};
 #[cfg(feature = "tracing-bridge")]
 pub use bridge::TracingBridge;
-pub use carrier::Carrier;
+pub use carrier::{Carrier, extract_from, inject_into};
 pub use client::{Call, TracedRequest, describe_error, send_with};
 pub use context::{SamplingFlags, TraceContext};
 pub use current::{ParentSpan, current_context, with_current_span};

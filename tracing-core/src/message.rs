@@ -5,8 +5,8 @@
 
 use std::future::Future;
 
-use crate::b3::{B3Format, Extracted, extract_from, inject_into};
-use crate::carrier::Carrier;
+use crate::b3::{B3Format, Extracted};
+use crate::carrier::{Carrier, extract_from, inject_into};
 use crate::current::{self, Current};
 use crate::local::in_span;
 use crate::model::Kind;
