@@ -4,7 +4,8 @@
 //! `service_1_do_stuff` sleeps 2 s and calls service2's `GET /service/` in a CLIENT span
 //! whose B3 headers service2 joins; then service1 sleeps 1 s and answers `OK`, with the
 //! trace id in `x-trace-id`. Sleeps are scaled by `TIME_SCALE`. If service2 is down or
-//! fails, service1 answers 502; if it is too slow, 504.
+//! fails, service1 answers 502; if it is too slow, 504; either way `service_1_do_stuff`
+//! carries an `error` tag saying why.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use axum::routing::get;
 use clap::Parser;
 use plumbing::{ServiceArgs, scaled_sleep};
 use zipkin_reporter::AsyncReporter;
-use zipkin_tracing::{Call, TracedRequest, Tracer, ZipkinLayer, current_context, local_span};
+use zipkin_tracing::{Call, TracedRequest, Tracer, ZipkinLayer, current_context, try_local_span};
 
 /// The service name recorded on service1's spans.
 pub const SERVICE_NAME: &str = "service1";
@@ -143,7 +144,8 @@ impl IntoResponse for Downstream {
 
 async fn index(State(state): State<AppState>) -> Response {
     tracing::info!("handling GET /");
-    let result = local_span("service_1_do_stuff", do_stuff(&state)).await;
+    // An `Err` (service2 down, slow or failing) marks the span with `error`, saying why.
+    let result = try_local_span("service_1_do_stuff", do_stuff(&state)).await;
     let mut response = match result {
         Ok(()) => {
             scaled_sleep(1.0, state.time_scale).await;
