@@ -176,6 +176,45 @@ pub async fn assert_one_link(api: &ZipkinApi, sent: &SentRequests) -> anyhow::Re
     Ok(())
 }
 
+/// Waits until `/dependencies`, over the window from `start_ms` to now, holds the link
+/// `parent -> child` with exactly `calls` calls (names compared ignoring case); fails with
+/// the last links seen. Other links may be there: for a Zipkin that tests share.
+pub async fn wait_for_link(
+    api: &ZipkinApi,
+    parent: &str,
+    child: &str,
+    calls: u64,
+    start_ms: u64,
+) -> anyhow::Result<()> {
+    let what = format!("the dependency link {parent} -> {child} with callCount {calls}");
+    wait_until(&what, STORE_DEADLINE, || async {
+        let end_ms = now_millis() + 1;
+        let query = format!(
+            "/api/v2/dependencies?endTs={end_ms}&lookback={}",
+            end_ms.saturating_sub(start_ms) + 1000
+        );
+        let links = get_json(api, &query)
+            .await
+            .map_err(|error| format!("{error:#}"))?;
+        let is = |link: &serde_json::Value, field: &str, service: &str| {
+            link[field]
+                .as_str()
+                .is_some_and(|name| name.eq_ignore_ascii_case(service))
+        };
+        let found = links.as_array().into_iter().flatten().any(|link| {
+            is(link, "parent", parent)
+                && is(link, "child", child)
+                && link["callCount"].as_u64() == Some(calls)
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(format!("{query} answered {links}"))
+        }
+    })
+    .await
+}
+
 /// `GET {base}{path_and_query}` answered 200 with JSON.
 pub async fn get_json(api: &ZipkinApi, path_and_query: &str) -> anyhow::Result<serde_json::Value> {
     let url = format!("{}{path_and_query}", api.base_url());
