@@ -137,13 +137,16 @@ struct Rule {
     keep: Keep,
 }
 
+/// How many of the traces a rule matches it keeps.
 #[derive(Debug)]
 enum Keep {
+    /// A fixed fraction, decided by the trace id as [`ProbabilitySampler`] does.
     Fraction(ProbabilitySampler),
     /// At most `per_second` traces a second, from a bucket holding a tenth of a second's
     /// worth (at least one), so that a burst cannot spend a whole second's budget at once.
     PerSecond {
         per_second: f64,
+        /// The tokens left, and when they were last topped up.
         bucket: Mutex<(f64, Instant)>,
     },
 }
