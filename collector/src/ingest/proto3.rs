@@ -166,8 +166,8 @@ fn read_span(proto: ProtoSpan) -> Result<Span, Refusal> {
     Ok(settle(span))
 }
 
-/// An endpoint as the JSON v2 reader keeps it: an address of the wrong length is dropped,
-/// an IPv4 address written as IPv6 is IPv4, a port of zero or below is absent.
+/// An endpoint as Zipkin keeps it: an address of the wrong length is dropped, an IPv4
+/// address written as IPv6 is IPv4, a port of zero is absent, one out of range refused.
 fn endpoint(field: &str, proto: Option<ProtoEndpoint>) -> Result<Option<Endpoint>, Refusal> {
     let Some(proto) = proto else {
         return Ok(None);
@@ -183,11 +183,11 @@ fn endpoint(field: &str, proto: Option<ProtoEndpoint>) -> Result<Option<Endpoint
             None => {}
         }
     }
-    if proto.port > i32::from(u16::MAX) {
-        return Err(refuse(
-            &format!("{field}.port"),
-            format!("invalid port {}", proto.port),
-        ));
+    // Zipkin reads the port as a 32-bit varint: a negative int32 takes ten bytes on the
+    // wire, which it refuses as malformed.
+    if !(0..=i32::from(u16::MAX)).contains(&proto.port) {
+        let problem = format!("invalid port {}", proto.port);
+        return Err(refuse(&format!("{field}.port"), problem));
     }
     endpoint.port = u16::try_from(proto.port).ok().filter(|&port| port != 0);
     Ok((endpoint != Endpoint::default()).then_some(endpoint))

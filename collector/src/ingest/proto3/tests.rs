@@ -121,7 +121,7 @@ fn zipkins_proto_rules_hold() {
         .to_ipv6_mapped()
         .octets()
         .to_vec();
-    endpoint.port = -1;
+    endpoint.port = 0;
     let span = read_proto3_span_list(&encode(vec![proto]))
         .unwrap()
         .remove(0);
@@ -145,6 +145,8 @@ fn bad_bodies_are_refused_with_a_reason() {
     long.id = vec![1; 9];
     let mut port = to_proto(&full_span());
     port.remote_endpoint.as_mut().unwrap().port = 70_000;
+    let mut negative = to_proto(&full_span());
+    negative.local_endpoint.as_mut().unwrap().port = -1;
     for (body, says) in [
         (b"hello".to_vec(), "starting with field 1"),
         (b"\x0a\x05\xff\xff".to_vec(), "malformed proto3"),
@@ -157,6 +159,10 @@ fn bad_bodies_are_refused_with_a_reason() {
         (
             encode(vec![port]),
             "span 0, field remoteEndpoint.port: invalid port 70000",
+        ),
+        (
+            encode(vec![negative]),
+            "span 0, field localEndpoint.port: invalid port -1",
         ),
     ] {
         let refusal = crate::ingest::decode_proto3_spans(&body).unwrap_err();
