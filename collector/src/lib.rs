@@ -9,8 +9,8 @@
 //! - [`config`]: limits and autocomplete keys ([`CollectorConfig`]) and the binary's
 //!   command line ([`Config`]).
 //! - [`Collector`]: the shared in-memory store, with a way to wait for a trace.
-//! - ingest: `POST /api/v2/spans`, read as Zipkin reads it, gzip, size limits
-//!   ([`IngestError`]).
+//! - ingest: `POST /api/v2/spans` (JSON or proto3) and `POST /api/v1/spans` (JSON v1),
+//!   read as Zipkin reads them, gzip, size limits ([`IngestError`]).
 //! - query: traces by id and [`TraceQuery`], the filters of `/api/v2/traces`.
 //! - names: services, span names, remote services, autocomplete keys and values.
 //! - dependencies: `/api/v2/dependencies`, the service graph as [`DependencyLink`]s.
@@ -60,6 +60,6 @@ pub mod waterfall;
 pub use collector::{Collector, WaitError};
 pub use config::{CollectorConfig, Config};
 pub use dependencies::DependencyLink;
-pub use ingest::{IngestError, decode_spans, gunzip};
+pub use ingest::{IngestError, decode_proto3_spans, decode_spans, decode_v1_spans, gunzip};
 pub use query::{QueryError, TraceQuery};
 pub use server::{app, serve};

@@ -19,12 +19,12 @@ use std::future::Future;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::Collector;
 use crate::dependencies::get_dependencies;
-use crate::ingest::post_spans;
+use crate::ingest::{post_spans, post_v1_spans};
 use crate::names::{
     get_autocomplete_keys, get_autocomplete_values, get_remote_services, get_services,
     get_span_names,
@@ -41,6 +41,10 @@ pub fn app(collector: Collector) -> Router {
             get(get_span_names)
                 .post(post_spans)
                 .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route(
+            "/api/v1/spans",
+            post(post_v1_spans).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/api/v2/trace/{trace_id}", get(get_trace))
         .route("/api/v2/traceMany", get(get_trace_many))

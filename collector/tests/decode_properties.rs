@@ -1,5 +1,6 @@
-//! Property tests for the collector's span decoder: no body, however broken, panics it or
-//! the ingest route, and every valid span list survives encoding and decoding unchanged.
+//! Property tests for the collector's span decoders: no body, however broken, panics one
+//! (JSON v2, JSON v1, proto3) or the ingest route, and every valid span list survives
+//! encoding and decoding unchanged.
 //!
 //! Bodies are generated three ways: any bytes; JSON shaped like a span list whose fields
 //! carry values of every JSON type (the near misses a buggy tracer sends); and real span
@@ -17,7 +18,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use collector::{IngestError, decode_spans, gunzip};
+use collector::{IngestError, decode_proto3_spans, decode_spans, decode_v1_spans, gunzip};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
@@ -240,6 +241,26 @@ proptest! {
     #[test]
     fn any_bytes_are_decoded_or_refused_with_a_reason(body in proptest::collection::vec(any::<u8>(), 0..256)) {
         if let Err(error) = decode_spans(&body) {
+            assert_explained(&error)?;
+        }
+    }
+
+    #[test]
+    fn any_bytes_are_decoded_or_refused_with_a_reason_as_v1_or_proto3(
+        body in proptest::collection::vec(any::<u8>(), 0..256),
+    ) {
+        // Bytes after a span's key and length reach the proto3 decoder's span fields.
+        let proto3 = [&[0x0a, u8::try_from(body.len().min(127)).unwrap()][..], &body].concat();
+        let refusals = [decode_v1_spans(&body).err(), decode_proto3_spans(&proto3).err()];
+        for error in refusals.into_iter().flatten() {
+            assert_explained(&error)?;
+        }
+    }
+
+    #[test]
+    fn span_shaped_json_is_decoded_or_refused_with_a_reason_as_v1(list in span_like_list()) {
+        // The v2 fields a v1 span shares (ids, name, timing, annotations) with any values.
+        if let Err(error) = decode_v1_spans(&serde_json::to_vec(&list).unwrap()) {
             assert_explained(&error)?;
         }
     }

@@ -1,4 +1,4 @@
-//! `POST /api/v2/spans`: what is accepted (202), refused (400, 413, 415) and how.
+//! `POST /api/v2/spans` with JSON: what is accepted (202), refused (400, 413, 415) and how.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers: a panic is the failure report"
@@ -225,7 +225,7 @@ async fn a_gzip_bomb_is_a_413() {
 }
 
 #[tokio::test]
-async fn encodings_other_than_gzip_and_json_are_refused() {
+async fn encodings_other_than_gzip_and_types_other_than_json_and_protobuf_are_refused() {
     let (_collector, router) = setup(1 << 20, 100);
     let request = |name: &str, value: &str, body: &'static str| {
         Request::post("/api/v2/spans")
@@ -239,12 +239,15 @@ async fn encodings_other_than_gzip_and_json_are_refused() {
     let (status, message) = send(&router, request("content-encoding", "br", "[]")).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(message.contains("\"br\""), "{message}");
+    let (status, _) = send(&router, request("content-type", "application/x-thrift", "")).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Protobuf is read as proto3 (ingest_proto3.rs); an empty body is an empty list.
     let (status, _) = send(
         &router,
         request("content-type", "application/x-protobuf", ""),
     )
     .await;
-    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(status, StatusCode::ACCEPTED);
     // No Content-Type at all is read as JSON, as Zipkin does.
     let (status, _) = send(
         &router,

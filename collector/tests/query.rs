@@ -472,7 +472,10 @@ async fn the_oldest_traces_are_evicted_at_the_cap() {
 #[tokio::test]
 async fn unknown_paths_are_a_404() {
     let (_collector, router) = setup(1 << 20, 100);
-    assert_eq!(get(&router, "/api/v1/spans").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&router, "/api/v1/traces").await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         get(&router, "/api/v2/trace/").await.0,
         StatusCode::NOT_FOUND

@@ -40,7 +40,7 @@ pub(super) struct Refusal {
     pub(super) problem: String,
 }
 
-fn refuse(field: &str, problem: impl Into<String>) -> Refusal {
+pub(super) fn refuse(field: &str, problem: impl Into<String>) -> Refusal {
     Refusal {
         field: field.to_owned(),
         problem: problem.into(),
@@ -121,20 +121,11 @@ fn read_span(item: &Value) -> Result<Span, Refusal> {
             _ => {}
         }
     }
-    if span.parent_id == Some(span.id) {
-        span.parent_id = None;
-    }
-    if span.kind == Some(Kind::Client) {
-        span.shared = false;
-    }
-    span.annotations
-        .sort_by(|a, b| (a.timestamp, &a.value).cmp(&(b.timestamp, &b.value)));
-    span.annotations.dedup();
-    Ok(span)
+    Ok(super::settle(span))
 }
 
 /// A text field: a JSON string, or a number as its digits.
-fn text(field: &str, value: &Value) -> Result<String, Refusal> {
+pub(super) fn text(field: &str, value: &Value) -> Result<String, Refusal> {
     match value {
         Value::String(text) => Ok(text.clone()),
         Value::Number(number) => Ok(number.to_string()),
@@ -143,7 +134,7 @@ fn text(field: &str, value: &Value) -> Result<String, Refusal> {
 }
 
 /// A number field: a whole JSON number, a float with no fraction, or text holding either.
-fn whole_number(field: &str, value: &Value) -> Result<i64, Refusal> {
+pub(super) fn whole_number(field: &str, value: &Value) -> Result<i64, Refusal> {
     let from_float = |float: f64| {
         // `i64::MAX as f64` rounds up to 2^63, which is itself out of range.
         let in_range = float.fract() == 0.0 && float >= i64::MIN as f64 && float < i64::MAX as f64;
@@ -164,11 +155,11 @@ fn whole_number(field: &str, value: &Value) -> Result<i64, Refusal> {
 }
 
 /// A timestamp or duration: zero or below means absent.
-fn positive(number: i64) -> Option<u64> {
+pub(super) fn positive(number: i64) -> Option<u64> {
     u64::try_from(number).ok().filter(|&n| n > 0)
 }
 
-fn boolean(field: &str, value: &Value) -> Result<bool, Refusal> {
+pub(super) fn boolean(field: &str, value: &Value) -> Result<bool, Refusal> {
     value
         .as_bool()
         .ok_or_else(|| refuse(field, format!("expected true or false, got {value}")))
@@ -209,7 +200,7 @@ pub(crate) fn normalise_trace_id(id: &str) -> Result<String, String> {
     })
 }
 
-fn trace_id(id: &str) -> Result<TraceId, Refusal> {
+pub(super) fn trace_id(id: &str) -> Result<TraceId, Refusal> {
     let normal = normalise_trace_id(id).map_err(|problem| refuse("traceId", problem))?;
     normal.parse().map_err(|_| {
         refuse(
@@ -219,7 +210,7 @@ fn trace_id(id: &str) -> Result<TraceId, Refusal> {
     })
 }
 
-fn span_id(id: &str) -> Result<SpanId, Refusal> {
+pub(super) fn span_id(id: &str) -> Result<SpanId, Refusal> {
     check_hex("id", id, 16)?;
     if id.len() == 16 && is_zeros(id) {
         return Err(refuse("id", format!("{id:?} is all zeros")));
@@ -232,7 +223,7 @@ fn span_id(id: &str) -> Result<SpanId, Refusal> {
     })
 }
 
-fn parent_id(id: &str) -> Result<Option<SpanId>, Refusal> {
+pub(super) fn parent_id(id: &str) -> Result<Option<SpanId>, Refusal> {
     check_hex("parentId", id, 16)?;
     // Non-zero lower hex of at most 16 digits always parses once padded.
     Ok(format!("{id:0>16}").parse().ok())
@@ -248,13 +239,13 @@ fn kind(word: &str) -> Result<Kind, Refusal> {
     }
 }
 
-fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, Refusal> {
+pub(super) fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, Refusal> {
     value
         .as_object()
         .ok_or_else(|| refuse(field, format!("expected an object, got {value}")))
 }
 
-fn endpoint(field: &str, value: &Value) -> Result<Option<Endpoint>, Refusal> {
+pub(super) fn endpoint(field: &str, value: &Value) -> Result<Option<Endpoint>, Refusal> {
     let mut endpoint = Endpoint::default();
     for (name, value) in object(field, value)? {
         if value.is_null() {
@@ -286,7 +277,7 @@ fn endpoint(field: &str, value: &Value) -> Result<Option<Endpoint>, Refusal> {
 
 /// An address of either family; an IPv6 address written with an embedded IPv4 one
 /// (`::ffff:10.0.0.2`, `::10.0.0.2`) is that IPv4 address.
-fn ip_address(text: &str) -> Option<IpAddr> {
+pub(super) fn ip_address(text: &str) -> Option<IpAddr> {
     if let Ok(ip) = text.parse::<Ipv4Addr>() {
         return Some(IpAddr::V4(ip));
     }

@@ -1,5 +1,6 @@
 //! The engines the end-to-end tests run for real, each as a child process of the test:
-//! the Zipkin server from its jar, MariaDB, RabbitMQ, Kafka and headless Chromium.
+//! the Zipkin server from its jar, MariaDB, RabbitMQ, Kafka and headless Chromium; and
+//! py_zipkin, run to encode span bodies.
 //!
 //! Every engine starts through [`process::EngineProcess`] (a free port, one startup
 //! deadline, its log kept for error messages, killed on drop) and every test applies one
@@ -15,6 +16,7 @@
 //! | [`rabbitmq`] | a private RabbitMQ node, to stop and start again |
 //! | [`kafka`] | a private one-node Kafka broker, to stop and start again |
 //! | [`chromium`] | headless Chromium through WebDriver (`chromedriver`) |
+//! | [`py_zipkin`] | the article's Python tracer in its virtualenv, encoding span bodies |
 
 use std::io::Write as _;
 
@@ -23,6 +25,7 @@ pub mod kafka;
 pub mod mariadb;
 pub mod ports;
 pub mod process;
+pub mod py_zipkin;
 pub mod rabbitmq;
 pub mod zipkin;
 
