@@ -105,15 +105,16 @@ pub fn group_by_trace(spans: Vec<Span>) -> Vec<Vec<Span>> {
 /// Reads what a file or a collector holds: a JSON list of v2 spans, or a list of such
 /// lists (one per trace, as `/api/v2/traces` answers); returns the traces, grouped by id.
 pub fn traces_from_json(json: &str) -> Result<Vec<Vec<Span>>, serde_json::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Listing {
-        Spans(Vec<Span>),
-        Traces(Vec<Vec<Span>>),
-    }
-    let spans = match serde_json::from_str(json)? {
-        Listing::Spans(spans) => spans,
-        Listing::Traces(traces) => traces.into_iter().flatten().collect(),
+    use serde::Deserialize as _;
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    let first = value.as_array().and_then(|list| list.first());
+    let spans = if first.is_some_and(serde_json::Value::is_array) {
+        Vec::<Vec<Span>>::deserialize(value)?
+            .into_iter()
+            .flatten()
+            .collect()
+    } else {
+        Vec::<Span>::deserialize(value)?
     };
     Ok(group_by_trace(spans))
 }

@@ -1,5 +1,6 @@
-//! What the demo prints: where things run, the request, each trace's waterfall and the B3
-//! headers that crossed the wire.
+//! What the demo prints: where things run, the request, each trace's waterfall with the
+//! trace doctor's findings (none for a healthy trace) and the B3 headers that crossed the
+//! wire.
 //!
 //! [`Printer`] writes to any [`Write`], standard output in the binary and a buffer in
 //! tests, so the whole text can be checked. Logs never come here: they go to standard
@@ -9,6 +10,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use collector::doctor::{diagnose, render_findings};
 use collector::waterfall::{WaterfallOptions, render};
 
 use crate::chain::Chain;
@@ -107,8 +109,9 @@ impl<W: Write> Printer<W> {
     }
 
     /// A trace: a warning if spans are missing (or none, if it was not sampled), the
-    /// waterfall, the B3 headers, and where to fetch its JSON while `collector` serves;
-    /// `None` once the demo stops its collector on exit (`--once`).
+    /// waterfall and the doctor's findings, the B3 headers, and where to fetch its JSON
+    /// while `collector` serves; `None` once the demo stops its collector on exit
+    /// (`--once`).
     pub fn trace(
         &mut self,
         trace: &CollectedTrace,
@@ -128,6 +131,9 @@ impl<W: Write> Printer<W> {
         if trace.sampled {
             self.out
                 .write_all(render(&trace.spans, &self.waterfall).as_bytes())?;
+            // Nothing for a healthy trace, such as the article's.
+            let findings = diagnose(&trace.spans, &[]);
+            self.out.write_all(render_findings(&findings).as_bytes())?;
         }
         writeln!(self.out)?;
         if trace.headers.is_empty() {
