@@ -74,6 +74,31 @@ pub fn examples() -> Vec<Example> {
         span.timestamp = span.timestamp.map(|ts| ts - 50_000);
     }
     list.push(example("clock skew", skewed, &["clock-skew"]));
+    // service2's clock is 5 ms ahead: its server starts in time but ends after the client.
+    let mut late_server = article();
+    for span in &mut late_server[SERVER2..] {
+        span.timestamp = span.timestamp.map(|ts| ts + 5_000);
+    }
+    list.push(example("late server", late_server, &["clock-skew"]));
+    // db_search publishes a message that service3 consumes after the publish returned.
+    let mut hop = article();
+    let mut publish = child(&hop[DB_SEARCH], 0xf1, "publish", Some(Kind::Producer));
+    publish.remote_endpoint = Some(Endpoint::service("rabbitmq"));
+    let mut consume = child(&publish, 0xf2, "consume", Some(Kind::Consumer));
+    consume.local_endpoint = Some(Endpoint::service("service3"));
+    consume.remote_endpoint = Some(Endpoint::service("rabbitmq"));
+    consume.timestamp = publish.timestamp.map(|ts| ts + 20_000);
+    hop.extend([publish.clone(), consume.clone()]);
+    list.push(example("message hop", hop, &[]));
+    // service3's clock is 30 ms behind: it consumes the message before it was sent.
+    let mut early_consumer = article();
+    consume.timestamp = publish.timestamp.map(|ts| ts - 30_000);
+    early_consumer.extend([publish, consume]);
+    list.push(example(
+        "consumer before producer",
+        early_consumer,
+        &["clock-skew"],
+    ));
     // One host's child ending a microsecond after its parent is rounding, not skew.
     let mut rounded = article();
     let parent_end = rounded[DO_STUFF2].timestamp.unwrap_or(0) + 203_180;

@@ -1,7 +1,7 @@
-//! The rules about time: a server outside its client's interval (`clock-skew`, with the
-//! shift Zipkin's UI would apply), timestamps in the wrong unit (`timestamp-unit`), and
-//! finished spans without a duration (`zero-duration`). Only spans of different services
-//! are compared for skew: one host's spans share a clock.
+//! The rules about time: a child outside its parent's interval on another host
+//! (`clock-skew`, with the shift Zipkin's UI would apply), timestamps in the wrong unit
+//! (`timestamp-unit`), and finished spans without a duration (`zero-duration`). Only spans
+//! of different services are compared for skew: one host's spans share a clock.
 
 use zipkin_tracing::{Kind, Span};
 
@@ -10,23 +10,21 @@ use super::rules::{CLOCK_SKEW, TIMESTAMP_UNIT, ZERO_DURATION};
 use super::view::{MICROS, TraceView, describe, micros, same_service};
 use crate::waterfall::format_duration;
 
-/// `clock-skew`: a SERVER span under a CLIENT span of another service that starts before
-/// it or ends after it, or a CONSUMER that starts before its PRODUCER.
+/// `clock-skew`: a span that starts before its parent on another service, or a SERVER
+/// that ends after its CLIENT. (A CONSUMER may well end after its PRODUCER, and work a
+/// local span started on another service may outlive it: only their starts are checked.)
 pub(crate) fn clock_skew(view: &TraceView<'_>, findings: &mut Vec<Finding>) {
     for (index, child) in view.spans.iter().enumerate() {
         let Some(parent) = view.parent(index).map(|i| &view.spans[i]) else {
             continue;
         };
-        let pair = (parent.kind, child.kind);
-        let rpc = pair == (Some(Kind::Client), Some(Kind::Server));
-        if !(rpc || pair == (Some(Kind::Producer), Some(Kind::Consumer)))
-            || same_service(parent, child)
-        {
+        if same_service(parent, child) {
             continue;
         }
         let (Some(start), Some(child_start)) = (micros(parent), micros(child)) else {
             continue;
         };
+        let rpc = (parent.kind, child.kind) == (Some(Kind::Client), Some(Kind::Server));
         let early = start.saturating_sub(child_start);
         let late = match (parent.duration, child.duration) {
             (Some(length), Some(child_length)) if rpc => {
@@ -57,15 +55,29 @@ pub(crate) fn clock_skew(view: &TraceView<'_>, findings: &mut Vec<Finding>) {
                 };
                 format!("Zipkin's UI moves {service}'s spans {by} {way} to fit{caveat}")
             }
-            None => "Zipkin's UI leaves it as it is (it only corrects a server that starts \
-                     before its client)"
+            None if rpc => {
+                // Where the UI's rule would put it: centred, half the slack each way.
+                let slack = parent
+                    .duration
+                    .unwrap_or(0)
+                    .saturating_sub(child.duration.unwrap_or(0));
+                let centred = (child_start - start).saturating_sub(slack / 2);
+                format!(
+                    "Zipkin's UI leaves it as it is (it only corrects a server that starts \
+                     before its client); centred in its client, {service}'s spans would \
+                     move {} earlier",
+                    format_duration(centred)
+                )
+            }
+            None => "Zipkin's UI leaves it as it is (it only corrects a SERVER span under a \
+                     CLIENT span)"
                 .to_owned(),
         };
         findings.push(Finding::new(
             CLOCK_SKEW,
             [parent.id, child.id],
             format!(
-                "{} {outside} its caller {}: {correction}",
+                "{} {outside} its parent {}: {correction}",
                 describe(child),
                 describe(parent)
             ),
@@ -229,5 +241,15 @@ mod tests {
         assert!(message.contains("starts 48.952ms before"), "{message}");
         assert!(message.contains("49.756ms later"), "{message}");
         assert!(message.contains("lacks"), "{message}");
+
+        let example = super::super::examples()
+            .into_iter()
+            .find(|e| e.name == "late server")
+            .unwrap();
+        let findings = super::super::diagnose(&example.spans, &[]);
+        let message = &findings[0].message;
+        assert!(message.contains("ends 4.440ms after"), "{message}");
+        assert!(message.contains("leaves it as it is"), "{message}");
+        assert!(message.contains("move 5.244ms earlier"), "{message}");
     }
 }
