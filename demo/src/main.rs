@@ -27,6 +27,7 @@ struct Cli {
     demo: demo::Config,
 }
 
+/// What the binary runs instead of the demo.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Examines a trace (by id, from --zipkin) or a JSON file of spans for the usual
