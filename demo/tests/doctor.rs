@@ -47,14 +47,32 @@ async fn doctor(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-/// `json` written to a fresh file of this test run.
-fn file_with(json: &str) -> PathBuf {
+/// A file of this test run, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `json` written to a fresh file in the system's temporary folder.
+fn file_with(json: &str) -> TempFile {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let folder = std::env::temp_dir().join(format!("demo-doctor-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).unwrap();
-    let path = folder.join(format!("{}.json", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let name = format!(
+        "demo-doctor-{}-{}.json",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let path = std::env::temp_dir().join(name);
     std::fs::write(&path, json).unwrap();
-    path
+    TempFile(path)
 }
 
 fn example(name: &str) -> Example {
@@ -65,7 +83,7 @@ fn example(name: &str) -> Example {
 async fn the_healthy_article_prints_its_waterfall_and_no_finding_and_exits_0() {
     let spans = example("healthy article").spans;
     let path = file_with(&serde_json::to_string(&spans).unwrap());
-    let (code, stdout, stderr) = doctor(&[path.to_str().unwrap()]).await;
+    let (code, stdout, stderr) = doctor(&[path.arg()]).await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.starts_with(&format!("Trace {} | 6 spans", spans[0].trace_id)));
     assert!(stdout.contains("service2: db_search"), "{stdout}");
@@ -84,7 +102,7 @@ async fn each_example_mistake_prints_its_rule_with_cause_and_fix_and_exits_1() {
         let mut traces: Vec<Vec<Span>> = vec![example.spans.clone()];
         traces.extend(example.neighbours.iter().cloned());
         let path = file_with(&serde_json::to_string(&traces).unwrap());
-        let (code, stdout, stderr) = doctor(&[path.to_str().unwrap()]).await;
+        let (code, stdout, stderr) = doctor(&[path.arg()]).await;
         assert_eq!(code, Some(1), "{}:\n{stdout}\n{stderr}", example.name);
         let found: Vec<&str> = stdout
             .lines()
@@ -139,8 +157,8 @@ async fn what_cannot_be_read_exits_2_with_one_line_saying_why() {
     let nobody = format!("http://{}", unused.local_addr().unwrap());
     drop(unused);
     let cases: [(Vec<&str>, &str); 4] = [
-        (vec![not_json.to_str().unwrap()], "not a JSON list"),
-        (vec![not_spans.to_str().unwrap()], "invalid id"),
+        (vec![not_json.arg()], "not a JSON list"),
+        (vec![not_spans.arg()], "invalid id"),
         (vec!["no-such-file.json"], "neither a file nor a trace id"),
         (vec!["463ac35c9f6413ad", "--zipkin", &nobody], "no answer"),
     ];
