@@ -1,8 +1,9 @@
 //! `demo doctor`, run as a user would: on a JSON file of spans it prints the waterfall and
 //! each finding with its rule id, cause and fix, and exits 0 for the healthy article and 1
-//! for each example mistake; with a trace id it reads the trace from `--zipkin` (here the
-//! stand-in collector). A file or trace it cannot read, or a missing argument, exits 2
-//! with a one-line message.
+//! for each example mistake; with a trace id it reads the trace from `--zipkin` (the
+//! stand-in collector, and the real Zipkin from its jar) with the traces started beside
+//! it. A file or trace it cannot read, or a missing argument, exits 2 with a one-line
+//! message.
 
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -14,8 +15,9 @@ use std::time::Duration;
 
 use collector::doctor::{Example, examples};
 use collector::{Collector, CollectorConfig};
+use itests::{ZipkinServer, wait_for_trace};
 use tokio::process::Command;
-use zipkin_tracing::Span;
+use zipkin_tracing::{Span, TraceId};
 
 /// How long the binary may take; generous, the machines are shared.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -147,6 +149,40 @@ async fn a_trace_id_is_read_from_the_given_zipkin() {
     let (code, _, stderr) = doctor(&["463ac35c9f6413ad", "--zipkin", &base]).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no trace 463ac35c9f6413ad"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_trace_id_is_read_from_the_real_zipkin_with_the_traces_started_beside_it() {
+    let Some(zipkin) = ZipkinServer::shared_or_skip("demo doctor").await else {
+        return;
+    };
+    let api = zipkin.api();
+    // Trace ids of this run's own: a shared Zipkin keeps what other tests stored.
+    let lost = example("headers lost");
+    let (caller, callee) = (TraceId::random_128(), TraceId::random_128());
+    let mut traces = [lost.spans.clone(), lost.neighbours[0].clone()];
+    for (trace, id) in traces.iter_mut().zip([caller, callee]) {
+        for span in trace.iter_mut() {
+            span.trace_id = id;
+        }
+        let response = reqwest::Client::new()
+            .post(api.spans_endpoint())
+            .header("content-type", "application/json")
+            .body(serde_json::to_string(trace).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        // Zipkin answers before it stores: wait until it has the spans.
+        wait_for_trace(&api, id, trace.len()).await.unwrap();
+    }
+    let id = caller.to_string();
+    let (code, stdout, stderr) = doctor(&[&id, "--zipkin", zipkin.base_url()]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    // Zipkin lower-cases names; the callee's trace is found by `/api/v2/traces`.
+    assert!(stdout.contains("service1: get /service/"), "{stdout}");
+    assert!(stdout.contains("[headers-lost]"), "{stdout}");
+    assert!(stdout.contains(&callee.to_string()), "{stdout}");
 }
 
 #[tokio::test]
