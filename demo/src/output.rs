@@ -236,6 +236,40 @@ mod tests {
     }
 
     #[test]
+    fn findings_come_under_the_waterfall_and_only_when_there_are_some() {
+        let options = WaterfallOptions {
+            width: 100,
+            colour: false,
+        };
+        let examples = collector::doctor::examples();
+        for (name, finding) in [
+            ("healthy article", None),
+            ("orphan task", Some("[context-lost]")),
+        ] {
+            let example = examples.iter().find(|e| e.name == name).unwrap();
+            let trace = CollectedTrace {
+                trace_id: example.spans[0].trace_id,
+                spans: example.spans.clone(),
+                complete: true,
+                sampled: true,
+                headers: Vec::new(),
+            };
+            let mut printer = Printer::new(Vec::new(), options);
+            printer.trace(&trace, None).unwrap();
+            let text = String::from_utf8(printer.into_inner()).unwrap();
+            match finding {
+                None => assert!(!text.contains("Doctor"), "{text}"),
+                Some(id) => {
+                    let rows = text.find("service2: db_search").unwrap();
+                    let found = text.find(id).unwrap_or_else(|| panic!("{text}"));
+                    let headers = text.find("received no B3 headers").unwrap();
+                    assert!(rows < found && found < headers, "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn headers_are_aligned_and_explained() {
         let options = WaterfallOptions {
             width: 80,
