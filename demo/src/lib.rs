@@ -23,7 +23,7 @@
 //! | [`output`] | the printed text: intro, waterfall, headers |
 //! | [`run`] | the demo from start to finish |
 //! | [`remote`] | `--zipkin URL`: the demo against a running Zipkin, read back through its API |
-//! | [`doctor`] | `demo doctor TRACE_ID\|FILE.json`: the trace doctor on a trace of your own |
+//! | [`doctor`](mod@doctor) | `demo doctor TRACE_ID\|FILE.json`: the trace doctor on a trace of your own |
 //!
 //! The table lists the modules in the order they build on each other: each uses only
 //! modules above it.
