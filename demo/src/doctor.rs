@@ -1,11 +1,11 @@
-//! `demo doctor TRACE_ID|FILE.json`: the trace doctor on a trace of your own services.
+//! `demo doctor TRACE_ID|FILE.json`: the trace doctor on a trace of your own services,
+//! printing each trace's waterfall and findings (the binary exits 0 when there is none, 1
+//! when there are some and 2 when the trace cannot be read).
 //!
-//! With a trace id it reads the trace from a running Zipkin (`--zipkin`, by default
-//! `http://127.0.0.1:9411`), together with the traces that started during it, so that a
-//! callee that lost the trace headers shows up. With a file it reads a JSON list of v2
-//! spans, or a list of such lists, and diagnoses each trace with the others as neighbours.
-//! It prints each trace's waterfall and findings; the binary exits 0 when there is none,
-//! 1 when there are some and 2 when the trace cannot be read.
+//! A trace id is read from a running Zipkin (`--zipkin`, by default
+//! `http://127.0.0.1:9411`) with the traces that started during it, so that a callee that
+//! lost the trace headers shows up; a file holds a JSON list of v2 spans, or a list of
+//! such lists, and each trace in it is diagnosed with the others as its neighbours.
 
 use std::io::Write;
 use std::path::Path;

@@ -1,7 +1,8 @@
 //! The rules about links between spans: a parent that is not there (`context-lost`), a
 //! call whose callee never joined (`headers-lost` when the callee started a trace of its
 //! own at that moment, `dependency-hole` otherwise), and a joined server span that does
-//! not say it is shared (`unshared-join`).
+//! not say it is shared (`unshared-join`). These are the mistakes that break a trace into
+//! pieces, or leave the dependency graph with a hole.
 
 use std::collections::BTreeMap;
 
