@@ -57,8 +57,9 @@ impl Finding {
 }
 
 /// The findings of every rule on `trace` (the spans of one trace, in any order, repeated
-/// reports allowed), in rule order. `neighbours` are other traces of the same time, used
-/// only to tell `headers-lost` from `dependency-hole`; pass `&[]` when there are none.
+/// reports allowed), in rule order. `neighbours` are other traces of the same time (spans
+/// of `trace`'s own id among them are ignored), used only to tell `headers-lost` from
+/// `dependency-hole`; pass `&[]` when there are none.
 pub fn diagnose(trace: &[Span], neighbours: &[Vec<Span>]) -> Vec<Finding> {
     let view = view::TraceView::new(trace);
     let mut findings = Vec::new();
@@ -121,17 +122,8 @@ pub fn traces_from_json(json: &str) -> Result<Vec<Vec<Span>>, serde_json::Error>
 
 /// Every trace's findings, each trace diagnosed with the others as its neighbours.
 pub fn diagnose_all(traces: &[Vec<Span>]) -> Vec<Vec<Finding>> {
-    (0..traces.len())
-        .map(|index| {
-            let neighbours: Vec<Vec<Span>> = traces
-                .iter()
-                .enumerate()
-                .filter(|(other, _)| *other != index)
-                .map(|(_, trace)| trace.clone())
-                .collect();
-            diagnose(&traces[index], &neighbours)
-        })
-        .collect()
+    // A trace among its own neighbours is ignored there: only other trace ids count.
+    traces.iter().map(|trace| diagnose(trace, traces)).collect()
 }
 
 #[cfg(test)]
@@ -165,6 +157,21 @@ mod tests {
             .unwrap();
         assert_eq!(diagnose(&article.spans, &[]), []);
         assert_eq!(render_findings(&[]), "");
+    }
+
+    #[test]
+    fn each_trace_of_a_list_has_the_others_as_neighbours_and_not_itself() {
+        let lost = examples()
+            .into_iter()
+            .find(|e| e.name == "headers lost")
+            .unwrap();
+        let ids =
+            |findings: &[Finding]| -> Vec<&str> { findings.iter().map(|f| f.rule.id).collect() };
+        let alone = diagnose(&lost.spans, std::slice::from_ref(&lost.spans));
+        assert_eq!(ids(&alone), ["dependency-hole"]);
+        let both = diagnose_all(&[lost.spans.clone(), lost.neighbours[0].clone()]);
+        assert_eq!(ids(&both[0]), ["headers-lost"]);
+        assert_eq!(ids(&both[1]), Vec::<&str>::new());
     }
 
     #[test]
