@@ -16,6 +16,7 @@
 //! - dependencies: `/api/v2/dependencies`, the service graph as [`DependencyLink`]s.
 //! - [`app`] and [`serve`]: the router and the server loop.
 //! - [`waterfall`]: a trace drawn as text.
+//! - [`doctor`]: the usual tracing mistakes found in a trace, with their cause and fix.
 //!
 //! Embedded in a test, posting through the router as a service would, then reading the
 //! trace back from the handle:
@@ -49,6 +50,7 @@
 mod collector;
 pub mod config;
 mod dependencies;
+pub mod doctor;
 mod ingest;
 mod merge;
 mod names;

@@ -23,6 +23,7 @@
 //! | [`output`] | the printed text: intro, waterfall, headers |
 //! | [`run`] | the demo from start to finish |
 //! | [`remote`] | `--zipkin URL`: the demo against a running Zipkin, read back through its API |
+//! | [`doctor`](mod@doctor) | `demo doctor TRACE_ID\|FILE.json`: the trace doctor on a trace of your own |
 //!
 //! The table lists the modules in the order they build on each other: each uses only
 //! modules above it.
@@ -49,6 +50,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod flags;
 pub mod headers;
@@ -62,6 +64,7 @@ pub mod watch;
 
 pub use chain::{Chain, STOP_DEADLINE};
 pub use config::Config;
+pub use doctor::{DoctorArgs, DoctorError, doctor};
 pub use error::DemoError;
 pub use flags::TracingFlags;
 pub use headers::{CaptureB3Layer, CapturedRequest, HeaderLog};

@@ -1,17 +1,55 @@
 //! The `demo` binary (`cargo run` from the repository root): read the flags, run the demo
 //! (against the Zipkin at `--zipkin`, if given) on standard output until it is done
 //! (`--once`) or Ctrl-C/SIGTERM. An error is printed as its message and causes, never as a
-//! stack trace, and the demo exits with code 1.
+//! stack trace, and the demo exits with code 1. `demo doctor TRACE_ID|FILE.json` runs the
+//! trace doctor instead: exit code 0 without findings, 1 with some, 2 on an error.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use collector::waterfall::WaterfallOptions;
+use demo::DoctorArgs;
+
+/// The command line: the demo's flags, or a subcommand.
+#[derive(Debug, Parser)]
+#[command(
+    name = "demo",
+    version,
+    allow_negative_numbers = true,
+    args_conflicts_with_subcommands = true,
+    about = "The article's two services and a stand-in Zipkin collector in one process: \
+             sends one request and prints its trace, then prints each further trace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    demo: demo::Config,
+}
+
+/// What the binary runs instead of the demo.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Examines a trace (by id, from --zipkin) or a JSON file of spans for the usual
+    /// tracing mistakes; exits 0 without findings, 1 with some, 2 on an error.
+    Doctor(DoctorArgs),
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = demo::Config::parse();
-    match run(&config).await {
+    let cli = Cli::parse();
+    if let Some(Command::Doctor(args)) = &cli.command {
+        let mut stdout = std::io::stdout();
+        return match demo::doctor(args, &mut stdout, WaterfallOptions::for_stdout()).await {
+            Ok(0) => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::from(1),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match run(&cli.demo).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}` is the message and its causes on one line; a `main` returning the

@@ -1,5 +1,6 @@
-//! What the demo prints: where things run, the request, each trace's waterfall and the B3
-//! headers that crossed the wire.
+//! What the demo prints: where things run, the request, each trace's waterfall with the
+//! trace doctor's findings (none for a healthy trace) and the B3 headers that crossed the
+//! wire.
 //!
 //! [`Printer`] writes to any [`Write`], standard output in the binary and a buffer in
 //! tests, so the whole text can be checked. Logs never come here: they go to standard
@@ -9,6 +10,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use collector::doctor::{diagnose, render_findings};
 use collector::waterfall::{WaterfallOptions, render};
 
 use crate::chain::Chain;
@@ -107,8 +109,9 @@ impl<W: Write> Printer<W> {
     }
 
     /// A trace: a warning if spans are missing (or none, if it was not sampled), the
-    /// waterfall, the B3 headers, and where to fetch its JSON while `collector` serves;
-    /// `None` once the demo stops its collector on exit (`--once`).
+    /// waterfall and the doctor's findings, the B3 headers, and where to fetch its JSON
+    /// while `collector` serves; `None` once the demo stops its collector on exit
+    /// (`--once`).
     pub fn trace(
         &mut self,
         trace: &CollectedTrace,
@@ -128,6 +131,9 @@ impl<W: Write> Printer<W> {
         if trace.sampled {
             self.out
                 .write_all(render(&trace.spans, &self.waterfall).as_bytes())?;
+            // Nothing for a healthy trace, such as the article's.
+            let findings = diagnose(&trace.spans, &[]);
+            self.out.write_all(render_findings(&findings).as_bytes())?;
         }
         writeln!(self.out)?;
         if trace.headers.is_empty() {
@@ -227,6 +233,40 @@ mod tests {
         assert_eq!(number(0.07), "0.07");
         assert_eq!(number(0.0), "0");
         assert_eq!(number(12.5), "12.5");
+    }
+
+    #[test]
+    fn findings_come_under_the_waterfall_and_only_when_there_are_some() {
+        let options = WaterfallOptions {
+            width: 100,
+            colour: false,
+        };
+        let examples = collector::doctor::examples();
+        for (name, finding) in [
+            ("healthy article", None),
+            ("orphan task", Some("[context-lost]")),
+        ] {
+            let example = examples.iter().find(|e| e.name == name).unwrap();
+            let trace = CollectedTrace {
+                trace_id: example.spans[0].trace_id,
+                spans: example.spans.clone(),
+                complete: true,
+                sampled: true,
+                headers: Vec::new(),
+            };
+            let mut printer = Printer::new(Vec::new(), options);
+            printer.trace(&trace, None).unwrap();
+            let text = String::from_utf8(printer.into_inner()).unwrap();
+            match finding {
+                None => assert!(!text.contains("Doctor"), "{text}"),
+                Some(id) => {
+                    let rows = text.find("service2: db_search").unwrap();
+                    let found = text.find(id).unwrap_or_else(|| panic!("{text}"));
+                    let headers = text.find("received no B3 headers").unwrap();
+                    assert!(rows < found && found < headers, "{text}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! No stand-in collector starts: both services report to `URL/api/v2/spans`, and the
 //! article's trace is read back through that Zipkin's own query API,
 //! `URL/api/v2/trace/{id}` (polled, since Zipkin stores spans after answering 202), to draw
-//! the waterfall, next to the link to the same trace in Zipkin's UI.
+//! the waterfall and the trace doctor's findings (none for a healthy trace), next to the
+//! link to the same trace in Zipkin's UI.
 
 use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use collector::doctor::{diagnose, render_findings};
 use collector::waterfall::{WaterfallOptions, render};
 use zipkin_tracing::{Span, TraceId};
 
@@ -175,6 +177,7 @@ async fn show_article<W: Write>(
         )?;
     }
     out.write_all(render(&spans, &waterfall).as_bytes())?;
+    out.write_all(render_findings(&diagnose(&spans, &[])).as_bytes())?;
     writeln!(out, "\nZipkin stores span and service names in lower case.")?;
     writeln!(out, "In Zipkin's UI: {zipkin}/zipkin/traces/{trace_id}")?;
     writeln!(out, "As JSON:        curl {zipkin}/api/v2/trace/{trace_id}")?;

@@ -43,6 +43,8 @@ async fn once_prints_the_article_waterfall_nested_in_order() {
     );
     assert_eq!(waterfall_rows(&text), ARTICLE_ROWS, "{text}");
     assert!(!text.contains("Incomplete"), "{text}");
+    // The trace doctor finds nothing in the article's trace, so it prints nothing.
+    assert!(!text.contains("Doctor"), "{text}");
     assert!(
         !text.contains("Serving:"),
         "--once does not keep serving:\n{text}"
