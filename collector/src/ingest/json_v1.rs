@@ -7,8 +7,8 @@
 use serde_json::{Map, Value};
 
 use super::json_v2::{
-    BodyRefusal, Refusal, boolean, endpoint, object, parent_id, positive, refuse, span_id, text,
-    trace_id, whole_number,
+    BodyRefusal, Refusal, boolean, endpoint, object, parent_id, positive, read_list, refuse,
+    span_id, text, trace_id, whole_number,
 };
 use super::v1_span::{V1Annotation, V1BinaryAnnotation, V1Span, to_v2};
 use zipkin_tracing::Span;
@@ -21,21 +21,7 @@ use zipkin_tracing::Span;
 /// annotation whose value is neither text nor a `true` address (`ca`, `sa`, `ma` with an
 /// endpoint) is dropped, as Zipkin drops it.
 pub(super) fn read_v1_span_list(json: &[u8]) -> Result<Vec<Span>, BodyRefusal> {
-    let Some(&first) = json.first() else {
-        return Ok(Vec::new());
-    };
-    if first != b'[' {
-        return Err(BodyRefusal::NotAList);
-    }
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let list =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| BodyRefusal::Json {
-            path: error.path().clone(),
-            problem: error.into_inner().to_string(),
-        })?;
-    let Value::Array(items) = list else {
-        return Err(BodyRefusal::NotAList);
-    };
+    let items = read_list(json)?;
     let mut spans = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let v1 = read_v1_span(item).map_err(|refusal| BodyRefusal::Span { index, refusal })?;

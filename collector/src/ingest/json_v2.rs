@@ -63,6 +63,19 @@ pub(super) enum BodyRefusal {
 
 /// Reads `json` as Zipkin does (see the module documentation).
 pub(super) fn read_span_list(json: &[u8]) -> Result<Vec<Span>, BodyRefusal> {
+    read_list(json)?
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            read_span(item).map_err(|refusal| BodyRefusal::Span { index, refusal })
+        })
+        .collect()
+}
+
+/// The items of a JSON list, read as Zipkin reads a list of spans in either version: an
+/// empty body is an empty list, the body starts with `[`, and text after the list is
+/// ignored.
+pub(super) fn read_list(json: &[u8]) -> Result<Vec<Value>, BodyRefusal> {
     let Some(&first) = json.first() else {
         return Ok(Vec::new());
     };
@@ -76,17 +89,11 @@ pub(super) fn read_span_list(json: &[u8]) -> Result<Vec<Span>, BodyRefusal> {
             path: error.path().clone(),
             problem: error.into_inner().to_string(),
         })?;
-    let Value::Array(items) = list else {
+    match list {
+        Value::Array(items) => Ok(items),
         // A body starting with `[` that parses is a list.
-        return Err(BodyRefusal::NotAList);
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            read_span(item).map_err(|refusal| BodyRefusal::Span { index, refusal })
-        })
-        .collect()
+        _ => Err(BodyRefusal::NotAList),
+    }
 }
 
 /// One span, by the rules of the module documentation.
