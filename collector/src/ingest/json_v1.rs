@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::json_v2::{
     BodyRefusal, Refusal, boolean, endpoint, object, parent_id, positive, read_list, refuse,
-    span_id, text, trace_id, whole_number,
+    span_object, text, whole_number,
 };
 use super::v1_span::{V1Annotation, V1BinaryAnnotation, V1Span, to_v2};
 use zipkin_tracing::Span;
@@ -31,16 +31,10 @@ pub(super) fn read_v1_span_list(json: &[u8]) -> Result<Vec<Span>, BodyRefusal> {
 }
 
 fn read_v1_span(item: &Value) -> Result<V1Span, Refusal> {
-    let Value::Object(fields) = item else {
-        return Err(refuse("", "expected a span object"));
-    };
-    let required = |name: &str| match fields.get(name) {
-        Some(value) => text(name, value),
-        None => Err(refuse(name, "is required")),
-    };
+    let (fields, trace_id, id) = span_object(item)?;
     let mut span = V1Span {
-        trace_id: trace_id(&required("traceId")?)?,
-        id: span_id(&required("id")?)?,
+        trace_id,
+        id,
         parent_id: None,
         name: None,
         timestamp: None,

@@ -98,15 +98,7 @@ pub(super) fn read_list(json: &[u8]) -> Result<Vec<Value>, BodyRefusal> {
 
 /// One span, by the rules of the module documentation.
 fn read_span(item: &Value) -> Result<Span, Refusal> {
-    let Value::Object(fields) = item else {
-        return Err(refuse("", "expected a span object"));
-    };
-    let required = |name: &str| match fields.get(name) {
-        Some(value) => text(name, value),
-        None => Err(refuse(name, "is required")),
-    };
-    let trace_id = trace_id(&required("traceId")?)?;
-    let id = span_id(&required("id")?)?;
+    let (fields, trace_id, id) = span_object(item)?;
     let mut span = Span::new(trace_id, id);
     for (name, value) in fields {
         if value.is_null() {
@@ -129,6 +121,22 @@ fn read_span(item: &Value) -> Result<Span, Refusal> {
         }
     }
     Ok(super::settle(span))
+}
+
+/// A span object's fields and its required ids, in v1 and v2 alike.
+pub(super) fn span_object(item: &Value) -> Result<(&Map<String, Value>, TraceId, SpanId), Refusal> {
+    let Value::Object(fields) = item else {
+        return Err(refuse("", "expected a span object"));
+    };
+    let required = |name: &str| match fields.get(name) {
+        Some(value) => text(name, value),
+        None => Err(refuse(name, "is required")),
+    };
+    Ok((
+        fields,
+        trace_id(&required("traceId")?)?,
+        span_id(&required("id")?)?,
+    ))
 }
 
 /// A text field: a JSON string, or a number as its digits.
