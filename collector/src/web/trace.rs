@@ -17,6 +17,11 @@ use crate::query::trace_id;
 use crate::waterfall::format_duration;
 use crate::{Collector, TraceQuery};
 
+/// Bar colours given to services in name order, as Zipkin's UI colours rows by service.
+const PALETTE: [&str; 6] = [
+    "#5b7bd5", "#2f9e8f", "#c27c2c", "#8b5cc7", "#3a8fc2", "#9a9a2f",
+];
+
 /// The doctor's neighbours: traces that started this long before or after this one.
 const NEIGHBOUR_WINDOW_MS: u64 = 60_000;
 
@@ -58,8 +63,12 @@ pub(crate) fn render(spans: &[Span], neighbours: &[Vec<Span>]) -> String {
     let title = root_span(spans).map_or_else(|| "(empty trace)".to_owned(), label);
     let (start, end) = time_span(spans).unwrap_or((0, 0));
     let rows = rows(spans);
-    let services: std::collections::BTreeSet<&str> =
-        spans.iter().filter_map(Span::service_name).collect();
+    let services: Vec<&str> = spans
+        .iter()
+        .filter_map(Span::service_name)
+        .collect::<std::collections::BTreeSet<&str>>()
+        .into_iter()
+        .collect();
     let _ = write!(
         out,
         "<h1>{}</h1><p class=\"muted\"><code>{}</code><br>{} · {} spans in {} rows · \
@@ -72,7 +81,7 @@ pub(crate) fn render(spans: &[Span], neighbours: &[Vec<Span>]) -> String {
         format_duration(end - start),
         spans.len(),
         rows.len(),
-        escape(&services.into_iter().collect::<Vec<_>>().join(", ")),
+        escape(&services.join(", ")),
         format_timestamp(start),
     );
     out.push_str(
@@ -81,7 +90,10 @@ pub(crate) fn render(spans: &[Span], neighbours: &[Vec<Span>]) -> String {
          annotations.</p><div class=\"waterfall\">",
     );
     for row in &rows {
-        out.push_str(&row_html(row, start, end));
+        let service = row.named_by().service_name();
+        let index = services.iter().position(|s| Some(*s) == service);
+        let colour = PALETTE[index.unwrap_or(0) % PALETTE.len()];
+        out.push_str(&row_html(row, start, end, colour));
     }
     out.push_str("</div>");
     out.push_str(&hops::render(spans));
@@ -97,8 +109,9 @@ pub(crate) fn render(spans: &[Span], neighbours: &[Vec<Span>]) -> String {
     out
 }
 
-/// One waterfall row: its label and duration, its bar, and the details of its spans.
-fn row_html(row: &Row<'_>, start: u64, end: u64) -> String {
+/// One waterfall row: its label and duration, its bar in `colour` (red for an error),
+/// and the details of its spans.
+fn row_html(row: &Row<'_>, start: u64, end: u64, colour: &str) -> String {
     let timed = row.timed_by();
     let total = (end - start).max(1) as f64;
     let offset = timed.timestamp.map_or(0, |ts| ts.saturating_sub(start));
@@ -114,9 +127,14 @@ fn row_html(row: &Row<'_>, start: u64, end: u64) -> String {
     format!(
         "<details class=\"row{err}\"><summary><span style=\"padding-left:{indent}em\">\
          {label}</span> <span class=\"muted\">{duration}</span>\
-         <div class=\"track\"><div class=\"bar\" style=\"left:{left:.2}%;width:{width:.2}%\">\
+         <div class=\"track\"><div class=\"bar\" style=\"left:{left:.2}%;width:{width:.2}%{background}\">\
          </div></div></summary>{details}</details>",
         err = if row.is_error() { " err" } else { "" },
+        background = if row.is_error() {
+            String::new()
+        } else {
+            format!(";background:{colour}")
+        },
         indent = 0.8 * row.depth.min(12) as f64,
         label = escape(&label(row.named_by())),
     )
