@@ -98,13 +98,14 @@ fn trace_card(spans: &[Span]) -> String {
     let error = spans.iter().any(|s| s.tags.contains_key("error"));
     format!(
         "<div class=\"card{class}\"><a href=\"/traces/{id}\">{label}</a>{error}<br>\
-         <span class=\"muted\">{count} spans · {duration} · {start}<br>{services}<br>\
+         <span class=\"muted\">{count} span{plural} · {duration} · {start}<br>{services}<br>\
          <code>{id}</code></span></div>",
         class = if error { " finding" } else { "" },
         id = root.trace_id,
         label = escape(&label(root)),
         error = if error { " <b>error</b>" } else { "" },
         count = spans.len(),
+        plural = if spans.len() == 1 { "" } else { "s" },
         services = services.join(", "),
     )
 }

@@ -77,6 +77,7 @@ async fn the_search_form_filters_by_service_span_name_and_minimum_duration() {
         by_service.contains("<option value=\"cron\" selected>"),
         "{by_service}"
     );
+    assert!(by_service.contains("1 span · 5µs"), "{by_service}");
     let (_, by_name) = get(&collector, "/?spanName=db_search").await;
     assert!(by_name.contains(NEWER) && by_name.contains(OLDER));
     assert!(!by_name.contains(LONE), "{by_name}");
