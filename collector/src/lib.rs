@@ -16,6 +16,8 @@
 //! - dependencies: `/api/v2/dependencies`, the service graph as [`DependencyLink`]s.
 //! - [`app`] and [`serve`]: the router and the server loop.
 //! - [`waterfall`]: a trace drawn as text.
+//! - web: the web view beside the API: `/` lists and searches traces, `/traces/{id}` draws
+//!   one as a waterfall with its B3 headers and the doctor's findings, `/dependencies`.
 //! - [`doctor`]: the usual tracing mistakes found in a trace, with their cause and fix.
 //!
 //! Embedded in a test, posting through the router as a service would, then reading the
@@ -58,6 +60,7 @@ mod query;
 mod server;
 mod store;
 pub mod waterfall;
+mod web;
 
 pub use collector::{Collector, WaitError};
 pub use config::{CollectorConfig, Config};

@@ -117,7 +117,10 @@ pub(crate) fn above_zero(name: &'static str, value: i64) -> Result<i64, QueryErr
 /// half is zeros becomes the 64-bit id even when it was padded from fewer digits: a trace
 /// stored under such a padded id (`0000000000000201c9c1f5`, 22 digits) is found by no id,
 /// only by searches, in Zipkin and here alike.
-fn trace_id(name: &'static str, id: &str) -> Result<(String, Option<TraceId>), QueryError> {
+pub(crate) fn trace_id(
+    name: &'static str,
+    id: &str,
+) -> Result<(String, Option<TraceId>), QueryError> {
     let normal = normalise_trace_id(id).map_err(|reason| QueryError::Invalid {
         name,
         value: id.to_owned(),

@@ -31,8 +31,8 @@ use crate::names::{
 };
 use crate::query::{get_trace, get_trace_many, get_traces};
 
-/// The collector's routes, sharing `collector`'s store. Unknown paths answer 404 and
-/// known paths with another method 405.
+/// The collector's routes, sharing `collector`'s store: the Zipkin API under `/api/` and
+/// the web view beside it. Unknown paths answer 404 and known paths with another method 405.
 pub fn app(collector: Collector) -> Router {
     let body_limit = collector.config().body_limit;
     Router::new()
@@ -54,6 +54,7 @@ pub fn app(collector: Collector) -> Router {
         .route("/api/v2/autocompleteKeys", get(get_autocomplete_keys))
         .route("/api/v2/autocompleteValues", get(get_autocomplete_values))
         .route("/api/v2/dependencies", get(get_dependencies))
+        .merge(crate::web::routes())
         .with_state(collector)
 }
 

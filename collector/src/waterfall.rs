@@ -12,7 +12,7 @@
 //! assert_eq!(render(&[], &options), "(empty trace)\n");
 //! ```
 
-mod tree;
+pub(crate) mod tree;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;

@@ -144,6 +144,13 @@ impl Browser {
         bounded("a click", self.client.perform_actions(click)).await
     }
 
+    /// Resizes the window to `width` by `height` pixels, e.g. to read a page as a phone
+    /// would show it.
+    pub async fn set_window_size(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        let resize = self.client.set_window_size(width, height);
+        bounded(&format!("resizing the window to {width}x{height}"), resize).await
+    }
+
     /// Saves what the window shows as a PNG at `path`, creating its folder.
     pub async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
         let png = bounded("a screenshot", self.client.screenshot()).await?;
