@@ -5,7 +5,8 @@
 //! [`SCENARIOS`] is the catalogue, in the order a reader meets the ideas: the healthy
 //! trace, then sampling, then propagation, then failures, then the mistakes the doctor
 //! names. Each [`Scenario`] says what it changes ([`Change`]); [`run_scenario`] (in
-//! `lesson`) starts the chain with that change and shows the result. Changes the services
+//! `lesson`) starts the chain with that change, sends the request of `caller` and shows
+//! the result as `print` writes it. Changes the services
 //! have a setting for use that setting (`SAMPLE_RATE`, `B3_FORMAT`, `JOIN_SPANS`,
 //! `PROPAGATION`, `CLIENT_TIMEOUT_SECS`); the others are made on the demo's side, so that
 //! service1 and service2 stay the article's code: a stand-in service2 (`stand_in`) and a
@@ -19,7 +20,9 @@
 //! assert!(find("no-such-lesson").unwrap_err().contains("unsampled"));
 //! ```
 
+mod caller;
 mod lesson;
+mod print;
 mod skew;
 mod stand_in;
 

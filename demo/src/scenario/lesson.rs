@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use collector::doctor::{Finding, diagnose};
 use collector::{Collector, CollectorConfig};
 use zipkin_reporter::{HttpEndpoint, ReporterConfig, ReporterStats};
-use zipkin_tracing::{B3Format, ProbabilitySampler, Span, SpanId, TraceId};
+use zipkin_tracing::{B3Format, ProbabilitySampler, Span, TraceId};
 
+use super::caller::{caller_headers, send};
+use super::print::{intro, show};
 use super::{Change, Scenario, skew, stand_in};
 use crate::config::Config;
 use crate::error::DemoError;
@@ -231,23 +233,6 @@ async fn change_settings(
     })
 }
 
-/// The headers of the caller in front of service1: none, as a user's browser, unless the
-/// lesson is about what a caller sends.
-fn caller_headers(change: Change) -> Vec<(&'static str, String)> {
-    match change {
-        Change::Debug => vec![("X-B3-Flags", "1".into())],
-        Change::Deferred => vec![
-            ("X-B3-TraceId", TraceId::random_128().to_string()),
-            ("X-B3-SpanId", SpanId::random().to_string()),
-        ],
-        Change::W3cCaller => {
-            let (trace, span) = (TraceId::random_128(), SpanId::random());
-            vec![("traceparent", format!("00-{trace}-{span}-01"))]
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// How long the request takes at time scale 1.
 fn expected_seconds(change: Change) -> f64 {
     match change {
@@ -299,130 +284,4 @@ async fn gather(
 async fn closed_port() -> Result<SocketAddr, DemoError> {
     let listener = bind(Server::Service2, 0).await?;
     listener.local_addr().map_err(DemoError::Output)
-}
-
-/// service1's answer to the lesson's request.
-struct Answer {
-    status: u16,
-    took: Duration,
-    trace_id: TraceId,
-}
-
-/// Sends `GET url` with the caller's `headers` and reads the whole answer.
-async fn send(
-    url: &str,
-    headers: &[(&'static str, String)],
-    timeout: Duration,
-) -> Result<Answer, DemoError> {
-    let failed = |error: reqwest::Error| DemoError::Request {
-        url: url.to_owned(),
-        reason: zipkin_tracing::describe_error(&error),
-    };
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .build()
-        .map_err(failed)?;
-    let mut request = client.get(url);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    let started = Instant::now();
-    let response = request.send().await.map_err(failed)?;
-    let status = response.status();
-    let trace_id = response
-        .headers()
-        .get(service1::TRACE_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse().ok());
-    response.bytes().await.map_err(failed)?;
-    let took = started.elapsed();
-    let trace_id = trace_id.ok_or_else(|| DemoError::NoTraceId {
-        url: url.to_owned(),
-        status: status.to_string(),
-    })?;
-    Ok(Answer {
-        status: status.as_u16(),
-        took,
-        trace_id,
-    })
-}
-
-/// The lesson's name and change, then what runs where.
-fn intro<W: Write>(
-    printer: &mut Printer<W>,
-    scenario: &Scenario,
-    chain: &crate::Chain,
-    settings: &ChainSettings,
-    collector: Option<&Served>,
-    stand_ins: &[Served],
-    scale: f64,
-) -> std::io::Result<()> {
-    let out = printer.out();
-    writeln!(out, "Lesson {}: {}", scenario.name, scenario.about)?;
-    let collector = match collector {
-        Some(served) => format!("http://{}", served.address()),
-        None => "(none: spans go to a closed port)".to_owned(),
-    };
-    let service2 = match (chain.service2(), stand_ins.first()) {
-        (Some(served), _) => format!("{}  the article's service2", served.url()),
-        (None, Some(served)) => format!("{}  the demo's stand-in service2", served.url()),
-        (None, None) => match settings.service2_stand_in() {
-            Some(url) => format!("{url}  (nothing listens there)"),
-            None => String::new(),
-        },
-    };
-    let service1 = chain.service1().map(Served::url).unwrap_or_default();
-    writeln!(out, "  collector  {collector}")?;
-    writeln!(out, "  service2   {service2}")?;
-    writeln!(out, "  service1   {service1}  calls service2")?;
-    writeln!(
-        out,
-        "The article's sleeps are multiplied by {scale} (--time-scale)."
-    )?;
-    writeln!(out)
-}
-
-/// The trace (or why there is none), the headers service2 received, the reporters'
-/// counts when spans were lost, and what to notice.
-fn show<W: Write>(
-    printer: &mut Printer<W>,
-    scenario: &Scenario,
-    spans: &[Span],
-    headers: &[CapturedRequest],
-    reported: &ReporterStats,
-) -> std::io::Result<()> {
-    if spans.is_empty() {
-        writeln!(printer.out(), "The collector holds no span of this trace.")?;
-    } else {
-        printer.spans(spans)?;
-    }
-    writeln!(printer.out())?;
-    if headers.is_empty() {
-        writeln!(
-            printer.out(),
-            "(service2 received no trace headers in this trace)"
-        )?;
-    }
-    for request in headers {
-        printer.headers(request)?;
-    }
-    if reported.failed > 0 || reported.dropped > 0 {
-        writeln!(
-            printer.out(),
-            "The reporters: {} spans sent, {} failed (collector unreachable), {} dropped \
-             (queue full).",
-            reported.sent,
-            reported.failed,
-            reported.dropped
-        )?;
-    }
-    let out = printer.out();
-    writeln!(out)?;
-    writeln!(out, "What to notice:")?;
-    for note in scenario.notes {
-        writeln!(out, "  - {note}")?;
-    }
-    writeln!(out)?;
-    out.flush()
 }

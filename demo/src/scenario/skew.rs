@@ -52,3 +52,37 @@ async fn ingest(State(collector): State<Collector>, body: Bytes) -> (StatusCode,
     collector.ingest(spans);
     (StatusCode::ACCEPTED, String::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use zipkin_tracing::{Endpoint, SpanId, TraceId};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn only_service2s_spans_move_and_keep_their_duration() {
+        let trace_id: TraceId = "463ac35c9f6413ad48485a3953bb6124".parse().unwrap();
+        let spans: Vec<zipkin_tracing::Span> = ["service1", "service2"]
+            .into_iter()
+            .zip(1u64..)
+            .map(|(service, id)| {
+                let mut span = zipkin_tracing::Span::new(trace_id, SpanId::new(id).unwrap());
+                span.timestamp = Some(1_000_000);
+                span.duration = Some(10);
+                span.local_endpoint = Some(Endpoint::service(service));
+                span
+            })
+            .collect();
+        let collector = Collector::new(collector::CollectorConfig::default());
+        let body = Bytes::from(serde_json::to_vec(&spans).unwrap());
+        let (status, _) = ingest(State(collector.clone()), body).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let stored = collector.trace(&trace_id).unwrap();
+        let at = |service| {
+            let span = stored.iter().find(|s| s.service_name() == Some(service));
+            span.map(|s| (s.timestamp, s.duration)).unwrap()
+        };
+        assert_eq!(at("service1"), (Some(1_000_000), Some(10)));
+        assert_eq!(at("service2"), (Some(1_000_000 + SKEW_MICROS), Some(10)));
+    }
+}
