@@ -183,8 +183,20 @@ impl<W: Write> Printer<W> {
         )
     }
 
-    /// The B3 headers of one request as service2 received them, each with its meaning.
+    /// The B3 headers of one request as service2 received them, each with its meaning in
+    /// the article's trace.
     pub fn headers(&mut self, request: &CapturedRequest) -> io::Result<()> {
+        self.headers_meaning(request, &MEANINGS)
+    }
+
+    /// The B3 headers of one request as service2 received them, each with its meaning
+    /// from `meanings` (header name, meaning); the sampling and debug flags are explained
+    /// by their value.
+    pub fn headers_meaning(
+        &mut self,
+        request: &CapturedRequest,
+        meanings: &[(&str, &'static str)],
+    ) -> io::Result<()> {
         writeln!(
             self.out,
             "B3 headers service1 sent with {} {}, as service2 received them:",
@@ -195,7 +207,7 @@ impl<W: Write> Printer<W> {
         let (name_width, value_width) = (name_width.unwrap_or(0), value_width.unwrap_or(0));
         for (name, value) in &request.headers {
             let label = format!("{name}:");
-            let meaning = meaning(name, value);
+            let meaning = meaning(meanings, name, value);
             let line = format!("  {label:<name_width$} {value:<value_width$}  {meaning}");
             writeln!(self.out, "{}", line.trim_end())?;
         }
@@ -223,13 +235,13 @@ impl<W: Write> Printer<W> {
     }
 }
 
-/// What the header `name` with `value` means in the article's trace: the sampling and
-/// debug flags are explained by their value, the others by their name.
-fn meaning(name: &str, value: &str) -> &'static str {
+/// What the header `name` with `value` means, from `meanings`: the sampling and debug
+/// flags are explained by their value, the others by their name.
+fn meaning(meanings: &[(&str, &'static str)], name: &str, value: &str) -> &'static str {
     match (name, value) {
         ("X-B3-Sampled", "0") => "0 = do not record this trace",
         ("X-B3-Flags", "1") => "1 = debug: record this trace whatever the sample rate",
-        _ => MEANINGS
+        _ => meanings
             .iter()
             .find(|(known, _)| *known == name)
             .map_or("", |(_, meaning)| meaning),

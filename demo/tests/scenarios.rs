@@ -216,7 +216,7 @@ async fn service2_down_is_a_502_with_the_error_on_service1s_spans() {
 
 #[tokio::test]
 async fn timeout_is_a_504_and_cancels_service2_before_db_search() {
-    let (run, _) = lesson("timeout", 0.05).await;
+    let (run, _) = lesson("timeout", 0.1).await;
     assert_eq!(run.status, 504);
     let spans = &run.spans;
     assert_eq!(spans.len(), 5, "{spans:#?}");
@@ -227,7 +227,7 @@ async fn timeout_is_a_504_and_cancels_service2_before_db_search() {
     assert!(client.tag("error").is_some(), "{client:#?}");
     assert!(do_stuff.tag("error").is_some_and(|e| e.contains("timeout")));
     // The client gave up after CLIENT_TIMEOUT_SECS (1 s at scale 1).
-    assert!(client.duration.unwrap() >= 50_000, "{client:#?}");
+    assert!(client.duration.unwrap() >= 100_000, "{client:#?}");
     // service2 noticed the hang-up after the CLIENT span ended.
     assert_eq!(rules(spans), ["clock-skew"]);
 }

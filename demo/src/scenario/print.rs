@@ -14,6 +14,19 @@ use crate::output::Printer;
 use crate::served::Served;
 use crate::settings::ChainSettings;
 
+/// What each trace header means in any lesson's trace (the demo's own list speaks of the
+/// article's: six spans, service2 joining): whether service2 joins the CLIENT span and
+/// how many spans there are is what some lessons change.
+const MEANINGS: [(&str, &str); 7] = [
+    ("X-B3-TraceId", "the trace: the same on every span of it"),
+    ("X-B3-SpanId", "service1's CLIENT span"),
+    ("X-B3-ParentSpanId", "its parent: service_1_do_stuff"),
+    ("X-B3-Sampled", "1 = record this trace"),
+    ("X-B3-Flags", "0 = not a debug trace"),
+    ("b3", "the single-header form: trace-span-sampled-parent"),
+    ("traceparent", "W3C: version-trace-span-flags"),
+];
+
 /// The lesson's name and change, then what runs where.
 pub(crate) fn intro<W: Write>(
     printer: &mut Printer<W>,
@@ -71,7 +84,7 @@ pub(crate) fn show<W: Write>(
         )?;
     }
     for request in headers {
-        printer.headers(request)?;
+        printer.headers_meaning(request, &MEANINGS)?;
     }
     if reported.failed > 0 || reported.dropped > 0 {
         writeln!(
