@@ -111,7 +111,7 @@ async fn debug_records_at_sample_rate_0_and_passes_the_flag_on() {
     assert_eq!(header(&run, "X-B3-Flags"), Some("1"));
     assert_eq!(header(&run, "X-B3-Sampled"), None, "debug implies sampled");
     assert_eq!(rules(&run.spans), Vec::<&str>::new());
-    assert!(text.contains("The caller sent: X-B3-Flags: 1"), "{text}");
+    assert!(text.contains("The caller sends: X-B3-Flags: 1"), "{text}");
 }
 
 #[tokio::test]

@@ -139,15 +139,16 @@ pub async fn run_scenario<W: Write>(
     let url = chain.entry_url();
     let caller = caller_headers(change);
     let expected = Duration::from_secs_f64(expected_seconds(change) * scale);
-    let answer = send(&url, &caller, request_timeout(expected)).await?;
-    let out = printer.out();
     if !caller.is_empty() {
         let sent: Vec<String> = caller.iter().map(|(n, v)| format!("{n}: {v}")).collect();
-        writeln!(out, "The caller sent: {}", sent.join(", "))?;
+        writeln!(printer.out(), "The caller sends: {}", sent.join(", "))?;
     }
+    printer.request(&url, expected, scale)?;
+    let answer = send(&url, &caller, request_timeout(expected)).await?;
+    let out = printer.out();
     writeln!(
         out,
-        "GET {url} answered {} after {:.3} s; x-trace-id: {}",
+        "{} after {:.3} s; x-trace-id: {}",
         answer.status,
         answer.took.as_secs_f64(),
         answer.trace_id
