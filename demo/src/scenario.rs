@@ -176,7 +176,8 @@ pub const SCENARIOS: [Scenario; 13] = [
         name: "slow-db",
         about: "db_search takes 10x longer: the waterfall shows where the time went",
         notes: &[
-            "The request took about three times as long, and one bar says why: db_search.",
+            "The request took 25 s instead of 7 (at time scale 1), and one bar says why: \
+             db_search.",
             "A stand-in service2 of the demo's own sleeps 20 s in db_search instead of 2 s \
              (times --time-scale); the real service2 has no such setting.",
         ],

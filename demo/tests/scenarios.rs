@@ -282,6 +282,30 @@ async fn clock_skew_moves_service2_50_ms_ahead_and_the_doctor_says_so() {
     assert_eq!(rules(&run.spans), ["clock-skew"]);
 }
 
+#[tokio::test]
+async fn a_lesson_refuses_what_it_cannot_show_naming_the_setting() {
+    let mut printer = Printer::new(Vec::new(), OPTIONS);
+    for name in ["timeout", "slow-db"] {
+        let error = run_scenario(find(name).unwrap(), &Config::ephemeral(0.0), &mut printer)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("--time-scale above 0"),
+            "{error}"
+        );
+    }
+    let mut config = Config::ephemeral(0.01);
+    config.zipkin = Some("http://127.0.0.1:9411".into());
+    let error = run_scenario(find("healthy").unwrap(), &config, &mut printer)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("drop --zipkin"), "{error}");
+    assert!(
+        printer.into_inner().is_empty(),
+        "nothing starts, nothing is printed"
+    );
+}
+
 #[test]
 fn every_scenario_has_a_test_here_and_a_line_in_the_list() {
     let source = include_str!("scenarios.rs");
