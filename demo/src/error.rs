@@ -34,6 +34,14 @@ pub enum DemoError {
         /// The response status.
         status: String,
     },
+    /// A lesson (`--scenario`) cannot run with these settings.
+    #[error("the {scenario} lesson cannot run: {reason}")]
+    Lesson {
+        /// The scenario's name.
+        scenario: &'static str,
+        /// Why, and what to change.
+        reason: String,
+    },
     /// The output could not be written (e.g. a closed pipe).
     #[error("cannot write the output")]
     Output(#[from] std::io::Error),

@@ -24,14 +24,17 @@ use http::{HeaderMap, Request};
 use tower::{Layer, Service};
 use zipkin_tracing::{Extracted, TraceId};
 
-/// The B3 headers, as stored (lower case) and as the specification spells them.
-const B3_HEADERS: [(&str, &str); 6] = [
+/// The trace headers, as stored (lower case) and as their specification spells them: B3,
+/// then W3C Trace Context (sent with `PROPAGATION=w3c,b3`).
+const B3_HEADERS: [(&str, &str); 8] = [
     ("x-b3-traceid", "X-B3-TraceId"),
     ("x-b3-spanid", "X-B3-SpanId"),
     ("x-b3-parentspanid", "X-B3-ParentSpanId"),
     ("x-b3-sampled", "X-B3-Sampled"),
     ("x-b3-flags", "X-B3-Flags"),
     ("b3", "b3"),
+    ("traceparent", "traceparent"),
+    ("tracestate", "tracestate"),
 ];
 
 /// The B3 headers of one request, as it arrived.
@@ -43,7 +46,7 @@ pub struct CapturedRequest {
     pub path: String,
     /// Each B3 header present, named as the B3 specification spells it, in the
     /// specification's order: `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-ParentSpanId`,
-    /// `X-B3-Sampled`, `X-B3-Flags`, `b3`.
+    /// `X-B3-Sampled`, `X-B3-Flags`, `b3`; then W3C's `traceparent` and `tracestate`.
     pub headers: Vec<(String, String)>,
     /// The caller's sampling decision: `Some(false)` when it sent "do not record"
     /// (`X-B3-Sampled: 0`), `None` when it left the decision to the callee.

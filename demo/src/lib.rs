@@ -22,6 +22,7 @@
 //! | [`watch`] | noticing finished traces and gathering their spans |
 //! | [`output`] | the printed text: intro, waterfall, headers |
 //! | [`run`] | the demo from start to finish |
+//! | [`scenario`] | `--scenario NAME`: lessons that change one thing and show the trace |
 //! | [`remote`] | `--zipkin URL`: the demo against a running Zipkin, read back through its API |
 //! | [`doctor`](mod@doctor) | `demo doctor TRACE_ID\|FILE.json`: the trace doctor on a trace of your own |
 //!
@@ -58,6 +59,7 @@ pub mod output;
 pub mod remote;
 pub mod request;
 pub mod run;
+pub mod scenario;
 pub mod served;
 pub mod settings;
 pub mod watch;

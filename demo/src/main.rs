@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use collector::waterfall::WaterfallOptions;
 use demo::DoctorArgs;
+use demo::scenario::{self, ScenarioChoice};
 
 /// The command line: the demo's flags, or a subcommand.
 #[derive(Debug, Parser)]
@@ -25,6 +26,10 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     demo: demo::Config,
+    /// A lesson: change one thing in the chain, send one request, show the trace and
+    /// what to notice (`list` lists them; `healthy` is the plain demo).
+    #[arg(long, value_name = "NAME", value_parser = scenario::parse_scenario)]
+    scenario: Option<ScenarioChoice>,
 }
 
 /// What the binary runs instead of the demo.
@@ -49,7 +54,20 @@ async fn main() -> ExitCode {
             }
         };
     }
-    match run(&cli.demo).await {
+    let lesson = match cli.scenario {
+        Some(ScenarioChoice::List) => {
+            print!("{}", scenario::list());
+            return ExitCode::SUCCESS;
+        }
+        // The healthy lesson is the demo itself, as `cargo run` shows it.
+        Some(ScenarioChoice::Run(chosen)) if chosen.name != "healthy" => Some(chosen),
+        Some(ScenarioChoice::Run(_)) | None => None,
+    };
+    let outcome = match lesson {
+        Some(chosen) => run_lesson(chosen, &cli.demo).await,
+        None => run(&cli.demo).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}` is the message and its causes on one line; a `main` returning the
@@ -58,6 +76,13 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn run_lesson(chosen: &scenario::Scenario, config: &demo::Config) -> anyhow::Result<()> {
+    plumbing::init_logging("error", None)?;
+    let mut printer = demo::Printer::new(std::io::stdout(), WaterfallOptions::for_stdout());
+    scenario::run_scenario(chosen, config, &mut printer).await?;
+    Ok(())
 }
 
 async fn run(config: &demo::Config) -> anyhow::Result<()> {

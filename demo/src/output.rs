@@ -13,18 +13,21 @@ use std::time::Duration;
 use collector::doctor::{diagnose, render_findings};
 use collector::waterfall::{WaterfallOptions, render};
 
+use zipkin_tracing::Span;
+
 use crate::chain::Chain;
 use crate::headers::CapturedRequest;
 use crate::watch::{ARTICLE_SPANS, CollectedTrace, SPAN_DEADLINE};
 
 /// What each B3 header means in the article's trace, printed next to its value.
-const MEANINGS: [(&str, &str); 6] = [
+const MEANINGS: [(&str, &str); 7] = [
     ("X-B3-TraceId", "the trace: the same on all six spans"),
     ("X-B3-SpanId", "service1's CLIENT span (service2 joins it)"),
     ("X-B3-ParentSpanId", "its parent: service_1_do_stuff"),
     ("X-B3-Sampled", "1 = record this trace"),
     ("X-B3-Flags", "0 = not a debug trace"),
     ("b3", "the single-header form"),
+    ("traceparent", "W3C: version-trace-span-flags"),
 ];
 
 /// Writes the demo's text to `W`.
@@ -129,11 +132,7 @@ impl<W: Write> Printer<W> {
             )?;
         }
         if trace.sampled {
-            self.out
-                .write_all(render(&trace.spans, &self.waterfall).as_bytes())?;
-            // Nothing for a healthy trace, such as the article's.
-            let findings = diagnose(&trace.spans, &[]);
-            self.out.write_all(render_findings(&findings).as_bytes())?;
+            self.spans(&trace.spans)?;
         }
         writeln!(self.out)?;
         if trace.headers.is_empty() {
@@ -159,6 +158,21 @@ impl<W: Write> Printer<W> {
         self.out.flush()
     }
 
+    /// The waterfall of `spans`, then the trace doctor's findings (nothing for a healthy
+    /// trace, such as the article's).
+    pub fn spans(&mut self, spans: &[Span]) -> io::Result<()> {
+        self.out
+            .write_all(render(spans, &self.waterfall).as_bytes())?;
+        let findings = diagnose(spans, &[]);
+        self.out.write_all(render_findings(&findings).as_bytes())
+    }
+
+    /// Where the text goes, for a caller that prints lines of its own between the
+    /// printer's (a lesson's notes).
+    pub fn out(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// A trace service1 decided not to record: there is nothing to wait for or show.
     pub fn not_sampled(&mut self, trace_id: &str) -> io::Result<()> {
         writeln!(
@@ -169,7 +183,20 @@ impl<W: Write> Printer<W> {
         )
     }
 
-    fn headers(&mut self, request: &CapturedRequest) -> io::Result<()> {
+    /// The B3 headers of one request as service2 received them, each with its meaning in
+    /// the article's trace.
+    pub fn headers(&mut self, request: &CapturedRequest) -> io::Result<()> {
+        self.headers_meaning(request, &MEANINGS)
+    }
+
+    /// The B3 headers of one request as service2 received them, each with its meaning
+    /// from `meanings` (header name, meaning); the sampling and debug flags are explained
+    /// by their value.
+    pub fn headers_meaning(
+        &mut self,
+        request: &CapturedRequest,
+        meanings: &[(&str, &'static str)],
+    ) -> io::Result<()> {
         writeln!(
             self.out,
             "B3 headers service1 sent with {} {}, as service2 received them:",
@@ -180,10 +207,7 @@ impl<W: Write> Printer<W> {
         let (name_width, value_width) = (name_width.unwrap_or(0), value_width.unwrap_or(0));
         for (name, value) in &request.headers {
             let label = format!("{name}:");
-            let meaning = MEANINGS
-                .iter()
-                .find(|(known, _)| known == name)
-                .map_or("", |(_, meaning)| meaning);
+            let meaning = meaning(meanings, name, value);
             let line = format!("  {label:<name_width$} {value:<value_width$}  {meaning}");
             writeln!(self.out, "{}", line.trim_end())?;
         }
@@ -208,6 +232,19 @@ impl<W: Write> Printer<W> {
             "Stopping: finishing requests in flight, flushing spans."
         )?;
         self.out.flush()
+    }
+}
+
+/// What the header `name` with `value` means, from `meanings`: the sampling and debug
+/// flags are explained by their value, the others by their name.
+fn meaning(meanings: &[(&str, &'static str)], name: &str, value: &str) -> &'static str {
+    match (name, value) {
+        ("X-B3-Sampled", "0") => "0 = do not record this trace",
+        ("X-B3-Flags", "1") => "1 = debug: record this trace whatever the sample rate",
+        _ => meanings
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or("", |(_, meaning)| meaning),
     }
 }
 
