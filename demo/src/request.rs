@@ -12,6 +12,8 @@ use crate::error::DemoError;
 pub struct Answer {
     /// The status line's code and reason, e.g. `200 OK`.
     pub status: String,
+    /// The status code alone, e.g. `200`.
+    pub code: u16,
     /// Whether the status is 2xx.
     pub success: bool,
     /// How long the whole response took, body included.
@@ -25,6 +27,15 @@ pub struct Answer {
 /// status is an answer as long as the trace id is there: a failed trace is worth seeing
 /// too. Gives up after `timeout`.
 pub async fn article_request(url: &str, timeout: Duration) -> Result<Answer, DemoError> {
+    request_with(url, &[], timeout).await
+}
+
+/// [`article_request`] from a caller that sends `headers` (a lesson's trace headers).
+pub(crate) async fn request_with(
+    url: &str,
+    headers: &[(&'static str, String)],
+    timeout: Duration,
+) -> Result<Answer, DemoError> {
     let failed = |error: reqwest::Error| DemoError::Request {
         url: url.to_owned(),
         reason: zipkin_tracing::describe_error(&error),
@@ -35,8 +46,12 @@ pub async fn article_request(url: &str, timeout: Duration) -> Result<Answer, Dem
         .timeout(timeout)
         .build()
         .map_err(failed)?;
+    let mut request = client.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
     let started = Instant::now();
-    let response = client.get(url).send().await.map_err(failed)?;
+    let response = request.send().await.map_err(failed)?;
     let status = response.status();
     let trace_id = trace_id_header(&response);
     response.bytes().await.map_err(failed)?;
@@ -48,6 +63,7 @@ pub async fn article_request(url: &str, timeout: Duration) -> Result<Answer, Dem
     };
     Ok(Answer {
         status: status.to_string(),
+        code: status.as_u16(),
         success: status.is_success(),
         took: started.elapsed(),
         trace_id,

@@ -15,14 +15,14 @@ use collector::{Collector, CollectorConfig};
 use zipkin_reporter::{HttpEndpoint, ReporterConfig, ReporterStats};
 use zipkin_tracing::{B3Format, ProbabilitySampler, Span, TraceId};
 
-use super::caller::{caller_headers, send};
+use super::caller::caller_headers;
 use super::print::{intro, show};
 use super::{Change, Scenario, skew, stand_in};
 use crate::config::Config;
 use crate::error::DemoError;
 use crate::headers::CapturedRequest;
 use crate::output::Printer;
-use crate::request::request_timeout;
+use crate::request::{request_timeout, request_with};
 use crate::served::{Served, Server, bind};
 use crate::settings::ChainSettings;
 use crate::watch::SPAN_DEADLINE;
@@ -144,7 +144,7 @@ pub async fn run_scenario<W: Write>(
         writeln!(printer.out(), "The caller sends: {}", sent.join(", "))?;
     }
     printer.request(&url, expected, scale)?;
-    let answer = send(&url, &caller, request_timeout(expected)).await?;
+    let answer = request_with(&url, &caller, request_timeout(expected)).await?;
     let out = printer.out();
     writeln!(
         out,
@@ -179,7 +179,7 @@ pub async fn run_scenario<W: Write>(
     stopped?;
     Ok(LessonRun {
         caller,
-        status: answer.status,
+        status: answer.code,
         took: answer.took,
         trace_id: answer.trace_id,
         spans,
