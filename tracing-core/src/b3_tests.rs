@@ -1,6 +1,8 @@
 //! B3 extraction and injection: every valid form of the specification, a table of invalid
 //! and partial inputs, and round trips.
 
+use http::HeaderValue;
+
 use super::*;
 
 const T64: &str = "463ac35c9f6413ad";
